@@ -1,0 +1,235 @@
+/**
+ * Public types of the Sluice engine, gathered in one place.
+ *
+ * Operators import from here (and from `engine/operator.ts`) only; the engine
+ * never imports an operator file directly (it goes through operators/index.ts).
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+
+export type { Logger };
+
+// ---------------------------------------------------------------------------
+// Task and run states (Airflow's words)
+
+export const TASK_STATES = [
+  'scheduled',
+  'queued',
+  'running',
+  'success',
+  'failed',
+  'up_for_retry',
+  'upstream_failed',
+  'skipped',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+/** States a task instance never leaves on its own. */
+export const FINISHED_STATES: ReadonlySet<TaskState> = new Set(['success', 'failed', 'upstream_failed', 'skipped']);
+
+export const RUN_STATES = ['queued', 'running', 'success', 'failed'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export const RUN_TYPES = ['manual', 'scheduled', 'backfill'] as const;
+export type RunType = (typeof RUN_TYPES)[number];
+
+export const TRIGGER_RULES = [
+  'all_success',
+  'all_done',
+  'all_failed',
+  'one_success',
+  'one_failed',
+  'none_failed',
+  'always',
+] as const;
+export type TriggerRule = (typeof TRIGGER_RULES)[number];
+
+// ---------------------------------------------------------------------------
+// DAGs
+
+/** A place in a source file, 1-based. */
+export interface SourcePos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface RetryPolicy {
+  retries: number;
+  retryDelayMs: number;
+  retryExponentialBackoff: boolean;
+  maxRetryDelayMs: number | null;
+}
+
+export interface TaskSpec extends RetryPolicy {
+  id: string;
+  operator: string;
+  upstream: string[];
+  triggerRule: TriggerRule;
+  executionTimeoutMs: number | null;
+  /** The operator's parameters, validated by its own schema (not yet rendered). */
+  params: Record<string, unknown>;
+  pos: SourcePos;
+}
+
+export interface Dag {
+  id: string;
+  file: string;
+  description: string;
+  /** Cron expression or preset; null for manual-only DAGs. */
+  schedule: string | null;
+  timezone: string;
+  startDate: Date | null;
+  endDate: Date | null;
+  catchup: boolean;
+  maxActiveRuns: number;
+  maxActiveTasks: number;
+  params: Record<string, unknown>;
+  tags: string[];
+  tasks: Map<string, TaskSpec>;
+  /** task id -> ids of the tasks that list it as upstream */
+  downstream: Map<string, string[]>;
+  /** task ids in a topological order (stable: file order among ready tasks) */
+  order: string[];
+}
+
+// ---------------------------------------------------------------------------
+// Connections
+
+export type Dialect = 'postgres' | 'redshift';
+
+export interface QueryResult<T = Record<string, unknown>> {
+  rows: T[];
+  rowCount: number;
+  fields: { name: string }[];
+}
+
+export interface QueryOptions {
+  signal?: AbortSignal;
+}
+
+/** How each JSON record maps to the target table's columns (Redshift `FORMAT AS JSON`). */
+export type JsonMapping =
+  | { kind: 'auto' }
+  | { kind: 'auto ignorecase' }
+  /** JSONPaths expressions, one per target column in table column order. `file` names where they came from. */
+  | { kind: 'jsonpaths'; paths: string[]; file: string };
+
+export interface JsonLoadSpec {
+  /** Target table (validated identifier, optionally schema-qualified). */
+  table: string;
+  /** Where the objects are. */
+  store: ObjectStore;
+  /** A key or a prefix in the store; every object under it is loaded. */
+  source: string;
+  mapping: JsonMapping;
+  /** How to read timestamp columns: epoch milliseconds or Redshift's 'auto'. */
+  timeformat: 'epochmillisecs' | 'auto';
+  /** How many rejected lines are tolerated before the load fails (Redshift MAXERROR). */
+  maxerror: number;
+  /** Redshift server-side COPY only: IAM role ARN. */
+  iamRole?: string;
+  /** Redshift server-side COPY only: S3 region. */
+  region?: string;
+}
+
+/** One line the loader refused, like a row of Redshift's stl_load_errors. */
+export interface Rejection {
+  object: string;
+  line: number;
+  column: string | null;
+  value: string | null;
+  reason: string;
+}
+
+export interface LoadResult {
+  rows: number;
+  objects: number;
+  bytes: number;
+  rejected: Rejection[];
+}
+
+/** What can run SQL: a warehouse connection or a transaction on one. */
+export interface WarehouseSession {
+  readonly dialect: Dialect;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<T>>;
+  /** Bulk-loads newline-delimited (or concatenated) JSON objects with Redshift COPY JSON semantics. */
+  loadJson(spec: JsonLoadSpec, opts?: QueryOptions): Promise<LoadResult>;
+}
+
+export interface Warehouse extends WarehouseSession {
+  readonly kind: 'pglite' | 'postgres' | 'redshift';
+  /** The connection URL with secrets removed. */
+  readonly url: string;
+  /** Runs fn in one transaction: commit when it resolves, rollback when it throws. */
+  transaction<T>(fn: (tx: WarehouseSession) => Promise<T>, opts?: QueryOptions): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+export interface ObjectStore {
+  readonly kind: 'local' | 's3';
+  /** The store's URL with secrets removed. */
+  readonly url: string;
+  /** Every object at or under the prefix (recursive), sorted by key. */
+  list(prefix: string, opts?: QueryOptions): Promise<ObjectInfo[]>;
+  /** The object's bytes as a stream; gzip objects are decompressed transparently. */
+  read(key: string, opts?: QueryOptions): Promise<Readable>;
+  /** Writes an object (used by the sample generator and tests). */
+  write(key: string, body: Buffer | string | Readable): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ConnectionResolver {
+  warehouse(name?: string): Promise<Warehouse>;
+  objectStore(name?: string): Promise<ObjectStore>;
+  /** The URL of a connection with secrets removed (for templates and logs). */
+  publicUrl(name: string): string;
+  names(): string[];
+  closeAll(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// Operators
+
+export interface TaskContext<P> {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  /** Parameters after templating. */
+  params: P;
+  /** Renders a template string with this try's context (strict: unknown names are errors). */
+  render(template: string, field?: string): Promise<string>;
+  /**
+   * A SQL reference from a DAG file: a path ending in `.sql` (relative to the
+   * project root) is read; either way the text is rendered as a template.
+   */
+  sql(ref: string, field?: string): Promise<string>;
+  /** Resolves a path given in a DAG file (relative to the project root). */
+  resolvePath(p: string): string;
+  warehouse(name?: string): Promise<Warehouse>;
+  objectStore(name?: string): Promise<ObjectStore>;
+  log: Logger;
+  signal: AbortSignal;
+  /** Records JSON outputs of this try (row counts, check results); later calls merge keys. */
+  record(outputs: Record<string, unknown>): void;
+}
+
+export interface OperatorDef<S extends z.ZodType = z.ZodType> {
+  name: string;
+  /** One-line summary, shown by `sluice dags schema` and errors. */
+  description: string;
+  params: S;
+  /** Names of top-level parameters whose string values (also inside arrays/objects) are Liquid templates. */
+  templated: readonly string[];
+  execute(ctx: TaskContext<z.output<S>>): Promise<void>;
+}

@@ -1,0 +1,39 @@
+/**
+ * The operator registry: the only place the engine learns about operators.
+ * Adding an operator is one file in operators/ plus one line here.
+ */
+import type { OperatorDef } from '../engine/interfaces.js';
+import { Empty } from './empty.js';
+
+export const builtinOperators: OperatorDef[] = [Empty];
+
+export class OperatorRegistry {
+  private readonly byName = new Map<string, OperatorDef>();
+
+  constructor(ops: Iterable<OperatorDef> = builtinOperators) {
+    for (const op of ops) this.register(op);
+  }
+
+  /** Adds an operator (tests register their own). A name already taken is an error. */
+  register(op: OperatorDef): this {
+    if (this.byName.has(op.name)) throw new Error(`operator ${op.name} is registered twice`);
+    this.byName.set(op.name, op);
+    return this;
+  }
+
+  get(name: string): OperatorDef | undefined {
+    return this.byName.get(name);
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()].sort();
+  }
+
+  all(): OperatorDef[] {
+    return [...this.byName.values()];
+  }
+}
+
+export function defaultRegistry(): OperatorRegistry {
+  return new OperatorRegistry();
+}
