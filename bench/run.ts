@@ -1,0 +1,22 @@
+/**
+ * `npm run bench`: every benchmark, each printed next to baselines measured
+ * in the same run. Targets are reported, never asserted in unit tests.
+ * Select with BENCH=engine (comma-separated); default: all.
+ */
+import { benchEngine } from './engine.js';
+
+const only = (process.env.BENCH ?? '').split(',').filter(Boolean);
+const want = (name: string) => only.length === 0 || only.includes(name);
+
+function print(title: string, rows: Record<string, unknown>[]): void {
+  process.stdout.write(`\n== ${title}\n`);
+  for (const r of rows) {
+    process.stdout.write(
+      Object.entries(r)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('  |  ') + '\n',
+    );
+  }
+}
+
+if (want('engine')) print('engine: 1,000-task DAGs of Empty tasks (validation, runner + SQLite state)', await benchEngine());

@@ -1,0 +1,142 @@
+/**
+ * What every CLI verb starts from: configuration, the state store (with a
+ * report of tries a dead process left running), the operator registry,
+ * connections and the DAG folder.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import { loadConfig, PACKAGE_ROOT, type Config } from '../config.js';
+import type { ConnectionResolver, Dag, OperatorDef } from '../interfaces.js';
+import { ConfigError, DagFileError, UsageError } from '../errors.js';
+import { createConsoleLogger, createSinkLogger, TaskLogSink } from '../log.js';
+import { StateStore, type Orphan } from '../state/store.js';
+import { OperatorRegistry } from '../../operators/index.js';
+import { loadDagsDir } from '../dag/index.js';
+import { createConnectionResolver } from '../connections/index.js';
+import type { RunnerDeps } from '../run/runner.js';
+import { closestName } from './format.js';
+
+export interface GlobalOptions {
+  config?: string;
+  verbose?: boolean;
+  dagsDir?: string;
+}
+
+export interface App {
+  config: Config;
+  store: StateStore;
+  registry: OperatorRegistry;
+  log: Logger;
+  connections: ConnectionResolver;
+  /** Orphaned tries found (and marked failed) when the store was opened. */
+  orphans: Orphan[];
+  close(): Promise<void>;
+}
+
+/** Resolves a path from a DAG file: the project folder (parent of the DAG folder), then the package. */
+export function pathResolver(dagsDir: string): (p: string) => string {
+  const projectRoot = path.dirname(dagsDir);
+  return (p: string) => {
+    if (path.isAbsolute(p)) return p;
+    const local = path.resolve(projectRoot, p);
+    if (fs.existsSync(local)) return local;
+    const shipped = path.resolve(PACKAGE_ROOT, p);
+    return fs.existsSync(shipped) ? shipped : local;
+  };
+}
+
+/** Registers the operators exported by each plugin module. */
+export async function loadPlugins(registry: OperatorRegistry, modules: string[]): Promise<void> {
+  for (const file of modules) {
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`plugin ${file} could not be loaded: ${(err as Error).message}`);
+    }
+    const ops = Object.values(mod).filter(isOperatorDef);
+    if (ops.length === 0) throw new ConfigError(`plugin ${file} exports no operator (made with defineOperator)`);
+    for (const op of ops) registry.register(op);
+  }
+}
+
+function isOperatorDef(v: unknown): v is OperatorDef {
+  const o = v as OperatorDef;
+  return Boolean(o && typeof o === 'object' && typeof o.name === 'string' && typeof o.execute === 'function' && o.params);
+}
+
+export async function openApp(opts: GlobalOptions, registry = new OperatorRegistry()): Promise<App> {
+  const config = loadConfig({ file: opts.config, dagsDir: opts.dagsDir });
+  await loadPlugins(registry, config.plugins);
+  const store = new StateStore(config.stateDbPath);
+  const log = createConsoleLogger(opts.verbose ? 'debug' : config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const orphans = store.recoverOrphans(new Date());
+  for (const o of orphans) {
+    process.stderr.write(
+      `sluice: ${o.run_id} task ${o.task_id} try ${o.try_number} was left running by process ${o.pid}, which died; ` +
+        `marked failed (${o.newState === 'up_for_retry' ? 'it will be retried' : 'no tries left'})\n`,
+    );
+  }
+  const connections = createConnectionResolver(config.connections, { home: config.home });
+  return {
+    config,
+    store,
+    registry,
+    log,
+    connections,
+    orphans,
+    async close() {
+      await connections.closeAll();
+      store.close();
+    },
+  };
+}
+
+/** Loads every DAG file; the named DAG must be among the good ones. */
+export function findDag(app: App, dagId: string): Dag {
+  const { dags, errors } = loadDagsDir(app.config.dagsDir, app.registry);
+  const dag = dags.find((d) => d.id === dagId);
+  if (dag) return dag;
+  // A broken file that declares this dag id: show its problems.
+  const broken = errors.find((e) => fileDeclares(e.file, dagId));
+  if (broken) throw broken;
+  const known = dags.map((d) => d.id);
+  const hint = closestName(dagId, known);
+  throw new UsageError(
+    `no DAG '${dagId}' in ${app.config.dagsDir}` +
+      (hint ? `; did you mean '${hint}'?` : '') +
+      (known.length ? ` Known DAGs: ${known.join(', ')}.` : ' The folder has no valid DAG files.') +
+      (errors.length ? ` ${errors.length} DAG file(s) have errors: run 'sluice dags validate'.` : ''),
+  );
+}
+
+function fileDeclares(file: string, dagId: string): boolean {
+  try {
+    const src = fs.readFileSync(file, 'utf8');
+    return new RegExp(`^dag:\\s*['"]?${dagId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}['"]?\\s*(#.*)?$`, 'm').test(src);
+  } catch {
+    return false;
+  }
+}
+
+/** The runner's dependencies for this app; task log lines go to the state DB and, when asked, the console. */
+export function runnerDeps(app: App, echo: boolean): Omit<RunnerDeps, 'onEvent'> {
+  const sink = new TaskLogSink(
+    app.store,
+    echo ? { pretty: Boolean(process.stderr.isTTY), write: (s) => process.stderr.write(s) } : null,
+  );
+  return {
+    store: app.store,
+    registry: app.registry,
+    connections: app.connections,
+    logger: createSinkLogger(sink, app.config.logLevel === 'silent' ? 'info' : app.config.logLevel),
+    parallelism: app.config.parallelism,
+    resolvePath: pathResolver(app.config.dagsDir),
+  };
+}
+
+export function isDagFileError(e: unknown): e is DagFileError {
+  return e instanceof DagFileError;
+}

@@ -1,0 +1,320 @@
+#!/usr/bin/env node
+/**
+ * The `sluice` command line. Every verb has --help with examples; tables for
+ * people, --json for scripts. Exit codes: 0 ok, 1 failed run or check,
+ * 2 usage or validation error.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { SluiceError, errorMessage, formatProblem } from '../errors.js';
+import { redactText } from '../redact.js';
+import { PACKAGE_ROOT } from '../config.js';
+import { loadDagFile, loadDagsDir, dagJsonSchema, renderDag } from '../dag/index.js';
+import { type App, type GlobalOptions, findDag, openApp } from './app.js';
+import { runDagCommand } from './run-command.js';
+import { colourState, humanMs, isoSeconds, printJson, table } from './format.js';
+
+const version = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string })
+  .version;
+
+type Action = (app: App, ...args: never[]) => Promise<number | void> | number | void;
+
+/** Wraps a verb: opens the app, runs, closes, maps errors to messages and exit codes. */
+function withApp(cmd: Command, fn: Action): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const g = cmd.optsWithGlobals() as GlobalOptions;
+    const app = await openApp(g);
+    try {
+      const code = await (fn as (app: App, ...a: unknown[]) => Promise<number | void>)(app, ...args.slice(0, -1));
+      process.exitCode = code ?? 0;
+    } finally {
+      await app.close();
+    }
+  };
+}
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('sluice')
+    .description('Sluice: declarative, typed DAGs for Redshift-style warehouses, runnable on a laptop')
+    .version(version)
+    .option('-c, --config <file>', 'configuration file (default: config/default.yaml; env SLUICE_CONFIG)')
+    .option('--dags-dir <dir>', 'folder of DAG files (default from config: dags)')
+    .option('-v, --verbose', 'print task logs and stack traces')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+
+  // -- run-dag ---------------------------------------------------------------
+  const runDag = program
+    .command('run-dag')
+    .description('create a manual run of a DAG and run it to completion in the foreground')
+    .argument('<dag_id>', 'the DAG to run')
+    .option('--date <date>', 'logical date: the run of the data interval that starts at this date or time')
+    .option('--conf <json>', 'run configuration, merged over the DAG params (a JSON object)')
+    .option('--dags-dir <dir>', 'folder of DAG files')
+    .option('--rerun', 'run an existing run of that date again (clears its tasks)')
+    .option('--failed-only', 'with --rerun: only its failed and unfinished tasks')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText(
+      'after',
+      examples([
+        'run-dag songplays                      # the last complete data interval',
+        'run-dag songplays --date 2018-11-21    # covers [2018-11-21, 2018-11-22) for a daily DAG',
+        'run-dag songplays --date 2018-11-21 --rerun --failed-only',
+        `run-dag example --conf '{"rows": 10}' --json`,
+      ]) + '\nExit status: 0 success, 1 the run failed, 2 usage or validation error, 130 interrupted.\n',
+    );
+  runDag.action(withApp(runDag, (app: App, dagId: string, o: Record<string, unknown>) =>
+    runDagCommand(app, dagId, { ...o, verbose: Boolean(runDag.optsWithGlobals().verbose) }),
+  ) as never);
+
+  // -- dags ------------------------------------------------------------------
+  const dags = program.command('dags').description('list, show, validate DAG files; print their JSON Schema');
+
+  const dagsList = dags
+    .command('list')
+    .description('list the DAGs in the DAG folder (broken files are reported on stderr)')
+    .option('--json', 'JSON output')
+    .addHelpText('after', examples(['sluice dags list', 'sluice dags list --json']));
+  dagsList.action(withApp(dagsList, (app: App, o: { json?: boolean }) => {
+    const { dags: list, errors } = loadDagsDir(app.config.dagsDir, app.registry);
+    const rows = list.map((d) => {
+      const last = app.store.listRuns({ dagId: d.id, limit: 1 })[0];
+      return {
+        dag_id: d.id,
+        schedule: d.schedule,
+        tasks: d.tasks.size,
+        file: path.relative(process.cwd(), d.file),
+        last_run: last ? last.run_id : null,
+        last_state: last ? last.state : null,
+      };
+    });
+    if (o.json) printJson({ dags: rows, errors: errors.map((e) => ({ file: e.file, problems: e.problems.map(formatProblem) })) });
+    else {
+      process.stdout.write(
+        table(
+          ['dag', 'schedule', 'tasks', 'file', 'last run'],
+          rows.map((r) => [r.dag_id, r.schedule ?? 'manual', r.tasks, r.file, r.last_state ? `${r.last_state} (${r.last_run})` : '']),
+        ),
+      );
+      for (const e of errors) process.stderr.write(`\nbroken DAG file:\n${e.message}\n`);
+    }
+    return 0;
+  }) as never);
+
+  const dagsShow = dags
+    .command('show')
+    .description('show a DAG: its tasks and dependencies')
+    .argument('<dag_id>')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'mermaid', 'dot']).default('text'))
+    .addHelpText('after', examples(['sluice dags show songplays', 'sluice dags show songplays --format mermaid', 'sluice dags show songplays --format dot | dot -Tpng > dag.png']));
+  dagsShow.action(withApp(dagsShow, (app: App, dagId: string, o: { format: 'text' | 'mermaid' | 'dot' }) => {
+    process.stdout.write(renderDag(findDag(app, dagId), o.format).replace(/\n?$/, '\n'));
+  }) as never);
+
+  const dagsValidate = dags
+    .command('validate')
+    .description('validate DAG files (default: every file in the DAG folder); exits 2 if any is bad')
+    .argument('[paths...]', 'files or folders')
+    .option('--json', 'JSON output')
+    .addHelpText('after', examples(['sluice dags validate', 'sluice dags validate dags/songplays.yaml my-dags/']));
+  dagsValidate.action(withApp(dagsValidate, (app: App, paths: string[], o: { json?: boolean }) =>
+    validateCommand(app, paths, Boolean(o.json)),
+  ) as never);
+
+  const dagsSchema = dags
+    .command('schema')
+    .description('print the JSON Schema of DAG files (for editor completion)')
+    .addHelpText(
+      'after',
+      examples(['sluice dags schema > dag.schema.json', '# then in a DAG file:  # yaml-language-server: $schema=./dag.schema.json']),
+    );
+  dagsSchema.action(withApp(dagsSchema, (app: App) => printJson(dagJsonSchema(app.registry))) as never);
+
+  // -- runs, tasks, logs -----------------------------------------------------
+  const runs = program.command('runs').description('inspect DAG runs');
+  const runsList = runs
+    .command('list')
+    .description('list runs, newest logical date first')
+    .option('--dag <dag_id>', 'only this DAG')
+    .option('--state <state>', 'only runs in this state (queued, running, success, failed)')
+    .option('--limit <n>', 'at most n runs', '50')
+    .option('--json', 'JSON output')
+    .addHelpText('after', examples(['sluice runs list', 'sluice runs list --dag songplays --state failed']));
+  runsList.action(withApp(runsList, (app: App, o: { dag?: string; state?: string; limit: string; json?: boolean }) => {
+    const list = app.store.listRuns({ dagId: o.dag, state: o.state, limit: Number(o.limit) || 50 });
+    if (o.json) return void printJson(list.map((r) => ({ ...r, conf: JSON.parse(r.conf) })));
+    const colour = Boolean(process.stdout.isTTY);
+    process.stdout.write(
+      table(
+        ['run_id', 'dag', 'state', 'type', 'logical date', 'started', 'duration'],
+        list.map((r) => [
+          r.run_id,
+          r.dag_id,
+          colourState(r.state, colour),
+          r.run_type,
+          isoSeconds(r.logical_date),
+          isoSeconds(r.started_at),
+          r.started_at && r.ended_at ? humanMs(Date.parse(r.ended_at) - Date.parse(r.started_at)) : null,
+        ]),
+      ),
+    );
+  }) as never);
+
+  const tasks = program.command('tasks').description('inspect task instances');
+  const tasksList = tasks
+    .command('list')
+    .description("list a run's task instances")
+    .argument('<run_id>')
+    .option('--json', 'JSON output')
+    .addHelpText('after', examples(['sluice tasks list songplays__manual__2018-11-21T00:00:00Z']));
+  tasksList.action(withApp(tasksList, (app: App, runId: string, o: { json?: boolean }) => {
+    requireRun(app, runId);
+    const tis = app.store.listTaskInstances(runId);
+    const tries = app.store.listTries(runId);
+    if (o.json) return void printJson({ task_instances: tis, tries });
+    const colour = Boolean(process.stdout.isTTY);
+    process.stdout.write(
+      table(
+        ['task', 'operator', 'state', 'tries', 'started', 'duration', 'error'],
+        tis.map((ti) => {
+          const mine = tries.filter((t) => t.task_id === ti.task_id);
+          const last = mine[mine.length - 1];
+          return [
+            ti.task_id,
+            ti.operator,
+            colourState(ti.state, colour),
+            `${mine.length}/${ti.max_tries}`,
+            isoSeconds(ti.started_at),
+            last?.duration_ms !== undefined ? humanMs(last.duration_ms) : null,
+            last?.state === 'failed' ? (last.error ?? '').split('\n')[0]!.slice(0, 100) : '',
+          ];
+        }),
+      ),
+    );
+  }) as never);
+
+  const logs = program
+    .command('logs')
+    .description("print a task try's log lines (default: its latest try)")
+    .argument('<run_id>')
+    .argument('<task_id>')
+    .option('--try <n>', 'the try number')
+    .option('--json', 'JSON output')
+    .addHelpText('after', examples(['sluice logs songplays__manual__2018-11-21T00:00:00Z stage_events', 'sluice logs <run_id> quality --try 2']));
+  logs.action(withApp(logs, (app: App, runId: string, taskId: string, o: { try?: string; json?: boolean }) => {
+    requireRun(app, runId);
+    const tries = app.store.listTries(runId, taskId);
+    if (!app.store.getTaskInstance(runId, taskId)) {
+      const names = app.store.listTaskInstances(runId).map((t) => t.task_id);
+      throw new SluiceError(`run ${runId} has no task '${taskId}'. Its tasks: ${names.join(', ')}`);
+    }
+    if (tries.length === 0) throw new SluiceError(`task ${taskId} of ${runId} has not run yet`);
+    const t = o.try !== undefined ? tries.find((x) => x.try_number === Number(o.try)) : tries[tries.length - 1];
+    if (!t) throw new SluiceError(`task ${taskId} has no try ${o.try}; its tries: ${tries.map((x) => x.try_number).join(', ')}`);
+    const lines = app.store.listLogs(t.try_id);
+    if (o.json) return void printJson({ try: t, lines: lines.map((l) => ({ ...l, data: l.data ? JSON.parse(l.data) : null })) });
+    process.stdout.write(
+      `# ${runId} ${taskId} try ${t.try_number} of ${tries.length}: ${t.state}` +
+        `${t.duration_ms !== null ? `, ${humanMs(t.duration_ms)}` : ''} (pid ${t.pid} on ${t.host})\n`,
+    );
+    for (const l of lines) {
+      const data = l.data ? ' ' + Object.entries(JSON.parse(l.data) as Record<string, unknown>).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : '';
+      process.stdout.write(`${l.ts} ${l.level.toUpperCase().padEnd(5)} ${l.msg}${data}\n`);
+    }
+    if (t.state === 'failed' && t.error) process.stdout.write(`# error: ${t.error}\n`);
+  }) as never);
+
+  return program;
+}
+
+function requireRun(app: App, runId: string): void {
+  if (!app.store.getRun(runId)) {
+    const recent = app.store.listRuns({ limit: 5 }).map((r) => r.run_id);
+    throw new SluiceError(`no run '${runId}'${recent.length ? `. Recent runs: ${recent.join(', ')}` : ''} (see: sluice runs list)`);
+  }
+}
+
+function validateCommand(app: App, paths: string[], json: boolean): number {
+  const targets = paths.length ? paths : [app.config.dagsDir];
+  const results: { file: string; ok: boolean; dag?: string; tasks?: number; problems: string[] }[] = [];
+  for (const p of targets) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(p);
+    } catch {
+      results.push({ file: p, ok: false, problems: [`${p}: no such file or folder`] });
+      continue;
+    }
+    if (stat.isDirectory()) {
+      const { dags, errors } = loadDagsDir(p, app.registry);
+      for (const d of dags) results.push({ file: d.file, ok: true, dag: d.id, tasks: d.tasks.size, problems: [] });
+      for (const e of errors) results.push({ file: e.file, ok: false, problems: e.problems.map(formatProblem) });
+    } else {
+      try {
+        const d = loadDagFile(p, app.registry);
+        results.push({ file: d.file, ok: true, dag: d.id, tasks: d.tasks.size, problems: [] });
+      } catch (err) {
+        const problems = (err as { problems?: Parameters<typeof formatProblem>[0][] }).problems;
+        results.push({ file: p, ok: false, problems: problems ? problems.map(formatProblem) : [errorMessage(err)] });
+      }
+    }
+  }
+  const bad = results.filter((r) => !r.ok);
+  if (json) printJson({ ok: bad.length === 0, files: results });
+  else {
+    for (const r of results) {
+      if (r.ok) process.stdout.write(`ok    ${path.relative(process.cwd(), r.file) || r.file}  (dag ${r.dag}, ${r.tasks} tasks)\n`);
+      else {
+        process.stdout.write(`FAIL  ${path.relative(process.cwd(), r.file) || r.file}\n`);
+        for (const pr of r.problems) process.stdout.write(`      ${pr}\n`);
+      }
+    }
+    process.stdout.write(`${results.length - bad.length} valid, ${bad.length} invalid\n`);
+  }
+  return bad.length ? 2 : 0;
+}
+
+/** Runs the CLI with argv (without node and script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (err instanceof SluiceError) {
+      process.stderr.write(`error: ${redactText(err.message)}\n`);
+      if (verbose && err.stack) process.stderr.write(redactText(err.stack) + '\n');
+      return err.exitCode;
+    }
+    process.stderr.write(`error: ${redactText(errorMessage(err))}\n`);
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(redactText(err.stack) + '\n');
+    else process.stderr.write('(run with --verbose for the stack trace)\n');
+    return 1;
+  }
+}
+
+/** True when this module is the process's entry point (not imported by tests). */
+function isEntry(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return fs.realpathSync(entry) === fs.realpathSync(new URL(import.meta.url).pathname);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) {
+  // Exit explicitly: an open handle (a pool, a timer) must not keep a finished command alive.
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

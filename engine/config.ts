@@ -1,0 +1,114 @@
+/**
+ * Configuration: config/default.yaml (or --config FILE / SLUICE_CONFIG),
+ * then SLUICE_HOME and SLUICE_CONN_<NAME> overrides. Validated with zod;
+ * errors name the file and the key.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { ConfigError } from './errors.js';
+
+/** The folder holding package.json (works from sources and from dist/). */
+export const PACKAGE_ROOT = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+})();
+
+export const DEFAULT_CONFIG_FILE = path.join(PACKAGE_ROOT, 'config', 'default.yaml');
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const ConfigSchema = z
+  .object({
+    home: z.string().min(1).default('.sluice'),
+    dags_dir: z.string().min(1).default('dags'),
+    parallelism: z.number().int().min(1).max(1024).default(8),
+    plugins: z.array(z.string().min(1)).default([]),
+    log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    connections: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'connection names are lowercase letters, digits and _'), z.string().min(1)).default({}),
+    scheduler: z
+      .object({ grace_period: duration.default(30_000) })
+      .strict()
+      .default({ grace_period: 30_000 }),
+  })
+  .strict();
+
+export interface Config {
+  /** The file the settings came from. */
+  file: string;
+  /** Absolute state/data folder. */
+  home: string;
+  /** Absolute DAG folder. */
+  dagsDir: string;
+  parallelism: number;
+  /** Modules whose exported operators are registered besides the built-in ones (absolute paths). */
+  plugins: string[];
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** connection name -> URL (SLUICE_CONN_* applied) */
+  connections: Record<string, string>;
+  scheduler: { gracePeriodMs: number };
+  stateDbPath: string;
+}
+
+export interface LoadConfigOptions {
+  file?: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** --dags-dir on the command line */
+  dagsDir?: string;
+}
+
+export function loadConfig(opts: LoadConfigOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const file = path.resolve(cwd, opts.file ?? env.SLUICE_CONFIG ?? DEFAULT_CONFIG_FILE);
+  let raw: unknown;
+  try {
+    const doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'), { prettyErrors: true });
+    if (doc.errors.length) throw new ConfigError(`${file}: ${doc.errors[0]!.message}`);
+    raw = doc.toJS() ?? {};
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new ConfigError(lines.join('\n'));
+  }
+  const c = parsed.data;
+  const home = path.resolve(cwd, env.SLUICE_HOME || c.home);
+  const connections = { ...c.connections };
+  for (const [k, v] of Object.entries(env)) {
+    const m = /^SLUICE_CONN_([A-Z0-9_]+)$/.exec(k);
+    if (m && v) connections[m[1]!.toLowerCase()] = v;
+  }
+  return {
+    file,
+    home,
+    dagsDir: path.resolve(cwd, opts.dagsDir ?? env.SLUICE_DAGS_DIR ?? c.dags_dir),
+    parallelism: c.parallelism,
+    plugins: [...c.plugins, ...(env.SLUICE_PLUGINS ? env.SLUICE_PLUGINS.split(path.delimiter).filter(Boolean) : [])].map(
+      (p) => path.resolve(cwd, p),
+    ),
+    logLevel: c.log_level,
+    connections,
+    scheduler: { gracePeriodMs: c.scheduler.grace_period },
+    stateDbPath: path.join(home, 'state.db'),
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Connections: open a warehouse or an object store from its URL, and a
+ * resolver that opens named connections lazily and closes them all.
+ *
+ * See url.ts for the URL forms.
+ */
+import { pathToFileURL } from 'node:url';
+import { ConnectionError } from '../errors.js';
+import type { ConnectionResolver, ObjectStore, Warehouse } from '../interfaces.js';
+import { LocalObjectStore } from './local-store.js';
+import { PgliteWarehouse } from './pglite.js';
+import { PostgresWarehouse } from './postgres.js';
+import { S3ObjectStore } from './s3-store.js';
+import { connectionRole, parseConnectionUrl, redactUrl, type ParsedConnection, type UrlContext } from './url.js';
+
+export { redactUrl, parseConnectionUrl, type ParsedConnection } from './url.js';
+export { parseJsonPaths } from './jsonpaths.js';
+export { JsonLoadError } from './json-load.js';
+export { QueryError } from './sql-error.js';
+export { LocalObjectStore } from './local-store.js';
+export { S3ObjectStore } from './s3-store.js';
+export { PgliteWarehouse } from './pglite.js';
+export { PostgresWarehouse } from './postgres.js';
+
+export interface OpenOptions {
+  /** Directory that relative paths in URLs are resolved against (the Sluice home). */
+  home: string;
+}
+
+function describeKind(c: ParsedConnection): string {
+  return connectionRole(c) === 'warehouse' ? `a warehouse (${c.kind})` : `an object store (${c.kind})`;
+}
+
+/** Opens a warehouse: pglite:..., postgres://..., postgresql://... (redshift:// arrives with issue 4). */
+export async function openWarehouse(url: string, opts: OpenOptions): Promise<Warehouse> {
+  const c = parseConnectionUrl(url, opts);
+  const shown = redactUrl(url);
+  switch (c.kind) {
+    case 'pglite':
+      return PgliteWarehouse.open(shown, c.dataDir);
+    case 'postgres':
+      return PostgresWarehouse.open(shown, c.connectionString);
+    case 'redshift':
+      throw new ConnectionError(`redshift warehouse arrives with issue 4 (${shown})`);
+    default:
+      throw new ConnectionError(`${shown} is ${describeKind(c)}, not a warehouse`);
+  }
+}
+
+/** Opens an object store: a folder path, file://..., or s3://bucket/prefix?region=...&endpoint=... */
+export async function openObjectStore(url: string, opts: OpenOptions): Promise<ObjectStore> {
+  const c = parseConnectionUrl(url, opts);
+  switch (c.kind) {
+    case 'local':
+      return new LocalObjectStore(c.root);
+    case 's3':
+      return new S3ObjectStore(url, c);
+    default:
+      throw new ConnectionError(`${redactUrl(url)} is ${describeKind(c)}, not an object store`);
+  }
+}
+
+/**
+ * The URL shown for a connection in templates and logs: secrets removed, and
+ * local folders made absolute file:// URLs (what the store's `url` is).
+ */
+export function publicConnectionUrl(url: string, ctx: UrlContext): string {
+  try {
+    const c = parseConnectionUrl(url, ctx);
+    if (c.kind === 'local') return pathToFileURL(c.root).href.replace(/\/+$/, '');
+  } catch {
+    // shown as given (redacted); opening it reports the problem
+  }
+  return redactUrl(url);
+}
+
+/**
+ * A resolver over named connection URLs. Each connection is opened on first
+ * use and shared; a failed open is not cached (the next call retries).
+ * Default names: `warehouse` and `lake`.
+ */
+export function createConnectionResolver(urls: Record<string, string>, opts: OpenOptions): ConnectionResolver {
+  const opened = new Map<string, Promise<Warehouse | ObjectStore>>();
+  const known = () => Object.keys(urls).sort();
+  const urlOf = (name: string): string => {
+    const url = Object.prototype.hasOwnProperty.call(urls, name) ? urls[name] : undefined;
+    if (url === undefined) {
+      throw new ConnectionError(`unknown connection '${name}' (known: ${known().join(', ') || 'none'})`);
+    }
+    return url;
+  };
+  const open = <C extends Warehouse | ObjectStore>(name: string, opener: (url: string) => Promise<C>): Promise<C> => {
+    const url = urlOf(name);
+    let p = opened.get(name) as Promise<C> | undefined;
+    if (!p) {
+      p = opener(url);
+      opened.set(name, p);
+      p.catch(() => {
+        if (opened.get(name) === p) opened.delete(name);
+      });
+    }
+    return p;
+  };
+  const roleOf = (name: string): 'warehouse' | 'store' => connectionRole(parseConnectionUrl(urlOf(name), opts));
+  return {
+    async warehouse(name = 'warehouse') {
+      if (roleOf(name) !== 'warehouse') {
+        throw new ConnectionError(`connection '${name}' (${redactUrl(urlOf(name))}) is an object store, not a warehouse`);
+      }
+      return open(name, (url) => openWarehouse(url, opts));
+    },
+    async objectStore(name = 'lake') {
+      if (roleOf(name) !== 'store') {
+        throw new ConnectionError(`connection '${name}' (${redactUrl(urlOf(name))}) is a warehouse, not an object store`);
+      }
+      return open(name, (url) => openObjectStore(url, opts));
+    },
+    publicUrl(name) {
+      return publicConnectionUrl(urlOf(name), opts);
+    },
+    names: known,
+    async closeAll() {
+      const all = [...opened.values()];
+      opened.clear();
+      // connections that never opened have nothing to close
+      const results = await Promise.allSettled(all.map((p) => p.then((c) => c.close(), () => undefined)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  };
+}

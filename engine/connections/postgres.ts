@@ -1,0 +1,251 @@
+/**
+ * A PostgreSQL server as the warehouse, through a small `pg` pool.
+ *
+ * - A transaction holds one pooled client from BEGIN to COMMIT/ROLLBACK, so
+ *   every query of `fn` runs on it.
+ * - Signals: an already-aborted signal refuses to start; an abort during a
+ *   query cancels it on the server (pg_cancel_backend from a side connection)
+ *   and the transaction rolls back.
+ * - The JSON load streams one `COPY ... FROM STDIN WITH (FORMAT csv)`.
+ */
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { ConnectionError } from '../errors.js';
+import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse, WarehouseSession } from '../interfaces.js';
+import { loadJsonLocally, type CsvSink, type LocalLoadTarget } from './json-load.js';
+import { pgTypeOverrides } from './result-types.js';
+import { toSluiceError } from './sql-error.js';
+
+/** How long connecting may take before the connection counts as unreachable. */
+export const PG_CONNECT_TIMEOUT_MS = 5_000;
+const PG_POOL_SIZE = 4;
+/** The COPY stream is fed in pieces of about this many rows / characters. */
+const PG_CHUNK_ROWS = 5_000;
+const PG_CHUNK_CHARS = 1024 * 1024;
+
+type Signals = readonly (AbortSignal | undefined)[];
+
+function abortedReason(signals: Signals): Error | undefined {
+  for (const s of signals) {
+    if (s?.aborted) return s.reason instanceof Error ? s.reason : new Error('aborted');
+  }
+  return undefined;
+}
+
+/** The message of a connect failure (AggregateError from dual-stack connects has an empty message). */
+export function describeCause(err: unknown): string {
+  const e = err as Error & { code?: string; errors?: Error[] };
+  const msg = e.message || e.errors?.map((x) => x.message).join('; ') || String(err);
+  return e.code && !msg.includes(e.code) ? `${e.code}: ${msg}` : msg;
+}
+
+/** Asks the server to cancel whatever backend `pid` is running, from a separate connection. */
+async function cancelBackend(connectionString: string, pid: number): Promise<void> {
+  const side = new pg.Client({ connectionString, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS });
+  try {
+    await side.connect();
+    await side.query('SELECT pg_cancel_backend($1)', [pid]);
+  } finally {
+    await side.end().catch(() => {});
+  }
+}
+
+/** Runs SQL on a client; without params the SQL may hold several statements (the last one's result is returned). */
+async function runPgQuery<T>(
+  client: pg.PoolClient,
+  connectionString: string,
+  url: string,
+  sql: string,
+  params: unknown[] | undefined,
+  signals: Signals,
+): Promise<QueryResult<T>> {
+  const before = abortedReason(signals);
+  if (before) throw before;
+  const pid = (client as unknown as { processID?: number }).processID;
+  let cancelled = false;
+  const onAbort = () => {
+    if (cancelled || pid === undefined) return;
+    cancelled = true;
+    cancelBackend(connectionString, pid).catch(() => {});
+  };
+  for (const s of signals) s?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const res = (await client.query(sql, params && params.length > 0 ? params : undefined)) as
+      | pg.QueryResult
+      | pg.QueryResult[];
+    const last = Array.isArray(res) ? res[res.length - 1]! : res;
+    return {
+      rows: (last?.rows ?? []) as T[],
+      rowCount: last?.rowCount ?? last?.rows?.length ?? 0,
+      fields: (last?.fields ?? []).map((f) => ({ name: f.name })),
+    };
+  } catch (err) {
+    const reason = abortedReason(signals);
+    if (reason) throw reason;
+    throw toSluiceError(err, sql, url);
+  } finally {
+    for (const s of signals) s?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Opens a streamed COPY FROM STDIN on the client and wraps it as a CSV sink. */
+function openCopySink(client: pg.PoolClient, url: string, table: string, columns: string): CsvSink {
+  const sql = `COPY ${table} ${columns} FROM STDIN WITH (FORMAT csv)`;
+  const stream = client.query(copyStreams.from(sql));
+  let failure: Error | undefined;
+  stream.on('error', (err: Error) => {
+    failure ??= toSluiceError(err, sql, url);
+  });
+  const waitFor = (event: 'drain' | 'finish') =>
+    new Promise<void>((resolve, reject) => {
+      const onEvent = () => {
+        stream.off('error', onError);
+        resolve();
+      };
+      const onError = () => {
+        stream.off(event, onEvent);
+        reject(failure);
+      };
+      stream.once(event, onEvent);
+      stream.once('error', onError);
+    });
+  return {
+    async write(csv) {
+      if (failure) throw failure;
+      if (!stream.write(csv)) await waitFor('drain');
+      if (failure) throw failure;
+    },
+    async finish() {
+      if (failure) throw failure;
+      const done = waitFor('finish');
+      stream.end();
+      await done;
+    },
+    async abort(err) {
+      if (!stream.destroyed && !stream.writableFinished) {
+        const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+        stream.destroy(err);
+        await closed;
+      }
+    },
+  };
+}
+
+/** A session bound to one client (a transaction). */
+class PgSession implements WarehouseSession {
+  readonly dialect = 'postgres' as const;
+  finished = false;
+
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly connectionString: string,
+    private readonly url: string,
+    private readonly txSignal: AbortSignal | undefined,
+  ) {}
+
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], opts: QueryOptions = {}): Promise<QueryResult<T>> {
+    if (this.finished) return Promise.reject(new Error('this transaction has already finished'));
+    return runPgQuery<T>(this.client, this.connectionString, this.url, sql, params, [opts.signal, this.txSignal]);
+  }
+
+  /** Loads on this transaction's client; the caller's transaction is the unit of work. */
+  async loadJson(spec: JsonLoadSpec, opts: QueryOptions = {}): Promise<LoadResult> {
+    if (this.finished) throw new Error('this transaction has already finished');
+    const target: LocalLoadTarget = {
+      query: (sql, params) => this.query(sql, params, opts),
+      chunkRows: PG_CHUNK_ROWS,
+      chunkChars: PG_CHUNK_CHARS,
+      openSink: async (table, columns) => openCopySink(this.client, this.url, table, columns),
+    };
+    return loadJsonLocally(target, spec, { signal: opts.signal ?? this.txSignal });
+  }
+}
+
+export class PostgresWarehouse implements Warehouse {
+  readonly kind = 'postgres' as const;
+  readonly dialect = 'postgres' as const;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly connectionString: string,
+    readonly url: string,
+  ) {}
+
+  /** Connects once to check the server is there; an unreachable server is a ConnectionError within ~5 s. */
+  static async open(url: string, connectionString: string): Promise<PostgresWarehouse> {
+    const pool = new pg.Pool({
+      connectionString,
+      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+      max: PG_POOL_SIZE,
+      idleTimeoutMillis: 30_000,
+      application_name: 'sluice',
+      types: pgTypeOverrides,
+    });
+    pool.on('error', () => {
+      // an idle client lost its connection; the next checkout reconnects
+    });
+    const wh = new PostgresWarehouse(pool, connectionString, url);
+    const client = await wh.connect().catch(async (err) => {
+      await pool.end().catch(() => {});
+      throw err;
+    });
+    client.release();
+    return wh;
+  }
+
+  /** Checks a client out of the pool. */
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw new ConnectionError(`cannot connect to PostgreSQL at ${this.url}: ${describeCause(err)}`);
+    }
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[], opts: QueryOptions = {}): Promise<QueryResult<T>> {
+    const before = abortedReason([opts.signal]);
+    if (before) throw before;
+    const client = await this.connect();
+    try {
+      return await runPgQuery<T>(client, this.connectionString, this.url, sql, params, [opts.signal]);
+    } finally {
+      client.release();
+    }
+  }
+
+  /** BEGIN on one client, fn, COMMIT; ROLLBACK when fn throws or the signal aborts. */
+  async transaction<T>(fn: (tx: WarehouseSession) => Promise<T>, opts: QueryOptions = {}): Promise<T> {
+    const before = abortedReason([opts.signal]);
+    if (before) throw before;
+    const client = await this.connect();
+    const session = new PgSession(client, this.connectionString, this.url, opts.signal);
+    let broken = false;
+    try {
+      await runPgQuery(client, this.connectionString, this.url, 'BEGIN', undefined, []);
+      const out = await fn(session);
+      const after = abortedReason([opts.signal]);
+      if (after) throw after;
+      await runPgQuery(client, this.connectionString, this.url, 'COMMIT', undefined, []);
+      return out;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw err;
+    } finally {
+      session.finished = true;
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  /** A load outside a transaction runs in its own, so a failed load leaves nothing behind. */
+  loadJson(spec: JsonLoadSpec, opts: QueryOptions = {}): Promise<LoadResult> {
+    return this.transaction((tx) => tx.loadJson(spec, opts), opts);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

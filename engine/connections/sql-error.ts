@@ -1,0 +1,78 @@
+/**
+ * Database errors as Sluice errors: the message carries PostgreSQL's own
+ * message, its detail and hint, and where in the SQL it happened.
+ */
+import { ConnectionError, SluiceError } from '../errors.js';
+
+/** A statement the database refused (syntax error, missing table, constraint, ...). */
+export class QueryError extends SluiceError {
+  override name = 'QueryError';
+  constructor(
+    message: string,
+    /** SQLSTATE, e.g. 42P01 for an undefined table. */
+    readonly code: string | undefined,
+    /** 1-based character position in the SQL, when the server gave one. */
+    readonly position: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+interface DbErrorLike {
+  message: string;
+  code?: string;
+  severity?: string;
+  position?: string | number;
+  detail?: string;
+  hint?: string;
+  where?: string;
+}
+
+/** Whether an error came from the database server (it has a SQLSTATE and severity). */
+export function isDatabaseError(err: unknown): err is DbErrorLike {
+  return (
+    err instanceof Error &&
+    typeof (err as DbErrorLike).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((err as DbErrorLike).code!) &&
+    typeof (err as DbErrorLike).severity === 'string'
+  );
+}
+
+/** Line and column (1-based) of a 1-based character position in a text. */
+export function lineColOf(text: string, position: number): { line: number; col: number } {
+  const before = text.slice(0, Math.max(0, position - 1));
+  const line = before.split('\n').length;
+  const col = position - before.lastIndexOf('\n') - 1;
+  return { line, col };
+}
+
+/**
+ * Turns whatever a driver threw into a Sluice error: a QueryError for server
+ * errors (message + detail + hint + position with the offending SQL line),
+ * a ConnectionError for network failures (naming the redacted URL).
+ */
+export function toSluiceError(err: unknown, sql: string | undefined, url: string): Error {
+  if (err instanceof SluiceError) return err;
+  if (isDatabaseError(err)) {
+    let msg = err.message;
+    const pos = err.position !== undefined ? Number(err.position) : undefined;
+    if (sql && pos && Number.isFinite(pos)) {
+      const { line, col } = lineColOf(sql, pos);
+      const text = sql.split('\n')[line - 1] ?? '';
+      msg += ` (at SQL line ${line}, column ${col}: ${text.trim().slice(0, 200)})`;
+    }
+    if (err.detail) msg += `\nDETAIL: ${err.detail}`;
+    if (err.hint) msg += `\nHINT: ${err.hint}`;
+    if (err.where && !sql) msg += `\nCONTEXT: ${err.where}`;
+    return new QueryError(msg, err.code, pos);
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = (e as { code?: string }).code;
+  if (code && /^(E[A-Z]+|ETIMEDOUT)$/.test(code)) {
+    return new ConnectionError(`${url}: ${e.message}`);
+  }
+  if (/Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)) {
+    return new ConnectionError(`${url}: ${e.message}`);
+  }
+  return e;
+}

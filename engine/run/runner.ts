@@ -1,0 +1,385 @@
+/**
+ * Executes one DAG run: a ready set walked in topological order, tasks run
+ * concurrently up to a limit, trigger rules, retries with Airflow's policy,
+ * execution timeouts and cancellation through AbortSignal. Every state change
+ * is written to the state store before the runner acts on it.
+ */
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import type {
+  ConnectionResolver,
+  Dag,
+  RetryPolicy,
+  RunState,
+  TaskContext,
+  TaskSpec,
+  TaskState,
+} from '../interfaces.js';
+import { FINISHED_STATES } from '../interfaces.js';
+import { TemplateError, errorMessage } from '../errors.js';
+import { redactText } from '../redact.js';
+import type { OperatorRegistry } from '../../operators/index.js';
+import type { StateStore, TaskInstanceRow, TryRow } from '../state/store.js';
+import { buildContext, render, renderDeep, type TemplateContext } from '../template/index.js';
+import { type Clock, systemClock } from './clock.js';
+import { evaluateTrigger } from './trigger.js';
+import { formatDuration } from '../duration.js';
+
+export type RunEvent =
+  | { type: 'task'; runId: string; taskId: string; state: TaskState | null; tryNumber: number; error?: string; at: Date }
+  | { type: 'run'; runId: string; state: RunState; at: Date; note?: string };
+
+export interface RunnerDeps {
+  store: StateStore;
+  registry: OperatorRegistry;
+  connections: ConnectionResolver;
+  /** The logger task loggers are children of (its destination stores lines per try). */
+  logger: Logger;
+  parallelism: number;
+  /** Resolves a relative path from a DAG file (SQL files). */
+  resolvePath: (p: string) => string;
+  clock?: Clock;
+  onEvent?: (e: RunEvent) => void;
+}
+
+/** Why a try's signal was aborted. */
+export class TryAbort extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'TryAbort';
+  }
+}
+
+/** Airflow's retry delay: retry_delay, doubled per try with exponential backoff, capped by max_retry_delay. */
+export function retryDelayMs(policy: RetryPolicy, tryNumber: number): number {
+  let delay = policy.retryDelayMs;
+  if (policy.retryExponentialBackoff) delay = policy.retryDelayMs * 2 ** Math.max(0, tryNumber - 1);
+  if (policy.maxRetryDelayMs !== null) delay = Math.min(delay, policy.maxRetryDelayMs);
+  return delay;
+}
+
+/** A run's final state follows from its leaves, as in Airflow. */
+export function runStateFromTasks(dag: Dag, states: Map<string, TaskState | null>): RunState {
+  for (const [id, kids] of dag.downstream) {
+    if (kids.length > 0) continue;
+    const s = states.get(id);
+    if (s === 'failed' || s === 'upstream_failed') return 'failed';
+  }
+  for (const s of states.values()) if (s === null || !FINISHED_STATES.has(s)) return 'failed';
+  return 'success';
+}
+
+interface Pending {
+  ti: TaskInstanceRow;
+  spec: TaskSpec;
+}
+
+/**
+ * Runs (or resumes) the run `runId` of `dag` to completion. Returns the run's
+ * final state. `signal` stops it: running tries are aborted and recorded as
+ * failed with the reason, and the run is marked failed.
+ */
+export async function executeRun(dag: Dag, runId: string, deps: RunnerDeps, signal?: AbortSignal): Promise<RunState> {
+  const { store } = deps;
+  const clock = deps.clock ?? systemClock;
+  const run = store.getRun(runId);
+  if (!run) throw new Error(`no run ${runId}`);
+  const conf = JSON.parse(run.conf) as Record<string, unknown>;
+  const emit = (e: RunEvent) => deps.onEvent?.(e);
+
+  store.startRun(runId, clock.now());
+  emit({ type: 'run', runId, state: 'running', at: clock.now() });
+
+  const state = new Map<string, TaskState | null>();
+  const tis = new Map<string, TaskInstanceRow>();
+  for (const ti of store.listTaskInstances(runId)) {
+    if (!dag.tasks.has(ti.task_id)) continue; // removed from the DAG since the run was made
+    // A transient state left by an interrupted process means "not started".
+    const s = ti.state === 'scheduled' || ti.state === 'queued' || ti.state === 'running' ? null : ti.state;
+    if (s !== ti.state) store.setTaskState(runId, ti.task_id, s, clock.now());
+    state.set(ti.task_id, s);
+    tis.set(ti.task_id, { ...ti, state: s });
+  }
+
+  const limit = Math.max(1, Math.min(deps.parallelism, dag.maxActiveTasks));
+  const ready: string[] = [];
+  const readySet = new Set<string>();
+  const running = new Map<string, Promise<void>>();
+  const runningAborts = new Map<string, AbortController>();
+  /** Tasks waiting for their next try. */
+  const retrying = new Set<string>();
+  let wake: () => void = () => {};
+  let interrupted: string | null = null;
+
+  const setState = (taskId: string, s: TaskState | null, tryNumber: number, error?: string) => {
+    state.set(taskId, s);
+    emit({ type: 'task', runId, taskId, state: s, tryNumber, error, at: clock.now() });
+  };
+
+  const enqueue = (taskId: string) => {
+    if (readySet.has(taskId)) return;
+    readySet.add(taskId);
+    ready.push(taskId);
+  };
+
+  /** Evaluates trigger rules of the given tasks, propagating skips and upstream failures downstream. */
+  const evaluate = (taskIds: Iterable<string>) => {
+    const work = [...taskIds];
+    while (work.length) {
+      const id = work.shift()!;
+      if (state.get(id) !== null || readySet.has(id) || running.has(id)) continue;
+      const spec = dag.tasks.get(id)!;
+      const decision = evaluateTrigger(
+        spec.triggerRule,
+        spec.upstream.map((u) => state.get(u) ?? null),
+      );
+      if (decision === 'wait') continue;
+      if (decision === 'run') {
+        store.setTaskState(runId, id, 'scheduled', clock.now());
+        setState(id, 'scheduled', tis.get(id)!.try_number);
+        enqueue(id);
+      } else {
+        store.setTaskState(runId, id, decision, clock.now());
+        setState(id, decision, tis.get(id)!.try_number);
+        work.push(...(dag.downstream.get(id) ?? []));
+      }
+    }
+  };
+
+  const onSignal = () => {
+    interrupted = signal?.reason instanceof Error ? signal.reason.message : String(signal?.reason ?? 'interrupted');
+    for (const ac of runningAborts.values()) ac.abort(new TryAbort(`interrupted: ${interrupted}`, false));
+    wake();
+  };
+  signal?.addEventListener('abort', onSignal, { once: true });
+  if (signal?.aborted) onSignal();
+
+  const startTask = (taskId: string) => {
+    const spec = dag.tasks.get(taskId)!;
+    const ti = tis.get(taskId)!;
+    const ac = new AbortController();
+    runningAborts.set(taskId, ac);
+    store.setTaskState(runId, taskId, 'queued', clock.now());
+    setState(taskId, 'queued', ti.try_number);
+    const p = runTry({ dag, runId, spec, conf, deps, clock, abort: ac, setState, tryOf: ti })
+      .then((next) => {
+        tis.set(taskId, next);
+        if (next.state === 'up_for_retry') {
+          retrying.add(taskId);
+          return;
+        }
+        if (interrupted) return; // tasks not started stay without a state, for a rerun
+        evaluate(dag.downstream.get(taskId) ?? []);
+      })
+      .finally(() => {
+        running.delete(taskId);
+        runningAborts.delete(taskId);
+        wake();
+      });
+    running.set(taskId, p);
+  };
+
+  try {
+    evaluate(dag.order);
+    // Tasks waiting for a retry from an earlier process are picked up too.
+    for (const [id, s] of state) if (s === 'up_for_retry') retrying.add(id);
+
+    for (;;) {
+      if (interrupted) break;
+      const now = clock.now().getTime();
+      // Retries whose delay has passed become ready.
+      let nextRetryAt = Infinity;
+      for (const id of retrying) {
+        const due = tis.get(id)!.next_try_at;
+        const at = due ? Date.parse(due) : now;
+        if (at <= now) {
+          retrying.delete(id);
+          enqueue(id);
+        } else nextRetryAt = Math.min(nextRetryAt, at);
+      }
+      while (running.size < limit && ready.length > 0) {
+        const id = ready.shift()!;
+        readySet.delete(id);
+        startTask(id);
+      }
+      if (running.size === 0 && ready.length === 0 && nextRetryAt === Infinity) break;
+
+      // Wait for a try to end, the first retry to fall due, or a signal.
+      const woken = new Promise<void>((resolve) => (wake = resolve));
+      if (nextRetryAt === Infinity) await woken;
+      else {
+        const stop = new AbortController();
+        await Promise.race([woken, clock.sleep(nextRetryAt - now, stop.signal)]);
+        stop.abort();
+      }
+    }
+    // Let aborted tries record their end.
+    while (running.size > 0) await Promise.allSettled([...running.values()]);
+  } finally {
+    signal?.removeEventListener('abort', onSignal);
+  }
+
+  // Nothing is left in a transient state.
+  for (const [id, s] of state) {
+    if (s === 'scheduled' || s === 'queued' || s === 'running') {
+      store.setTaskState(runId, id, null, clock.now());
+      state.set(id, null);
+    }
+  }
+  const final: RunState = interrupted ? 'failed' : runStateFromTasks(dag, state);
+  const note = interrupted ? `interrupted: ${interrupted}` : null;
+  store.finishRun(runId, final, clock.now(), note);
+  emit({ type: 'run', runId, state: final, at: clock.now(), note: note ?? undefined });
+  return final;
+}
+
+interface TryArgs {
+  dag: Dag;
+  runId: string;
+  spec: TaskSpec;
+  conf: Record<string, unknown>;
+  deps: RunnerDeps;
+  clock: Clock;
+  abort: AbortController;
+  tryOf: TaskInstanceRow;
+  setState: (taskId: string, s: TaskState | null, tryNumber: number, error?: string) => void;
+}
+
+/** Runs one try of a task and records it; returns the task instance as it now stands. */
+async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
+  const { dag, runId, spec, deps, clock, abort } = a;
+  const store = deps.store;
+  const op = deps.registry.get(spec.operator);
+  const tryRow: TryRow = store.startTry(runId, spec.id, clock.now());
+  a.setState(spec.id, 'running', tryRow.try_number);
+  const log = deps.logger.child({
+    dag_id: dag.id,
+    run_id: runId,
+    task_id: spec.id,
+    try: tryRow.try_number,
+    try_id: tryRow.try_id,
+  });
+  const outputs: Record<string, unknown> = {};
+  let timer: NodeJS.Timeout | undefined;
+  if (spec.executionTimeoutMs !== null) {
+    const ms = spec.executionTimeoutMs;
+    timer = setTimeout(
+      () => abort.abort(new TryAbort(`execution_timeout of ${formatDuration(ms)} exceeded`, true)),
+      ms,
+    );
+  }
+  let error: unknown = null;
+  try {
+    if (!op) throw new Error(`operator ${spec.operator} is not registered`);
+    const run = store.getRun(runId)!;
+    const tctx: TemplateContext = buildContext({
+      dagId: dag.id,
+      runId,
+      taskId: spec.id,
+      logicalDate: new Date(run.logical_date),
+      dataIntervalStart: new Date(run.data_interval_start),
+      dataIntervalEnd: new Date(run.data_interval_end),
+      dagParams: dag.params,
+      conf: a.conf,
+      conn: publicUrls(deps.connections),
+    });
+    const params: Record<string, unknown> = { ...spec.params };
+    for (const field of op.templated) {
+      if (params[field] !== undefined) {
+        params[field] = await renderDeep(params[field], tctx, `task ${spec.id}, field ${field}`);
+      }
+    }
+    const ctx: TaskContext<Record<string, unknown>> = {
+      dagId: dag.id,
+      runId,
+      taskId: spec.id,
+      tryNumber: tryRow.try_number,
+      logicalDate: tctx.logical_date,
+      dataIntervalStart: tctx.data_interval_start,
+      dataIntervalEnd: tctx.data_interval_end,
+      params,
+      render: (t, field) => render(t, tctx, `task ${spec.id}${field ? `, field ${field}` : ''}`),
+      sql: async (ref, field) => {
+        const where = `task ${spec.id}${field ? `, field ${field}` : ''}`;
+        if (/\.sql$/i.test(ref) && !/\s/.test(ref.trim())) {
+          const file = deps.resolvePath(ref);
+          let text: string;
+          try {
+            text = fs.readFileSync(file, 'utf8');
+          } catch {
+            throw new TemplateError(`${where}: SQL file ${ref} not found (looked at ${file})`);
+          }
+          return render(text, tctx, `${where} (${ref})`);
+        }
+        return render(ref, tctx, where);
+      },
+      resolvePath: deps.resolvePath,
+      warehouse: (name) => deps.connections.warehouse(name),
+      objectStore: (name) => deps.connections.objectStore(name),
+      log,
+      signal: abort.signal,
+      record: (o) => Object.assign(outputs, o),
+    };
+    log.info({ operator: spec.operator }, 'try started');
+    if (abort.signal.aborted) throw abort.signal.reason;
+    const work = op.execute(ctx as never);
+    work.catch(() => undefined); // an operator that ignores its signal may reject after we moved on
+    await Promise.race([work, rejectOnAbort(abort.signal)]);
+    if (abort.signal.aborted) throw abort.signal.reason;
+  } catch (err) {
+    error = abort.signal.aborted ? abort.signal.reason : err;
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+
+  const now = clock.now();
+  if (error === null) {
+    log.info({ outputs: Object.keys(outputs).length ? outputs : undefined }, 'try succeeded');
+    store.endTry(tryRow, { state: 'success', taskState: 'success', now, outputs });
+    a.setState(spec.id, 'success', tryRow.try_number);
+    return store.getTaskInstance(runId, spec.id)!;
+  }
+
+  const message = redactText(errorMessage(error));
+  const retryable = !(error instanceof TryAbort) || error.retryable;
+  const ti = store.getTaskInstance(runId, spec.id)!;
+  const retry = retryable && ti.try_number < ti.max_tries;
+  const nextTryAt = retry ? new Date(now.getTime() + retryDelayMs(spec, tryRow.try_number)) : null;
+  log.error(
+    { err: message, ...(retry ? { next_try_at: nextTryAt!.toISOString() } : {}) },
+    retry ? `try failed; retrying (${ti.try_number} of ${ti.max_tries} tries used)` : 'try failed',
+  );
+  store.endTry(tryRow, {
+    state: 'failed',
+    taskState: retry ? 'up_for_retry' : 'failed',
+    now,
+    error: message,
+    stack: error instanceof Error && error.stack ? redactText(error.stack) : null,
+    nextTryAt,
+    outputs,
+  });
+  a.setState(spec.id, retry ? 'up_for_retry' : 'failed', tryRow.try_number, message);
+  return store.getTaskInstance(runId, spec.id)!;
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+function publicUrls(c: ConnectionResolver): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of c.names()) {
+    try {
+      out[n] = c.publicUrl(n);
+    } catch {
+      // a malformed URL is reported when the connection is used
+    }
+  }
+  return out;
+}

@@ -1,0 +1,81 @@
+/**
+ * Numbered schema migrations of the state DB. Append only: a migration that
+ * has shipped is never edited; a change is a new entry with the next number.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'runs, task instances, tries, logs, outputs',
+    sql: `
+      CREATE TABLE dag_runs (
+        run_id              TEXT PRIMARY KEY,
+        dag_id              TEXT NOT NULL,
+        logical_date        TEXT NOT NULL,
+        data_interval_start TEXT NOT NULL,
+        data_interval_end   TEXT NOT NULL,
+        run_type            TEXT NOT NULL CHECK (run_type IN ('manual', 'scheduled', 'backfill')),
+        state               TEXT NOT NULL CHECK (state IN ('queued', 'running', 'success', 'failed')),
+        conf                TEXT NOT NULL DEFAULT '{}',
+        note                TEXT,
+        created_at          TEXT NOT NULL,
+        started_at          TEXT,
+        ended_at            TEXT,
+        host                TEXT,
+        pid                 INTEGER,
+        UNIQUE (dag_id, logical_date)
+      );
+      CREATE INDEX dag_runs_dag_state ON dag_runs (dag_id, state);
+
+      CREATE TABLE task_instances (
+        run_id       TEXT NOT NULL REFERENCES dag_runs (run_id) ON DELETE CASCADE,
+        task_id      TEXT NOT NULL,
+        operator     TEXT NOT NULL,
+        state        TEXT,
+        try_number   INTEGER NOT NULL DEFAULT 0,
+        max_tries    INTEGER NOT NULL,
+        next_try_at  TEXT,
+        started_at   TEXT,
+        ended_at     TEXT,
+        PRIMARY KEY (run_id, task_id)
+      );
+
+      CREATE TABLE task_tries (
+        try_id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id       TEXT NOT NULL REFERENCES dag_runs (run_id) ON DELETE CASCADE,
+        task_id      TEXT NOT NULL,
+        try_number   INTEGER NOT NULL,
+        state        TEXT NOT NULL,
+        started_at   TEXT NOT NULL,
+        ended_at     TEXT,
+        duration_ms  INTEGER,
+        error        TEXT,
+        stack        TEXT,
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        UNIQUE (run_id, task_id, try_number)
+      );
+      CREATE INDEX task_tries_state ON task_tries (state);
+
+      CREATE TABLE log_lines (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        try_id  INTEGER NOT NULL REFERENCES task_tries (try_id) ON DELETE CASCADE,
+        ts      TEXT NOT NULL,
+        level   TEXT NOT NULL,
+        msg     TEXT NOT NULL,
+        data    TEXT
+      );
+      CREATE INDEX log_lines_try ON log_lines (try_id, id);
+
+      CREATE TABLE task_outputs (
+        try_id  INTEGER PRIMARY KEY REFERENCES task_tries (try_id) ON DELETE CASCADE,
+        outputs TEXT NOT NULL
+      );
+    `,
+  },
+];

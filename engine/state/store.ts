@@ -1,0 +1,456 @@
+/**
+ * The SQLite state store: dag runs, task instances, every try, log lines and
+ * task outputs. One named method per database operation, SQL beside it.
+ *
+ * Every try is written before it starts and again when it ends, so a crash
+ * loses at most the outcome of the tries in flight; `recoverOrphans` finds
+ * those on the next start.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { RunState, RunType, TaskState } from '../interfaces.js';
+import { migrations as builtinMigrations, type Migration } from './migrations.js';
+
+export interface DagRunRow {
+  run_id: string;
+  dag_id: string;
+  logical_date: string;
+  data_interval_start: string;
+  data_interval_end: string;
+  run_type: RunType;
+  state: RunState;
+  conf: string;
+  note: string | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  host: string | null;
+  pid: number | null;
+}
+
+export interface TaskInstanceRow {
+  run_id: string;
+  task_id: string;
+  operator: string;
+  state: TaskState | null;
+  try_number: number;
+  max_tries: number;
+  next_try_at: string | null;
+  started_at: string | null;
+  ended_at: string | null;
+}
+
+export interface TryRow {
+  try_id: number;
+  run_id: string;
+  task_id: string;
+  try_number: number;
+  state: TaskState;
+  started_at: string;
+  ended_at: string | null;
+  duration_ms: number | null;
+  error: string | null;
+  stack: string | null;
+  host: string;
+  pid: number;
+}
+
+export interface LogLineRow {
+  id: number;
+  try_id: number;
+  ts: string;
+  level: string;
+  msg: string;
+  data: string | null;
+}
+
+export interface NewRun {
+  dagId: string;
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  runType: RunType;
+  conf: Record<string, unknown>;
+  tasks: { taskId: string; operator: string; maxTries: number }[];
+  now: Date;
+}
+
+/** A try found `running` whose process is gone. */
+export interface Orphan {
+  run_id: string;
+  task_id: string;
+  try_number: number;
+  pid: number;
+  host: string;
+  newState: TaskState;
+}
+
+export const HOST = os.hostname();
+
+/** `songplays__manual__2018-11-21T00:00:00Z`: globally unique, readable, sortable per dag. */
+export function makeRunId(dagId: string, runType: RunType, logicalDate: Date): string {
+  return `${dagId}__${runType}__${logicalDate.toISOString().replace('.000Z', 'Z')}`;
+}
+
+/** True when a process with this pid exists on this host. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class StateStore {
+  readonly db: Database.Database;
+
+  /** Opens (creating when needed) the state DB and applies pending migrations. */
+  constructor(
+    readonly file: string,
+    migrations: Migration[] = builtinMigrations,
+  ) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate(migrations);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // -- migrations -----------------------------------------------------------
+
+  /** Applies every migration above the DB's version, each in its own transaction. */
+  migrate(list: Migration[]): number[] {
+    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+    const current = this.schemaVersion();
+    const known = Math.max(0, ...list.map((m) => m.version));
+    if (current > known) {
+      throw new Error(
+        `${this.file} has schema version ${current}, newer than this Sluice knows (${known}); upgrade Sluice`,
+      );
+    }
+    const applied: number[] = [];
+    for (const m of [...list].sort((a, b) => a.version - b.version)) {
+      if (m.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, new Date().toISOString());
+      })();
+      applied.push(m.version);
+    }
+    return applied;
+  }
+
+  schemaVersion(): number {
+    const row = this.db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null };
+    return row.v ?? 0;
+  }
+
+  // -- runs -----------------------------------------------------------------
+
+  /**
+   * Creates a run and its task instances, or returns null when the dag already
+   * has a run for that logical date (unique per dag and logical date).
+   */
+  createRun(r: NewRun): DagRunRow | null {
+    const runId = makeRunId(r.dagId, r.runType, r.logicalDate);
+    const insertRun = this.db.prepare(
+      `INSERT INTO dag_runs (run_id, dag_id, logical_date, data_interval_start, data_interval_end,
+         run_type, state, conf, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+       ON CONFLICT DO NOTHING`,
+    );
+    const insertTi = this.db.prepare(
+      `INSERT INTO task_instances (run_id, task_id, operator, state, max_tries) VALUES (?, ?, ?, NULL, ?)`,
+    );
+    return this.db.transaction(() => {
+      const res = insertRun.run(
+        runId,
+        r.dagId,
+        r.logicalDate.toISOString(),
+        r.dataIntervalStart.toISOString(),
+        r.dataIntervalEnd.toISOString(),
+        r.runType,
+        JSON.stringify(r.conf),
+        r.now.toISOString(),
+      );
+      if (res.changes === 0) return null;
+      for (const t of r.tasks) insertTi.run(runId, t.taskId, t.operator, t.maxTries);
+      return this.getRun(runId)!;
+    })();
+  }
+
+  getRun(runId: string): DagRunRow | undefined {
+    return this.db.prepare('SELECT * FROM dag_runs WHERE run_id = ?').get(runId) as DagRunRow | undefined;
+  }
+
+  getRunByDate(dagId: string, logicalDate: Date): DagRunRow | undefined {
+    return this.db
+      .prepare('SELECT * FROM dag_runs WHERE dag_id = ? AND logical_date = ?')
+      .get(dagId, logicalDate.toISOString()) as DagRunRow | undefined;
+  }
+
+  listRuns(filter: { dagId?: string; state?: string; limit?: number } = {}): DagRunRow[] {
+    return this.db
+      .prepare(
+        `SELECT * FROM dag_runs
+         WHERE (@dagId IS NULL OR dag_id = @dagId) AND (@state IS NULL OR state = @state)
+         ORDER BY logical_date DESC, created_at DESC LIMIT @limit`,
+      )
+      .all({ dagId: filter.dagId ?? null, state: filter.state ?? null, limit: filter.limit ?? 100 }) as DagRunRow[];
+  }
+
+  /** The run is now being executed by this process. */
+  startRun(runId: string, now: Date): void {
+    this.db
+      .prepare(
+        `UPDATE dag_runs SET state = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, host = ?, pid = ?
+         WHERE run_id = ?`,
+      )
+      .run(now.toISOString(), HOST, process.pid, runId);
+  }
+
+  finishRun(runId: string, state: RunState, now: Date, note: string | null = null): void {
+    this.db
+      .prepare(`UPDATE dag_runs SET state = ?, ended_at = ?, note = ?, pid = NULL WHERE run_id = ?`)
+      .run(state, now.toISOString(), note, runId);
+  }
+
+  setRunConf(runId: string, conf: Record<string, unknown>): void {
+    this.db.prepare('UPDATE dag_runs SET conf = ? WHERE run_id = ?').run(JSON.stringify(conf), runId);
+  }
+
+  /**
+   * Clears task instances so they run again: all of them, or only those not
+   * finished successfully (`failedOnly`). Tries and logs are kept; try
+   * numbers continue from the last one and each cleared task gets its full
+   * tries again (`triesFor`: retries + 1), as in Airflow.
+   */
+  clearTasks(
+    runId: string,
+    triesFor: (taskId: string) => number,
+    opts: { failedOnly?: boolean; taskIds?: string[] } = {},
+  ): string[] {
+    const tis = this.listTaskInstances(runId).filter((ti) => {
+      if (opts.taskIds && !opts.taskIds.includes(ti.task_id)) return false;
+      if (opts.failedOnly) return ti.state !== 'success' && ti.state !== 'skipped';
+      return true;
+    });
+    const clear = this.db.prepare(
+      `UPDATE task_instances SET state = NULL, next_try_at = NULL, started_at = NULL, ended_at = NULL,
+         max_tries = try_number + ?
+       WHERE run_id = ? AND task_id = ?`,
+    );
+    this.db.transaction(() => {
+      for (const ti of tis) clear.run(triesFor(ti.task_id), runId, ti.task_id);
+      this.db.prepare(`UPDATE dag_runs SET state = 'queued', ended_at = NULL, note = NULL WHERE run_id = ?`).run(runId);
+    })();
+    return tis.map((ti) => ti.task_id);
+  }
+
+  /** Adds task instances for tasks added to the DAG since the run was created. */
+  ensureTaskInstances(runId: string, tasks: { taskId: string; operator: string; maxTries: number }[]): number {
+    const insert = this.db.prepare(
+      `INSERT INTO task_instances (run_id, task_id, operator, state, max_tries) VALUES (?, ?, ?, NULL, ?)
+       ON CONFLICT DO NOTHING`,
+    );
+    let added = 0;
+    this.db.transaction(() => {
+      for (const t of tasks) added += insert.run(runId, t.taskId, t.operator, t.maxTries).changes;
+    })();
+    return added;
+  }
+
+  // -- task instances -------------------------------------------------------
+
+  listTaskInstances(runId: string): TaskInstanceRow[] {
+    return this.db
+      .prepare('SELECT * FROM task_instances WHERE run_id = ? ORDER BY rowid')
+      .all(runId) as TaskInstanceRow[];
+  }
+
+  getTaskInstance(runId: string, taskId: string): TaskInstanceRow | undefined {
+    return this.db
+      .prepare('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ?')
+      .get(runId, taskId) as TaskInstanceRow | undefined;
+  }
+
+  /** Sets a task instance's state (no try involved: scheduled, queued, skipped, upstream_failed). */
+  setTaskState(runId: string, taskId: string, state: TaskState | null, now: Date): void {
+    const finished = state === 'skipped' || state === 'upstream_failed';
+    this.db
+      .prepare(`UPDATE task_instances SET state = ?, ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE run_id = ? AND task_id = ?`)
+      .run(state, finished ? 1 : 0, now.toISOString(), runId, taskId);
+  }
+
+  // -- tries ----------------------------------------------------------------
+
+  /** Records a try as running before its operator starts; returns the try row. */
+  startTry(runId: string, taskId: string, now: Date): TryRow {
+    return this.db.transaction(() => {
+      this.db
+        .prepare(
+          `UPDATE task_instances SET state = 'running', try_number = try_number + 1, next_try_at = NULL,
+             started_at = coalesce(started_at, ?), ended_at = NULL
+           WHERE run_id = ? AND task_id = ?`,
+        )
+        .run(now.toISOString(), runId, taskId);
+      const ti = this.getTaskInstance(runId, taskId)!;
+      const res = this.db
+        .prepare(
+          `INSERT INTO task_tries (run_id, task_id, try_number, state, started_at, host, pid)
+           VALUES (?, ?, ?, 'running', ?, ?, ?)`,
+        )
+        .run(runId, taskId, ti.try_number, now.toISOString(), HOST, process.pid);
+      return this.db.prepare('SELECT * FROM task_tries WHERE try_id = ?').get(res.lastInsertRowid) as TryRow;
+    })();
+  }
+
+  /**
+   * Records the end of a try and the task instance's next state:
+   * success, failed, or up_for_retry with the time of the next try.
+   */
+  endTry(
+    tryRow: TryRow,
+    end: {
+      state: 'success' | 'failed';
+      taskState: 'success' | 'failed' | 'up_for_retry';
+      now: Date;
+      error?: string | null;
+      stack?: string | null;
+      nextTryAt?: Date | null;
+      outputs?: Record<string, unknown> | null;
+    },
+  ): void {
+    const startedMs = Date.parse(tryRow.started_at);
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `UPDATE task_tries SET state = ?, ended_at = ?, duration_ms = ?, error = ?, stack = ? WHERE try_id = ?`,
+        )
+        .run(
+          end.state,
+          end.now.toISOString(),
+          Math.max(0, end.now.getTime() - startedMs),
+          end.error ?? null,
+          end.stack ?? null,
+          tryRow.try_id,
+        );
+      this.db
+        .prepare(
+          `UPDATE task_instances SET state = ?, next_try_at = ?, ended_at = CASE WHEN ? = 'up_for_retry' THEN NULL ELSE ? END
+           WHERE run_id = ? AND task_id = ?`,
+        )
+        .run(
+          end.taskState,
+          end.nextTryAt ? end.nextTryAt.toISOString() : null,
+          end.taskState,
+          end.now.toISOString(),
+          tryRow.run_id,
+          tryRow.task_id,
+        );
+      if (end.outputs && Object.keys(end.outputs).length > 0) {
+        this.db
+          .prepare('INSERT OR REPLACE INTO task_outputs (try_id, outputs) VALUES (?, ?)')
+          .run(tryRow.try_id, JSON.stringify(end.outputs));
+      }
+    })();
+  }
+
+  listTries(runId: string, taskId?: string): TryRow[] {
+    return this.db
+      .prepare(
+        `SELECT * FROM task_tries WHERE run_id = ? AND (? IS NULL OR task_id = ?) ORDER BY try_id`,
+      )
+      .all(runId, taskId ?? null, taskId ?? null) as TryRow[];
+  }
+
+  getTry(runId: string, taskId: string, tryNumber: number): TryRow | undefined {
+    return this.db
+      .prepare('SELECT * FROM task_tries WHERE run_id = ? AND task_id = ? AND try_number = ?')
+      .get(runId, taskId, tryNumber) as TryRow | undefined;
+  }
+
+  getOutputs(tryId: number): Record<string, unknown> | null {
+    const row = this.db.prepare('SELECT outputs FROM task_outputs WHERE try_id = ?').get(tryId) as
+      | { outputs: string }
+      | undefined;
+    return row ? (JSON.parse(row.outputs) as Record<string, unknown>) : null;
+  }
+
+  /** The outputs of each task's latest try that recorded any, for a run. */
+  latestOutputs(runId: string): Map<string, { tryNumber: number; outputs: Record<string, unknown> }> {
+    const rows = this.db
+      .prepare(
+        `SELECT t.task_id, t.try_number, o.outputs FROM task_tries t JOIN task_outputs o ON o.try_id = t.try_id
+         WHERE t.run_id = ? ORDER BY t.try_id`,
+      )
+      .all(runId) as { task_id: string; try_number: number; outputs: string }[];
+    const out = new Map<string, { tryNumber: number; outputs: Record<string, unknown> }>();
+    for (const r of rows) out.set(r.task_id, { tryNumber: r.try_number, outputs: JSON.parse(r.outputs) });
+    return out;
+  }
+
+  // -- logs -----------------------------------------------------------------
+
+  appendLog(tryId: number, line: { ts: string; level: string; msg: string; data: string | null }): void {
+    this.db
+      .prepare('INSERT INTO log_lines (try_id, ts, level, msg, data) VALUES (?, ?, ?, ?, ?)')
+      .run(tryId, line.ts, line.level, line.msg, line.data);
+  }
+
+  listLogs(tryId: number): LogLineRow[] {
+    return this.db.prepare('SELECT * FROM log_lines WHERE try_id = ? ORDER BY id').all(tryId) as LogLineRow[];
+  }
+
+  // -- crash recovery -------------------------------------------------------
+
+  /**
+   * Finds tries left `running` by a process of this host that is gone, marks
+   * each failed ("process died"), and moves its task instance to
+   * up_for_retry (tries left) or failed. Runs whose executing process is
+   * gone are marked failed. Returns what was found, for the caller to report.
+   */
+  recoverOrphans(now: Date, alive: (pid: number) => boolean = processAlive): Orphan[] {
+    const running = this.db
+      .prepare(`SELECT * FROM task_tries WHERE state = 'running' AND host = ?`)
+      .all(HOST) as TryRow[];
+    const orphans: Orphan[] = [];
+    this.db.transaction(() => {
+      for (const t of running) {
+        if (alive(t.pid)) continue;
+        const ti = this.getTaskInstance(t.run_id, t.task_id);
+        const retry = ti !== undefined && ti.try_number < ti.max_tries;
+        const newState: TaskState = retry ? 'up_for_retry' : 'failed';
+        this.endTry(t, {
+          state: 'failed',
+          taskState: newState,
+          now,
+          error: `process died: pid ${t.pid} on ${t.host} ended while this try was running`,
+          nextTryAt: retry ? now : null,
+        });
+        orphans.push({ run_id: t.run_id, task_id: t.task_id, try_number: t.try_number, pid: t.pid, host: t.host, newState });
+      }
+      const runs = this.db
+        .prepare(`SELECT * FROM dag_runs WHERE state = 'running' AND host = ? AND pid IS NOT NULL`)
+        .all(HOST) as DagRunRow[];
+      for (const r of runs) {
+        if (r.pid !== null && !alive(r.pid)) {
+          this.finishRun(r.run_id, 'failed', now, `process died: pid ${r.pid} ended while the run was in progress`);
+        }
+      }
+    })();
+    return orphans;
+  }
+}

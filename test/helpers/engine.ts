@@ -1,0 +1,172 @@
+/**
+ * Test wiring for the runner: a state store in a temp folder, a registry with
+ * test-only operators, a fake clock, and task logs stored like the CLI does.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { defineOperator } from '../../engine/operator.js';
+import type { ConnectionResolver, Dag, RunState } from '../../engine/interfaces.js';
+import { OperatorRegistry } from '../../operators/index.js';
+import { StateStore } from '../../engine/state/store.js';
+import { FakeClock, type Clock } from '../../engine/run/clock.js';
+import { executeRun, type RunEvent } from '../../engine/run/runner.js';
+import { createSinkLogger, TaskLogSink } from '../../engine/log.js';
+import { loadDagSource } from '../../engine/dag/index.js';
+
+export function tmpDir(prefix = 'sluice-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Shared observations of the test operators. */
+export class Probe {
+  started: string[] = [];
+  ended: string[] = [];
+  active = 0;
+  maxActive = 0;
+}
+
+export function testOperators(probe: Probe) {
+  const track = async (id: string, work: () => Promise<void>) => {
+    probe.started.push(id);
+    probe.active++;
+    probe.maxActive = Math.max(probe.maxActive, probe.active);
+    try {
+      await work();
+    } finally {
+      probe.active--;
+      probe.ended.push(id);
+    }
+  };
+  return [
+    defineOperator({
+      name: 'Succeed',
+      description: 'test: succeeds after yielding to the event loop a few times',
+      params: z.object({ ticks: z.number().int().default(2) }).strict(),
+      async execute({ params, taskId, record }) {
+        await track(taskId, async () => {
+          for (let i = 0; i < params.ticks; i++) await new Promise((r) => setImmediate(r));
+        });
+        record({ ok: true });
+      },
+    }),
+    defineOperator({
+      name: 'Fail',
+      description: 'test: fails its first `times` tries (all when absent)',
+      params: z.object({ times: z.number().int().optional(), message: z.string().default('boom') }).strict(),
+      async execute({ params, tryNumber, taskId, log }) {
+        await track(taskId, async () => {
+          if (params.times === undefined || tryNumber <= params.times) {
+            log.warn({ tryNumber }, 'about to fail');
+            throw new Error(`${params.message} (try ${tryNumber})`);
+          }
+        });
+      },
+    }),
+    defineOperator({
+      name: 'Sleep',
+      description: 'test: waits ms (real time) or until aborted; `ignore_signal` keeps waiting after abort; `marker` is a file written on start',
+      params: z
+        .object({ ms: z.number().int().default(60_000), ignore_signal: z.boolean().default(false), marker: z.string().optional() })
+        .strict(),
+      async execute({ params, signal, taskId }) {
+        if (params.marker) fs.writeFileSync(params.marker, String(process.pid));
+        await track(taskId, async () => {
+          await new Promise<void>((resolve, reject) => {
+            const t = setTimeout(resolve, params.ms);
+            if (!params.ignore_signal) {
+              signal.addEventListener('abort', () => {
+                clearTimeout(t);
+                reject(signal.reason);
+              });
+            }
+          });
+        });
+      },
+    }),
+    defineOperator({
+      name: 'Echo',
+      description: 'test: records its templated message and logs it',
+      params: z.object({ message: z.string(), secret_url: z.string().optional() }).strict(),
+      templated: ['message'],
+      async execute({ params, record, log }) {
+        log.info({ message: params.message, password: 'hunter2' }, `echo ${params.secret_url ?? ''}`);
+        record({ message: params.message });
+      },
+    }),
+  ];
+}
+
+export function noConnections(): ConnectionResolver {
+  const fail = async (): Promise<never> => {
+    throw new Error('this test has no connections');
+  };
+  return { warehouse: fail, objectStore: fail, publicUrl: () => '', names: () => [], closeAll: async () => {} };
+}
+
+export interface Harness {
+  dir: string;
+  store: StateStore;
+  registry: OperatorRegistry;
+  clock: Clock;
+  probe: Probe;
+  events: RunEvent[];
+  dag(yaml: string): Dag;
+  /** Creates a run for the dag (logical date 2024-01-01) and executes it. */
+  run(dag: Dag, opts?: { parallelism?: number; signal?: AbortSignal; conf?: Record<string, unknown> }): Promise<{ runId: string; state: RunState }>;
+  close(): void;
+}
+
+export function harness(opts: { clock?: Clock } = {}): Harness {
+  const dir = tmpDir();
+  const store = new StateStore(path.join(dir, 'state.db'));
+  const probe = new Probe();
+  const registry = new OperatorRegistry();
+  for (const op of testOperators(probe)) registry.register(op);
+  const clock = opts.clock ?? new FakeClock('2024-01-02T00:00:00Z');
+  const events: RunEvent[] = [];
+  const logger = createSinkLogger(new TaskLogSink(store, null), 'debug');
+  return {
+    dir,
+    store,
+    registry,
+    clock,
+    probe,
+    events,
+    dag: (yaml) => loadDagSource(yaml, path.join(dir, 'dag.yaml'), registry),
+    async run(dag, o = {}) {
+      const logical = new Date('2024-01-01T00:00:00Z');
+      const row = store.createRun({
+        dagId: dag.id,
+        logicalDate: logical,
+        dataIntervalStart: logical,
+        dataIntervalEnd: new Date('2024-01-02T00:00:00Z'),
+        runType: 'manual',
+        conf: o.conf ?? {},
+        tasks: dag.order.map((id) => ({ taskId: id, operator: dag.tasks.get(id)!.operator, maxTries: dag.tasks.get(id)!.retries + 1 })),
+        now: clock.now(),
+      })!;
+      const state = await executeRun(
+        dag,
+        row.run_id,
+        {
+          store,
+          registry,
+          connections: noConnections(),
+          logger,
+          parallelism: o.parallelism ?? 8,
+          resolvePath: (p) => path.resolve(dir, p),
+          clock,
+          onEvent: (e) => events.push(e),
+        },
+        o.signal,
+      );
+      return { runId: row.run_id, state };
+    },
+    close() {
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
