@@ -222,6 +222,10 @@ export interface TaskContext<P> {
   signal: AbortSignal;
   /** Records JSON outputs of this try (row counts, check results); later calls merge keys. */
   record(outputs: Record<string, unknown>): void;
+  /** Records lines a load rejected (object, line, column, reason), like Redshift's stl_load_errors. */
+  recordRejections(table: string, rejections: Rejection[]): void;
+  /** The SQL dialect of a warehouse connection, known without opening it. */
+  dialect(name?: string): Dialect;
 }
 
 export interface OperatorDef<S extends z.ZodType = z.ZodType> {

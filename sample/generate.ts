@@ -195,11 +195,12 @@ export async function generateSampleLake(opts: SampleLakeOptions): Promise<Sampl
 
 /**
  * Streams `lines` to `file`, `\n` between lines and none after the last,
- * in chunks of ~64 KiB, waiting for 'drain' whenever the stream is full.
- * Returns the bytes written to disk.
+ * in chunks of 64 KiB, waiting for 'drain' whenever the stream is full.
+ * Lines are ASCII (every other character is `\u`-escaped), so they are
+ * copied into the chunk as Latin-1. Returns the bytes written to disk.
  */
 async function writeLines(file: string, gzip: boolean, lines: Iterable<string>): Promise<number> {
-  const out = createWriteStream(file);
+  const out = createWriteStream(file, { highWaterMark: 1 << 20 });
   const sink: Writable = gzip ? createGzip() : out;
   if (gzip) sink.pipe(out);
   const failed = new Promise<never>((_, reject) => {
@@ -207,18 +208,32 @@ async function writeLines(file: string, gzip: boolean, lines: Iterable<string>):
     sink.once('error', reject);
   });
   failed.catch(() => undefined);
-  let buf = '';
-  let first = true;
-  for (const line of lines) {
-    buf += first ? line : '\n' + line;
-    first = false;
-    if (buf.length >= CHUNK) {
-      const ok = sink.write(buf);
-      buf = '';
+  try {
+    let chunk = Buffer.allocUnsafe(CHUNK);
+    let used = 0;
+    let first = true;
+    const flush = async (): Promise<void> => {
+      const ok = sink.write(chunk.subarray(0, used));
+      chunk = Buffer.allocUnsafe(CHUNK);
+      used = 0;
       if (!ok) await Promise.race([once(sink, 'drain'), failed]);
+    };
+    for (const line of lines) {
+      if (used + line.length + 1 > CHUNK) {
+        await flush();
+        if (line.length + 1 > CHUNK) chunk = Buffer.allocUnsafe(line.length + 1);
+      }
+      if (!first) chunk[used++] = 0x0a;
+      first = false;
+      used += chunk.write(line, used, 'latin1');
     }
+    if (used > 0) await flush();
+    sink.end();
+    await Promise.race([finished(out), failed]);
+  } catch (err) {
+    sink.destroy();
+    out.destroy();
+    throw err;
   }
-  sink.end(buf);
-  await Promise.race([finished(out), failed]);
   return out.bytesWritten;
 }

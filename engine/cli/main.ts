@@ -7,12 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { SluiceError, errorMessage, formatProblem } from '../errors.js';
+import { SluiceError, UsageError, errorMessage, formatProblem } from '../errors.js';
 import { redactText } from '../redact.js';
 import { PACKAGE_ROOT } from '../config.js';
 import { loadDagFile, loadDagsDir, dagJsonSchema, renderDag } from '../dag/index.js';
 import { type App, type GlobalOptions, findDag, openApp } from './app.js';
 import { runDagCommand } from './run-command.js';
+import { reportCommand } from './report.js';
+import { generateSampleLake } from '../../sample/generate.js';
 import { colourState, humanMs, isoSeconds, printJson, table } from './format.js';
 
 const version = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string })
@@ -229,7 +231,90 @@ export function buildProgram(): Command {
     if (t.state === 'failed' && t.error) process.stdout.write(`# error: ${t.error}\n`);
   }) as never);
 
+  // -- report, sql, sample-data ---------------------------------------------
+  const report = program
+    .command('report')
+    .description("what a run did, from the state DB: rows loaded, rejected lines, data quality checks (exit 1 if an error check failed)")
+    .argument('<dag_id>')
+    .option('--run <run_id>', 'this run (default: the latest)')
+    .option('--date <date>', 'the run of this logical date')
+    .option('--json', 'JSON output')
+    .addHelpText('after', examples(['sluice report songplays', 'sluice report songplays --date 2018-11-21 --json']));
+  report.action(withApp(report, (app: App, dagId: string, o: { run?: string; date?: string; json?: boolean }) =>
+    reportCommand(app, dagId, o),
+  ) as never);
+
+  const sql = program
+    .command('sql')
+    .description('run a query on a warehouse connection and print the rows')
+    .argument('<query>', 'SQL text')
+    .option('--connection <name>', 'connection name', 'warehouse')
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      examples([
+        'sluice sql "SELECT level, count(*) FROM users GROUP BY level"',
+        'sluice sql "SELECT * FROM songplays LIMIT 5" --json',
+      ]),
+    );
+  sql.action(withApp(sql, async (app: App, query: string, o: { connection: string; json?: boolean }) => {
+    const wh = await app.connections.warehouse(o.connection);
+    const res = await wh.query(query);
+    if (o.json) return void printJson(res.rows);
+    const cols = res.fields.map((f) => f.name);
+    if (cols.length === 0) {
+      process.stdout.write(`ok (${res.rowCount} rows affected)\n`);
+      return;
+    }
+    process.stdout.write(table(cols, res.rows.map((r) => cols.map((c) => cell((r as Record<string, unknown>)[c])))));
+    process.stdout.write(`(${res.rows.length} row${res.rows.length === 1 ? '' : 's'})\n`);
+  }) as never);
+
+  const sample = program
+    .command('sample-data')
+    .description('write a synthetic Sparkify lake (song files and daily event logs in the real formats)')
+    .option('--out <dir>', 'folder to write (default: the lake folder under SLUICE_HOME)')
+    .option('--days <n>', 'days of event logs', '30')
+    .option('--events-per-day <n>', 'events in each day file', '300')
+    .option('--songs <n>', 'song files', '200')
+    .option('--seed <n>', 'random seed (same seed, same bytes)', '42')
+    .option('--start-date <date>', 'first day of events', '2018-11-01')
+    .option('--gzip', 'gzip every file (.json.gz)')
+    .option('--clean', 'replace song_data/ and log_data/ if the folder has them')
+    .addHelpText('after', examples(['sluice sample-data', 'sluice sample-data --out /tmp/lake --days 30 --events-per-day 100000 --songs 5000 --seed 7']));
+  sample.action(withApp(sample, async (app: App, o: Record<string, string | boolean | undefined>) => {
+    const num = (k: string) => {
+      const n = Number(o[k]);
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be a whole number, not '${o[k]}'`);
+      return n;
+    };
+    const out = path.resolve(typeof o.out === 'string' ? o.out : path.join(app.config.home, 'lake'));
+    const started = Date.now();
+    const res = await generateSampleLake({
+      out,
+      days: num('days'),
+      eventsPerDay: num('eventsPerDay'),
+      songs: num('songs'),
+      seed: num('seed'),
+      startDate: String(o.startDate),
+      gzip: Boolean(o.gzip),
+      clean: Boolean(o.clean),
+    }).catch((err: Error) => {
+      throw err instanceof RangeError || /exist/.test(err.message) ? new UsageError(err.message.replace('pass clean', 'pass --clean')) : err;
+    });
+    process.stdout.write(
+      `wrote ${out}: ${res.songFiles} song files, ${res.eventFiles} event files, ${res.events} events ` +
+        `(${res.nextSongEvents} NextSong, ${res.matchingPlays} matching a song) in ${humanMs(Date.now() - started)}\n`,
+    );
+  }) as never);
+
   return program;
+}
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (v instanceof Date) return v.toISOString();
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
 function requireRun(app: App, runId: string): void {

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type {
   ConnectionResolver,
   Dag,
+  Dialect,
   RetryPolicy,
   RunState,
   TaskContext,
@@ -285,6 +286,7 @@ async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
       dagParams: dag.params,
       conf: a.conf,
       conn: publicUrls(deps.connections),
+      dialect: dialectOf(deps.connections),
     });
     const params: Record<string, unknown> = { ...spec.params };
     for (const field of op.templated) {
@@ -322,6 +324,8 @@ async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
       log,
       signal: abort.signal,
       record: (o) => Object.assign(outputs, o),
+      recordRejections: (table, list) => store.recordRejections(tryRow.try_id, table, list),
+      dialect: (name) => dialectOf(deps.connections, name),
     };
     log.info({ operator: spec.operator }, 'try started');
     if (abort.signal.aborted) throw abort.signal.reason;
@@ -370,6 +374,15 @@ function rejectOnAbort(signal: AbortSignal): Promise<never> {
     if (signal.aborted) reject(signal.reason);
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
+}
+
+/** The dialect of a warehouse connection from its URL scheme (redshift:// or anything PostgreSQL-like). */
+export function dialectOf(c: ConnectionResolver, name = 'warehouse'): Dialect {
+  try {
+    return c.publicUrl(name).startsWith('redshift:') ? 'redshift' : 'postgres';
+  } catch {
+    return 'postgres';
+  }
 }
 
 function publicUrls(c: ConnectionResolver): Record<string, string> {

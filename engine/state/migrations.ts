@@ -78,4 +78,21 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'rejected load lines (like stl_load_errors)',
+    sql: `
+      CREATE TABLE load_rejections (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        try_id     INTEGER NOT NULL REFERENCES task_tries (try_id) ON DELETE CASCADE,
+        table_name TEXT NOT NULL,
+        object     TEXT NOT NULL,
+        line       INTEGER NOT NULL,
+        column_name TEXT,
+        value      TEXT,
+        reason     TEXT NOT NULL
+      );
+      CREATE INDEX load_rejections_try ON load_rejections (try_id, id);
+    `,
+  },
 ];

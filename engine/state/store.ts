@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { RunState, RunType, TaskState } from '../interfaces.js';
+import type { Rejection, RunState, RunType, TaskState } from '../interfaces.js';
 import { migrations as builtinMigrations, type Migration } from './migrations.js';
 
 export interface DagRunRow {
@@ -412,6 +412,27 @@ export class StateStore {
 
   listLogs(tryId: number): LogLineRow[] {
     return this.db.prepare('SELECT * FROM log_lines WHERE try_id = ? ORDER BY id').all(tryId) as LogLineRow[];
+  }
+
+  // -- rejected load lines ---------------------------------------------------
+
+  recordRejections(tryId: number, table: string, rejections: Rejection[]): void {
+    const insert = this.db.prepare(
+      `INSERT INTO load_rejections (try_id, table_name, object, line, column_name, value, reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.db.transaction(() => {
+      for (const r of rejections) insert.run(tryId, table, r.object, r.line, r.column, r.value, r.reason);
+    })();
+  }
+
+  listRejections(tryId: number): (Rejection & { table: string })[] {
+    return this.db
+      .prepare(
+        `SELECT table_name AS "table", object, line, column_name AS "column", value, reason
+         FROM load_rejections WHERE try_id = ? ORDER BY id`,
+      )
+      .all(tryId) as (Rejection & { table: string })[];
   }
 
   // -- crash recovery -------------------------------------------------------

@@ -22,6 +22,8 @@ export interface TemplateContext {
   params: Record<string, unknown>;
   /** connection name -> URL with secrets removed */
   conn: Record<string, string>;
+  /** SQL dialect of the warehouse connection: postgres or redshift */
+  dialect: string;
 }
 
 const liquid = new Liquid({
@@ -43,6 +45,7 @@ export function buildContext(a: {
   dagParams: Record<string, unknown>;
   conf: Record<string, unknown>;
   conn: Record<string, string>;
+  dialect?: string;
 }): TemplateContext {
   const iso = a.logicalDate.toISOString();
   const ds = iso.slice(0, 10);
@@ -58,6 +61,7 @@ export function buildContext(a: {
     data_interval_end: a.dataIntervalEnd,
     params: { ...a.dagParams, ...a.conf },
     conn: a.conn,
+    dialect: a.dialect ?? 'postgres',
   };
 }
 

@@ -113,17 +113,20 @@ export interface Harness {
   probe: Probe;
   events: RunEvent[];
   dag(yaml: string): Dag;
-  /** Creates a run for the dag (logical date 2024-01-01) and executes it. */
-  run(dag: Dag, opts?: { parallelism?: number; signal?: AbortSignal; conf?: Record<string, unknown> }): Promise<{ runId: string; state: RunState }>;
+  /** Creates a run for the dag (logical date 2024-01-01 unless given; interval one day) and executes it. */
+  run(
+    dag: Dag,
+    opts?: { parallelism?: number; signal?: AbortSignal; conf?: Record<string, unknown>; logicalDate?: Date },
+  ): Promise<{ runId: string; state: RunState }>;
   close(): void;
 }
 
-export function harness(opts: { clock?: Clock } = {}): Harness {
+export function harness(opts: { clock?: Clock; connections?: ConnectionResolver; registry?: OperatorRegistry; projectRoot?: string } = {}): Harness {
   const dir = tmpDir();
   const store = new StateStore(path.join(dir, 'state.db'));
   const probe = new Probe();
-  const registry = new OperatorRegistry();
-  for (const op of testOperators(probe)) registry.register(op);
+  const registry = opts.registry ?? new OperatorRegistry();
+  for (const op of testOperators(probe)) if (!registry.get(op.name)) registry.register(op);
   const clock = opts.clock ?? new FakeClock('2024-01-02T00:00:00Z');
   const events: RunEvent[] = [];
   const logger = createSinkLogger(new TaskLogSink(store, null), 'debug');
@@ -136,12 +139,12 @@ export function harness(opts: { clock?: Clock } = {}): Harness {
     events,
     dag: (yaml) => loadDagSource(yaml, path.join(dir, 'dag.yaml'), registry),
     async run(dag, o = {}) {
-      const logical = new Date('2024-01-01T00:00:00Z');
+      const logical = o.logicalDate ?? new Date('2024-01-01T00:00:00Z');
       const row = store.createRun({
         dagId: dag.id,
         logicalDate: logical,
         dataIntervalStart: logical,
-        dataIntervalEnd: new Date('2024-01-02T00:00:00Z'),
+        dataIntervalEnd: new Date(logical.getTime() + 86_400_000),
         runType: 'manual',
         conf: o.conf ?? {},
         tasks: dag.order.map((id) => ({ taskId: id, operator: dag.tasks.get(id)!.operator, maxTries: dag.tasks.get(id)!.retries + 1 })),
@@ -153,10 +156,10 @@ export function harness(opts: { clock?: Clock } = {}): Harness {
         {
           store,
           registry,
-          connections: noConnections(),
+          connections: opts.connections ?? noConnections(),
           logger,
           parallelism: o.parallelism ?? 8,
-          resolvePath: (p) => path.resolve(dir, p),
+          resolvePath: (p) => path.resolve(opts.projectRoot ?? dir, p),
           clock,
           onEvent: (e) => events.push(e),
         },

@@ -59,6 +59,16 @@ describe('connections: JSON record splitting', () => {
     expect(recs[1]!.error).to.match(/^invalid JSON/);
   });
 
+  it('ends a broken record where the next line starts a new one', () => {
+    const recs = split('{"a": "x", \n{"a":2}\n[{"b":1},\n{"b":2}]\n{"a":3}');
+    expect(recs.map((r) => [r.line, r.value ?? 'ERR'])).to.deep.equal([
+      [1, 'ERR'],
+      [2, { a: 2 }],
+      [3, [{ b: 1 }, { b: 2 }]],
+      [5, { a: 3 }],
+    ]);
+  });
+
   it('reports an object cut off at the end of the file', () => {
     const recs = split('{"a":1}\n{"a": [1, 2');
     expect(recs).to.have.length(2);

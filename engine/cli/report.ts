@@ -1,0 +1,159 @@
+/**
+ * `sluice report <dag>`: what a run did, from the state DB alone: each task's
+ * outputs, rejected load lines with their object and line, and every data
+ * quality check with observed vs expected.
+ */
+import { SluiceError, UsageError } from '../errors.js';
+import type { DagRunRow } from '../state/store.js';
+import type { App } from './app.js';
+import { colourState, isoSeconds, printJson, table } from './format.js';
+
+export interface CheckResult {
+  name: string;
+  type?: string;
+  severity: 'error' | 'warn';
+  passed: boolean;
+  observed: unknown;
+  expected: unknown;
+  message?: string;
+}
+
+export interface TaskReport {
+  task_id: string;
+  operator: string;
+  state: string | null;
+  try_number: number | null;
+  outputs: Record<string, unknown>;
+  rejections: { table: string; object: string; line: number; column: string | null; value: string | null; reason: string }[];
+  checks: CheckResult[];
+}
+
+export interface RunReport {
+  run_id: string;
+  dag_id: string;
+  state: string;
+  logical_date: string;
+  data_interval: [string, string];
+  tasks: TaskReport[];
+  checks_failed: number;
+  checks_warned: number;
+}
+
+function pickRun(app: App, dagId: string, o: { run?: string; date?: string }): DagRunRow {
+  const { store } = app;
+  if (o.run) {
+    const r = store.getRun(o.run);
+    if (!r || r.dag_id !== dagId) throw new SluiceError(`no run '${o.run}' of DAG ${dagId} (see: sluice runs list --dag ${dagId})`);
+    return r;
+  }
+  if (o.date) {
+    const d = new Date(o.date);
+    if (Number.isNaN(d.getTime())) throw new UsageError(`--date '${o.date}' is not a date (use 2018-11-21 or 2018-11-21T00:00:00Z)`);
+    const r = store.getRunByDate(dagId, d);
+    if (!r) throw new SluiceError(`DAG ${dagId} has no run for ${isoSeconds(d)} (see: sluice runs list --dag ${dagId})`);
+    return r;
+  }
+  const r = store.listRuns({ dagId, limit: 1 })[0];
+  if (!r) throw new SluiceError(`DAG ${dagId} has no runs yet (start one: run-dag ${dagId})`);
+  return r;
+}
+
+function asChecks(v: unknown): CheckResult[] {
+  if (!Array.isArray(v)) return [];
+  return v
+    .filter((c): c is Record<string, unknown> => Boolean(c) && typeof c === 'object')
+    .map((c) => ({
+      name: String(c.name ?? c.type ?? 'check'),
+      type: c.type === undefined ? undefined : String(c.type),
+      severity: c.severity === 'warn' ? 'warn' : 'error',
+      passed: c.passed === true || c.result === 'pass' || c.result === 'passed',
+      observed: c.observed,
+      expected: c.expected ?? c.expectation,
+      message: c.message === undefined ? undefined : String(c.message),
+    }));
+}
+
+export function buildReport(app: App, run: DagRunRow): RunReport {
+  const { store } = app;
+  const tries = store.listTries(run.run_id);
+  const tasks: TaskReport[] = store.listTaskInstances(run.run_id).map((ti) => {
+    const mine = tries.filter((t) => t.task_id === ti.task_id);
+    const last = mine[mine.length - 1];
+    const outputs = last ? (store.getOutputs(last.try_id) ?? {}) : {};
+    const { checks, ...rest } = outputs;
+    return {
+      task_id: ti.task_id,
+      operator: ti.operator,
+      state: ti.state,
+      try_number: last?.try_number ?? null,
+      outputs: rest,
+      rejections: last ? store.listRejections(last.try_id) : [],
+      checks: asChecks(checks),
+    };
+  });
+  const all = tasks.flatMap((t) => t.checks);
+  return {
+    run_id: run.run_id,
+    dag_id: run.dag_id,
+    state: run.state,
+    logical_date: isoSeconds(run.logical_date)!,
+    data_interval: [isoSeconds(run.data_interval_start)!, isoSeconds(run.data_interval_end)!],
+    tasks,
+    checks_failed: all.filter((c) => !c.passed && c.severity === 'error').length,
+    checks_warned: all.filter((c) => !c.passed && c.severity === 'warn').length,
+  };
+}
+
+function show(v: unknown): string {
+  if (v === undefined || v === null) return '-';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+export function formatReport(r: RunReport, colour: boolean): string {
+  let s = `report ${r.run_id} (${colourState(r.state, colour)}): data interval [${r.data_interval[0]}, ${r.data_interval[1]})\n`;
+  s += '\ntasks\n';
+  s += table(
+    ['task', 'operator', 'state', 'try', 'outputs'],
+    r.tasks.map((t) => [
+      t.task_id,
+      t.operator,
+      colourState(t.state, colour),
+      t.try_number,
+      Object.entries(t.outputs)
+        .map(([k, v]) => `${k}=${show(v)}`)
+        .join(' ')
+        .slice(0, 160),
+    ]),
+  );
+  const rejected = r.tasks.flatMap((t) => t.rejections.map((x) => ({ task: t.task_id, ...x })));
+  if (rejected.length) {
+    s += `\nrejected lines (${rejected.length})\n`;
+    s += table(
+      ['task', 'table', 'object', 'line', 'column', 'reason'],
+      rejected.slice(0, 100).map((x) => [x.task, x.table, x.object, x.line, x.column, x.reason.slice(0, 120)]),
+    );
+    if (rejected.length > 100) s += `… and ${rejected.length - 100} more (use --json)\n`;
+  }
+  const checks = r.tasks.flatMap((t) => t.checks.map((c) => ({ task: t.task_id, ...c })));
+  if (checks.length) {
+    s += `\ndata quality checks (${checks.length}: ${checks.filter((c) => c.passed).length} passed, ${r.checks_failed} failed, ${r.checks_warned} warnings)\n`;
+    s += table(
+      ['check', 'severity', 'result', 'observed', 'expected'],
+      checks.map((c) => [
+        c.name,
+        c.severity,
+        c.passed ? colourState('success', colour).replace('success', 'pass') : colourState(c.severity === 'warn' ? 'up_for_retry' : 'failed', colour).replace(/up_for_retry|failed/, c.severity === 'warn' ? 'WARN' : 'FAIL'),
+        show(c.observed).slice(0, 60),
+        show(c.expected).slice(0, 60),
+      ]),
+    );
+  }
+  return s;
+}
+
+export function reportCommand(app: App, dagId: string, o: { run?: string; date?: string; json?: boolean }): number {
+  const report = buildReport(app, pickRun(app, dagId, o));
+  if (o.json) printJson(report);
+  else process.stdout.write(formatReport(report, Boolean(process.stdout.isTTY)));
+  return report.checks_failed > 0 ? 1 : 0;
+}
