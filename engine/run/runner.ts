@@ -78,12 +78,64 @@ interface Pending {
   spec: TaskSpec;
 }
 
+/** How a run may be stopped from outside. */
+export interface RunControl {
+  /**
+   * Hard stop: running tries are aborted now and recorded as failed with the
+   * reason. With `requeue` the tries may be retried and the run is left
+   * `queued` for a later process to resume; without it the run fails.
+   */
+  signal?: AbortSignal;
+  /** Soft stop: start no new task; when the running tries end, leave the run `queued`. */
+  drain?: AbortSignal;
+  requeue?: boolean;
+  /** Return (run left `queued`) instead of sleeping when only future retries remain. */
+  untilIdle?: boolean;
+  /** Task slots shared with other runs of this process (the scheduler's parallelism). */
+  slots?: Slots;
+}
+
+/** A counting semaphore shared by concurrent runs. */
+export class Slots {
+  private used = 0;
+  private readonly waiters = new Set<() => void>();
+  constructor(readonly size: number) {}
+
+  tryAcquire(): boolean {
+    if (this.used >= this.size) return false;
+    this.used++;
+    return true;
+  }
+
+  release(): void {
+    this.used = Math.max(0, this.used - 1);
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Calls fn at the next release; returns a function that cancels. */
+  onRelease(fn: () => void): () => void {
+    this.waiters.add(fn);
+    return () => this.waiters.delete(fn);
+  }
+
+  get inUse(): number {
+    return this.used;
+  }
+}
+
 /**
- * Runs (or resumes) the run `runId` of `dag` to completion. Returns the run's
- * final state. `signal` stops it: running tries are aborted and recorded as
- * failed with the reason, and the run is marked failed.
+ * Runs (or resumes) the run `runId` of `dag`. Returns the run's state at the
+ * end: success or failed, or queued when it was drained or requeued (see
+ * RunControl). A bare AbortSignal is a hard stop that fails the run.
  */
-export async function executeRun(dag: Dag, runId: string, deps: RunnerDeps, signal?: AbortSignal): Promise<RunState> {
+export async function executeRun(
+  dag: Dag,
+  runId: string,
+  deps: RunnerDeps,
+  control: AbortSignal | RunControl = {},
+): Promise<RunState> {
+  const ctl: RunControl = control instanceof AbortSignal ? { signal: control } : control;
+  const { signal, drain, slots } = ctl;
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
   const run = store.getRun(runId);
@@ -114,6 +166,8 @@ export async function executeRun(dag: Dag, runId: string, deps: RunnerDeps, sign
   const retrying = new Set<string>();
   let wake: () => void = () => {};
   let interrupted: string | null = null;
+  let drained = false;
+  let idleRetryAt: number | null = null;
 
   const setState = (taskId: string, s: TaskState | null, tryNumber: number, error?: string) => {
     state.set(taskId, s);
@@ -152,11 +206,17 @@ export async function executeRun(dag: Dag, runId: string, deps: RunnerDeps, sign
 
   const onSignal = () => {
     interrupted = signal?.reason instanceof Error ? signal.reason.message : String(signal?.reason ?? 'interrupted');
-    for (const ac of runningAborts.values()) ac.abort(new TryAbort(`interrupted: ${interrupted}`, false));
+    for (const ac of runningAborts.values()) ac.abort(new TryAbort(`interrupted: ${interrupted}`, Boolean(ctl.requeue)));
+    wake();
+  };
+  const onDrain = () => {
+    drained = true;
     wake();
   };
   signal?.addEventListener('abort', onSignal, { once: true });
+  drain?.addEventListener('abort', onDrain, { once: true });
   if (signal?.aborted) onSignal();
+  if (drain?.aborted) onDrain();
 
   const startTask = (taskId: string) => {
     const spec = dag.tasks.get(taskId)!;
@@ -178,6 +238,7 @@ export async function executeRun(dag: Dag, runId: string, deps: RunnerDeps, sign
       .finally(() => {
         running.delete(taskId);
         runningAborts.delete(taskId);
+        slots?.release();
         wake();
       });
     running.set(taskId, p);
@@ -201,26 +262,38 @@ export async function executeRun(dag: Dag, runId: string, deps: RunnerDeps, sign
           enqueue(id);
         } else nextRetryAt = Math.min(nextRetryAt, at);
       }
-      while (running.size < limit && ready.length > 0) {
+      let starved = false;
+      while (!drained && running.size < limit && ready.length > 0) {
+        if (slots && !slots.tryAcquire()) {
+          starved = true;
+          break;
+        }
         const id = ready.shift()!;
         readySet.delete(id);
         startTask(id);
       }
-      if (running.size === 0 && ready.length === 0 && nextRetryAt === Infinity) break;
+      if (running.size === 0 && (drained || (ready.length === 0 && nextRetryAt === Infinity))) break;
+      if (ctl.untilIdle && running.size === 0 && ready.length === 0) {
+        idleRetryAt = nextRetryAt;
+        break;
+      }
 
-      // Wait for a try to end, the first retry to fall due, or a signal.
+      // Wait for a try to end, a slot to free, the first retry to fall due, or a signal.
       const woken = new Promise<void>((resolve) => (wake = resolve));
-      if (nextRetryAt === Infinity) await woken;
+      const cancelSlot = starved && slots ? slots.onRelease(() => wake()) : null;
+      if (nextRetryAt === Infinity || drained) await woken;
       else {
         const stop = new AbortController();
         await Promise.race([woken, clock.sleep(nextRetryAt - now, stop.signal)]);
         stop.abort();
       }
+      cancelSlot?.();
     }
     // Let aborted tries record their end.
     while (running.size > 0) await Promise.allSettled([...running.values()]);
   } finally {
     signal?.removeEventListener('abort', onSignal);
+    drain?.removeEventListener('abort', onDrain);
   }
 
   // Nothing is left in a transient state.
@@ -230,9 +303,24 @@ export async function executeRun(dag: Dag, runId: string, deps: RunnerDeps, sign
       state.set(id, null);
     }
   }
-  const final: RunState = interrupted ? 'failed' : runStateFromTasks(dag, state);
-  const note = interrupted ? `interrupted: ${interrupted}` : null;
-  store.finishRun(runId, final, clock.now(), note);
+  const unfinished = [...state.values()].some((s) => s === null || !FINISHED_STATES.has(s));
+  let final: RunState;
+  let note: string | null = null;
+  if (interrupted && !ctl.requeue) {
+    final = 'failed';
+    note = `interrupted: ${interrupted}`;
+  } else if ((interrupted || drained || idleRetryAt !== null) && unfinished) {
+    final = 'queued';
+    note = interrupted
+      ? `interrupted: ${interrupted}; to be resumed`
+      : idleRetryAt !== null
+        ? `waiting for a retry at ${new Date(idleRetryAt).toISOString()}`
+        : 'stopped before it finished; to be resumed';
+  } else {
+    final = runStateFromTasks(dag, state);
+  }
+  if (final === 'queued') store.requeueRun(runId, note);
+  else store.finishRun(runId, final, clock.now(), note);
   emit({ type: 'run', runId, state: final, at: clock.now(), note: note ?? undefined });
   return final;
 }

@@ -95,4 +95,22 @@ export const migrations: Migration[] = [
       CREATE INDEX load_rejections_try ON load_rejections (try_id, id);
     `,
   },
+  {
+    version: 3,
+    name: 'scheduler lock and paused DAGs',
+    sql: `
+      CREATE TABLE scheduler_lock (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        started_at   TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+      );
+      CREATE TABLE dag_state (
+        dag_id     TEXT PRIMARY KEY,
+        paused     INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -227,6 +227,11 @@ export class StateStore {
       .run(state, now.toISOString(), note, runId);
   }
 
+  /** Puts a run back in the queue, for this or another process to resume. */
+  requeueRun(runId: string, note: string | null): void {
+    this.db.prepare(`UPDATE dag_runs SET state = 'queued', note = ?, pid = NULL, host = NULL WHERE run_id = ?`).run(note, runId);
+  }
+
   setRunConf(runId: string, conf: Record<string, unknown>): void {
     this.db.prepare('UPDATE dag_runs SET conf = ? WHERE run_id = ?').run(JSON.stringify(conf), runId);
   }
@@ -441,7 +446,7 @@ export class StateStore {
    * Finds tries left `running` by a process of this host that is gone, marks
    * each failed ("process died"), and moves its task instance to
    * up_for_retry (tries left) or failed. Runs whose executing process is
-   * gone are marked failed. Returns what was found, for the caller to report.
+   * gone go back to `queued`, for the scheduler (or `run-dag --rerun`) to resume. Returns what was found, for the caller to report.
    */
   recoverOrphans(now: Date, alive: (pid: number) => boolean = processAlive): Orphan[] {
     const running = this.db
@@ -468,7 +473,7 @@ export class StateStore {
         .all(HOST) as DagRunRow[];
       for (const r of runs) {
         if (r.pid !== null && !alive(r.pid)) {
-          this.finishRun(r.run_id, 'failed', now, `process died: pid ${r.pid} ended while the run was in progress`);
+          this.requeueRun(r.run_id, `process died: pid ${r.pid} ended while the run was in progress; to be resumed`);
         }
       }
     })();

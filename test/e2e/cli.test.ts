@@ -141,7 +141,7 @@ describe('CLI end to end (spawned processes)', function () {
     expect(r.stderr).to.contain(
       `slow__manual__2024-01-01T00:00:00Z task hang try 1 was left running by process ${pid}, which died; marked failed (it will be retried)`,
     );
-    expect(r.stdout).to.match(/slow__manual__2024-01-01T00:00:00Z\s+slow\s+failed/);
+    expect(r.stdout).to.match(/slow__manual__2024-01-01T00:00:00Z\s+slow\s+queued/);
     const tasks = p.run(['tasks', 'list', 'slow__manual__2024-01-01T00:00:00Z', '--json']);
     const t = JSON.parse(tasks.stdout);
     expect(t.tries.find((x: { task_id: string }) => x.task_id === 'hang').error).to.match(/^process died: pid \d+/);

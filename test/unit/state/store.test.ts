@@ -109,7 +109,9 @@ describe('state store', () => {
     ]);
     const tries = store.listTries(run.run_id);
     expect(tries.every((t) => t.state === 'failed' && /process died/.test(t.error!))).to.equal(true);
-    expect(store.getRun(run.run_id)!.state).to.equal('failed');
+    // The run goes back to the queue, to be resumed.
+    expect(store.getRun(run.run_id)!.state).to.equal('queued');
+    expect(store.getRun(run.run_id)!.note).to.match(/process died: pid \d+ ended while the run was in progress/);
     expect(store.recoverOrphans(new Date(), dead)).to.deep.equal([]);
   });
 
