@@ -59,8 +59,10 @@ export interface Config {
   /** Modules whose exported operators are registered besides the built-in ones (absolute paths). */
   plugins: string[];
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-  /** connection name -> URL (SLUICE_CONN_* applied) */
+  /** connection name -> URL, from the config file */
   connections: Record<string, string>;
+  /** connection name -> URL, from SLUICE_CONN_<NAME> (these win over everything) */
+  envConnections: Record<string, string>;
   scheduler: { gracePeriodMs: number };
   stateDbPath: string;
 }
@@ -93,10 +95,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   }
   const c = parsed.data;
   const home = path.resolve(cwd, env.SLUICE_HOME || c.home);
-  const connections = { ...c.connections };
+  const envConnections: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     const m = /^SLUICE_CONN_([A-Z0-9_]+)$/.exec(k);
-    if (m && v) connections[m[1]!.toLowerCase()] = v;
+    if (m && v) envConnections[m[1]!.toLowerCase()] = v;
   }
   return {
     file,
@@ -107,7 +109,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       (p) => path.resolve(cwd, p),
     ),
     logLevel: c.log_level,
-    connections,
+    connections: c.connections,
+    envConnections,
     scheduler: { gracePeriodMs: c.scheduler.grace_period },
     stateDbPath: path.join(home, 'state.db'),
   };

@@ -79,7 +79,7 @@ export async function openApp(opts: GlobalOptions, registry = new OperatorRegist
         `marked failed (${o.newState === 'up_for_retry' ? 'it will be retried' : 'no tries left'})\n`,
     );
   }
-  const connections = createConnectionResolver(config.connections, { home: config.home });
+  const connections = createConnectionResolver(connectionUrls(config, store), { home: config.home });
   return {
     config,
     store,
@@ -92,6 +92,13 @@ export async function openApp(opts: GlobalOptions, registry = new OperatorRegist
       store.close();
     },
   };
+}
+
+/** Connection URLs in force: the config file, then the state DB's connection store, then SLUICE_CONN_*. */
+export function connectionUrls(config: Config, store: StateStore): Record<string, string> {
+  const urls = { ...config.connections };
+  for (const c of store.listConnections()) urls[c.name] = c.url;
+  return { ...urls, ...config.envConnections };
 }
 
 /** Loads every DAG file; the named DAG must be among the good ones. */

@@ -18,7 +18,7 @@ const DEMO_DATE = '2018-11-21';
 
 async function ensureSampleLake(): Promise<void> {
   const config = loadConfig();
-  const lakeUrl = config.connections.lake;
+  const lakeUrl = config.envConnections.lake ?? config.connections.lake;
   if (!lakeUrl) return;
   const lake = parseConnectionUrl(lakeUrl, { home: config.home });
   if (lake.kind !== 'local') return; // a real lake: use what is there

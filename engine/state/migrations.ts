@@ -113,4 +113,17 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'connection store',
+    sql: `
+      CREATE TABLE connections (
+        name       TEXT PRIMARY KEY,
+        url        TEXT NOT NULL,
+        extra      TEXT NOT NULL DEFAULT '{}',
+        updated_at TEXT NOT NULL,
+        updated_by TEXT
+      );
+    `,
+  },
 ];

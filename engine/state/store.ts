@@ -77,6 +77,14 @@ export interface NewRun {
   now: Date;
 }
 
+export interface ConnectionRow {
+  name: string;
+  url: string;
+  extra: Record<string, unknown>;
+  updated_at: string;
+  updated_by: string | null;
+}
+
 /** A try found `running` whose process is gone. */
 export interface Orphan {
   run_id: string;
@@ -438,6 +446,41 @@ export class StateStore {
          FROM load_rejections WHERE try_id = ? ORDER BY id`,
       )
       .all(tryId) as (Rejection & { table: string })[];
+  }
+
+  // -- connection store ------------------------------------------------------
+
+  /**
+   * Connections recorded at run time (e.g. a cluster endpoint by
+   * CreateCluster). They override the config file; SLUICE_CONN_* overrides
+   * them. URLs must not hold literal secrets (use references like
+   * `?password_env=VAR`); `extra` holds non-secret details (role ARN, region).
+   */
+  setConnection(name: string, url: string, extra: Record<string, unknown> = {}, by: string | null = null): void {
+    this.db
+      .prepare(
+        `INSERT INTO connections (name, url, extra, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET url = excluded.url, extra = excluded.extra,
+           updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+      )
+      .run(name, url, JSON.stringify(extra), new Date().toISOString(), by);
+  }
+
+  getConnection(name: string): ConnectionRow | undefined {
+    const r = this.db.prepare('SELECT * FROM connections WHERE name = ?').get(name) as
+      | (Omit<ConnectionRow, 'extra'> & { extra: string })
+      | undefined;
+    return r ? { ...r, extra: JSON.parse(r.extra) as Record<string, unknown> } : undefined;
+  }
+
+  listConnections(): ConnectionRow[] {
+    return (this.db.prepare('SELECT * FROM connections ORDER BY name').all() as (Omit<ConnectionRow, 'extra'> & { extra: string })[]).map(
+      (r) => ({ ...r, extra: JSON.parse(r.extra) as Record<string, unknown> }),
+    );
+  }
+
+  deleteConnection(name: string): boolean {
+    return this.db.prepare('DELETE FROM connections WHERE name = ?').run(name).changes > 0;
   }
 
   // -- crash recovery -------------------------------------------------------

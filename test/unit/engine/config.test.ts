@@ -16,6 +16,7 @@ describe('configuration', () => {
     expect(c.dagsDir).to.equal(path.join(cwd, 'dags'));
     expect(c.parallelism).to.equal(8);
     expect(c.connections).to.deep.equal({ warehouse: 'pglite:warehouse', lake: 'lake' });
+    expect(c.envConnections).to.deep.equal({});
     expect(c.scheduler.gracePeriodMs).to.equal(30_000);
   });
 
@@ -28,7 +29,8 @@ describe('configuration', () => {
     });
     expect(c.parallelism).to.equal(3);
     expect(c.home).to.equal('/srv/sluice');
-    expect(c.connections).to.deep.equal({ warehouse: 'postgres://u:p@h/db', extra_lake: 's3://b/' });
+    expect(c.connections).to.deep.equal({ warehouse: 'pglite:wh' });
+    expect(c.envConnections).to.deep.equal({ warehouse: 'postgres://u:p@h/db', extra_lake: 's3://b/' });
   });
 
   it('names the key of a bad setting', () => {
