@@ -4,8 +4,20 @@
  */
 import type { OperatorDef } from '../engine/interfaces.js';
 import { Empty } from './empty.js';
+import { Sql } from './sql.js';
+import { StageToRedshift } from './stage_to_redshift.js';
+import { LoadFact } from './load_fact.js';
+import { LoadDimension } from './load_dimension.js';
+import { DataQuality } from './data_quality.js';
 
-export const builtinOperators: OperatorDef[] = [Empty];
+export const builtinOperators: OperatorDef[] = [
+  Empty,
+  Sql,
+  StageToRedshift,
+  LoadFact,
+  LoadDimension,
+  DataQuality,
+];
 
 export class OperatorRegistry {
   private readonly byName = new Map<string, OperatorDef>();

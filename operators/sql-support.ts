@@ -133,6 +133,9 @@ export function timestampParam(d: Date): string {
 
 /** A short one-line form of a statement for outputs and logs. */
 export function preview(statement: string, max = 80): string {
-  const one = statement.replace(/\s+/g, ' ').trim();
+  const one = statement
+    .replace(/^(\s*--[^\n]*\n)+/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }

@@ -14,6 +14,7 @@ import { loadDagFile, loadDagsDir, dagJsonSchema, renderDag } from '../dag/index
 import { type App, type GlobalOptions, findDag, openApp } from './app.js';
 import { runDagCommand } from './run-command.js';
 import { reportCommand } from './report.js';
+import { backfillCommand, nextCommand, pauseCommand, runsMarkCommand, schedulerCommand, tasksClearCommand } from './ops.js';
 import { generateSampleLake } from '../../sample/generate.js';
 import { colourState, humanMs, isoSeconds, printJson, table } from './format.js';
 
@@ -307,6 +308,91 @@ export function buildProgram(): Command {
         `(${res.nextSongEvents} NextSong, ${res.matchingPlays} matching a song) in ${humanMs(Date.now() - started)}\n`,
     );
   }) as never);
+
+  // -- operations: scheduler, backfill, clear, mark, pause, next ----------------
+  const scheduler = program
+    .command('scheduler')
+    .description('run the scheduler daemon: create runs as data intervals close and run them')
+    .option('--once', 'do what is due now, then exit (for cron-driven deployments)')
+    .addHelpText(
+      'after',
+      examples(['sluice scheduler', 'sluice scheduler --once', 'SLUICE_HOME=/var/lib/sluice sluice scheduler --dags-dir /etc/sluice/dags']) +
+        '\nOne scheduler per state DB. SIGTERM/SIGINT stop it gracefully (scheduler.grace_period); a second signal aborts running tries.\n',
+    );
+  scheduler.action(withApp(scheduler, (app: App, o: { once?: boolean }) =>
+    schedulerCommand(app, { ...o, verbose: Boolean(scheduler.optsWithGlobals().verbose) }),
+  ) as never);
+
+  const backfill = program
+    .command('backfill')
+    .description('create and run the runs of every data interval in a date range')
+    .argument('<dag_id>')
+    .requiredOption('--from <date>', 'first logical date (inclusive)')
+    .requiredOption('--to <date>', 'last logical date (inclusive)')
+    .addOption(
+      new Option('--reprocess <which>', 'existing runs to run again: failed (and unfinished), completed (all), none')
+        .choices(['failed', 'completed', 'none'])
+        .default('failed'),
+    )
+    .option('--max-active-runs <n>', 'runs at once (default: the DAG\'s max_active_runs)')
+    .option('--dry-run', 'list the intervals and what would happen, do nothing')
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      examples([
+        'sluice backfill songplays --from 2018-11-01 --to 2018-11-30',
+        'sluice backfill songplays --from 2018-11-01 --to 2018-11-30 --dry-run',
+        'sluice backfill songplays --from 2018-11-01 --to 2018-11-07 --reprocess completed --max-active-runs 2',
+      ]),
+    );
+  backfill.action(withApp(backfill, (app: App, dagId: string, o: Parameters<typeof backfillCommand>[2]) =>
+    backfillCommand(app, dagId, { ...o, verbose: Boolean(backfill.optsWithGlobals().verbose) }),
+  ) as never);
+
+  const tasksClear = tasks
+    .command('clear')
+    .description("clear a run's tasks so they run again (the run goes back to the queue)")
+    .argument('<run_id>')
+    .option('--task <task_id...>', 'only these tasks')
+    .option('--downstream', 'with --task: also every task downstream of them')
+    .option('--failed-only', 'only failed and unfinished tasks')
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      examples([
+        'sluice tasks clear songplays__scheduled__2018-11-21T00:00:00Z --failed-only',
+        'sluice tasks clear songplays__scheduled__2018-11-21T00:00:00Z --task load_songplays --downstream',
+      ]),
+    );
+  tasksClear.action(withApp(tasksClear, (app: App, runId: string, o: Parameters<typeof tasksClearCommand>[2]) =>
+    tasksClearCommand(app, runId, o),
+  ) as never);
+
+  const runsMark = runs
+    .command('mark')
+    .description('mark a run success (its unfinished tasks too) or failed')
+    .argument('<run_id>')
+    .argument('<state>', 'success or failed')
+    .addHelpText('after', examples(['sluice runs mark songplays__scheduled__2018-11-21T00:00:00Z success']));
+  runsMark.action(withApp(runsMark, (app: App, runId: string, state: string) => runsMarkCommand(app, runId, state)) as never);
+
+  for (const [verb, paused] of [['pause', true], ['unpause', false]] as const) {
+    const c = dags
+      .command(verb)
+      .description(paused ? 'pause a DAG: the scheduler creates and starts no runs for it' : 'unpause a DAG')
+      .argument('<dag_id>')
+      .addHelpText('after', examples([`sluice dags ${verb} songplays`]));
+    c.action(withApp(c, (app: App, dagId: string) => pauseCommand(app, dagId, paused)) as never);
+  }
+
+  const dagsNext = dags
+    .command('next')
+    .description('the next data intervals of a DAG and when their runs start')
+    .argument('<dag_id>')
+    .option('-n, --count <n>', 'how many', '5')
+    .option('--json', 'JSON output')
+    .addHelpText('after', examples(['sluice dags next songplays', 'sluice dags next songplays -n 10 --json']));
+  dagsNext.action(withApp(dagsNext, (app: App, dagId: string, o: { count: string; json?: boolean }) => nextCommand(app, dagId, o)) as never);
 
   return program;
 }

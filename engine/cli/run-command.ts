@@ -81,6 +81,7 @@ export function prepareRun(app: App, dag: Dag, interval: { start: Date; end: Dat
     store.ensureTaskInstances(existing.run_id, tasks);
     store.clearTasks(existing.run_id, (id) => (dag.tasks.get(id)?.retries ?? 0) + 1, {
       failedOnly: o.failedOnly,
+      claim: true,
     });
     if (o.conf !== undefined) store.setRunConf(existing.run_id, conf);
     return store.getRun(existing.run_id)!;
@@ -95,6 +96,7 @@ export function prepareRun(app: App, dag: Dag, interval: { start: Date; end: Dat
     conf,
     tasks,
     now: new Date(),
+    claim: true,
   });
   if (!created) throw new UsageError(`another process created the run of ${dag.id} for ${isoSeconds(interval.start)} first`);
   return created;

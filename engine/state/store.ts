@@ -75,6 +75,15 @@ export interface NewRun {
   conf: Record<string, unknown>;
   tasks: { taskId: string; operator: string; maxTries: number }[];
   now: Date;
+  /** Create it already claimed (running, owned by this process), so no scheduler picks it up. */
+  claim?: boolean;
+}
+
+export interface SchedulerLock {
+  host: string;
+  pid: number;
+  started_at: string;
+  heartbeat_at: string;
 }
 
 export interface ConnectionRow {
@@ -195,6 +204,7 @@ export class StateStore {
       );
       if (res.changes === 0) return null;
       for (const t of r.tasks) insertTi.run(runId, t.taskId, t.operator, t.maxTries);
+      if (r.claim) this.claimRun(runId, r.now);
       return this.getRun(runId)!;
     })();
   }
@@ -217,6 +227,109 @@ export class StateStore {
          ORDER BY logical_date DESC, created_at DESC LIMIT @limit`,
       )
       .all({ dagId: filter.dagId ?? null, state: filter.state ?? null, limit: filter.limit ?? 100 }) as DagRunRow[];
+  }
+
+  /**
+   * Takes a queued run for this process (state running, our pid). False when
+   * another process took it first: two executors never run the same run.
+   */
+  claimRun(runId: string, now: Date): boolean {
+    const res = this.db
+      .prepare(
+        `UPDATE dag_runs SET state = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, host = ?, pid = ?
+         WHERE run_id = ? AND state = 'queued'`,
+      )
+      .run(now.toISOString(), HOST, process.pid, runId);
+    return res.changes === 1;
+  }
+
+  /** The latest run of a DAG by logical date (of one run type, or any). */
+  latestRun(dagId: string, runType?: RunType): DagRunRow | undefined {
+    return this.db
+      .prepare(
+        `SELECT * FROM dag_runs WHERE dag_id = ? AND (? IS NULL OR run_type = ?) ORDER BY logical_date DESC LIMIT 1`,
+      )
+      .get(dagId, runType ?? null, runType ?? null) as DagRunRow | undefined;
+  }
+
+  /** Queued runs, oldest logical date first. */
+  queuedRuns(): DagRunRow[] {
+    return this.db
+      .prepare(`SELECT * FROM dag_runs WHERE state = 'queued' ORDER BY logical_date, created_at`)
+      .all() as DagRunRow[];
+  }
+
+  /**
+   * Marks a run success or failed by hand (Airflow's "mark success/failed"):
+   * success marks every task not yet successful or skipped as success; failed
+   * marks every unfinished task failed.
+   */
+  markRun(runId: string, state: 'success' | 'failed', now: Date): void {
+    this.db.transaction(() => {
+      if (state === 'success') {
+        this.db
+          .prepare(
+            `UPDATE task_instances SET state = 'success', next_try_at = NULL, ended_at = coalesce(ended_at, ?)
+             WHERE run_id = ? AND (state IS NULL OR state NOT IN ('success', 'skipped'))`,
+          )
+          .run(now.toISOString(), runId);
+      } else {
+        this.db
+          .prepare(
+            `UPDATE task_instances SET state = 'failed', next_try_at = NULL, ended_at = coalesce(ended_at, ?)
+             WHERE run_id = ? AND (state IS NULL OR state NOT IN ('success', 'skipped', 'failed', 'upstream_failed'))`,
+          )
+          .run(now.toISOString(), runId);
+      }
+      this.finishRun(runId, state, now, `marked ${state} by hand`);
+    })();
+  }
+
+  // -- paused DAGs and the scheduler lock ------------------------------------
+
+  setPaused(dagId: string, paused: boolean): void {
+    this.db
+      .prepare(
+        `INSERT INTO dag_state (dag_id, paused, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (dag_id) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at`,
+      )
+      .run(dagId, paused ? 1 : 0, new Date().toISOString());
+  }
+
+  pausedDags(): Set<string> {
+    const rows = this.db.prepare('SELECT dag_id FROM dag_state WHERE paused = 1').all() as { dag_id: string }[];
+    return new Set(rows.map((r) => r.dag_id));
+  }
+
+  /**
+   * Takes the one-scheduler-per-state-DB lock. A lock whose process is gone
+   * (same host) or whose heartbeat is older than `staleMs` (another host) is
+   * taken over. Returns the current holder when it is alive.
+   */
+  acquireSchedulerLock(now: Date, staleMs = 60_000, alive: (pid: number) => boolean = processAlive): SchedulerLock | null {
+    return this.db.transaction(() => {
+      const held = this.db.prepare('SELECT * FROM scheduler_lock WHERE id = 1').get() as SchedulerLock | undefined;
+      if (held && !(held.host === HOST && held.pid === process.pid)) {
+        const live = held.host === HOST ? alive(held.pid) : now.getTime() - Date.parse(held.heartbeat_at) < staleMs;
+        if (live) return held;
+      }
+      this.db
+        .prepare(
+          `INSERT OR REPLACE INTO scheduler_lock (id, host, pid, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)`,
+        )
+        .run(HOST, process.pid, now.toISOString(), now.toISOString());
+      return null;
+    }).immediate();
+  }
+
+  heartbeatSchedulerLock(now: Date): void {
+    this.db
+      .prepare('UPDATE scheduler_lock SET heartbeat_at = ? WHERE id = 1 AND host = ? AND pid = ?')
+      .run(now.toISOString(), HOST, process.pid);
+  }
+
+  releaseSchedulerLock(): void {
+    this.db.prepare('DELETE FROM scheduler_lock WHERE id = 1 AND host = ? AND pid = ?').run(HOST, process.pid);
   }
 
   /** The run is now being executed by this process. */
@@ -253,7 +366,7 @@ export class StateStore {
   clearTasks(
     runId: string,
     triesFor: (taskId: string) => number,
-    opts: { failedOnly?: boolean; taskIds?: string[] } = {},
+    opts: { failedOnly?: boolean; taskIds?: string[]; claim?: boolean } = {},
   ): string[] {
     const tis = this.listTaskInstances(runId).filter((ti) => {
       if (opts.taskIds && !opts.taskIds.includes(ti.task_id)) return false;
@@ -268,6 +381,7 @@ export class StateStore {
     this.db.transaction(() => {
       for (const ti of tis) clear.run(triesFor(ti.task_id), runId, ti.task_id);
       this.db.prepare(`UPDATE dag_runs SET state = 'queued', ended_at = NULL, note = NULL WHERE run_id = ?`).run(runId);
+      if (opts.claim) this.claimRun(runId, new Date());
     })();
     return tis.map((ti) => ti.task_id);
   }

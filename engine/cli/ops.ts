@@ -1,0 +1,259 @@
+/**
+ * Operations verbs: the scheduler daemon, backfill, clearing tasks, marking
+ * runs, pausing DAGs and showing their next intervals.
+ */
+import type { Dag, RunState } from '../interfaces.js';
+import { SluiceError, UsageError } from '../errors.js';
+import { createConsoleLogger } from '../log.js';
+import { processAlive, type DagRunRow } from '../state/store.js';
+import { executeRun, Slots } from '../run/runner.js';
+import { Scheduler } from '../schedule/scheduler.js';
+import { intervalsBetween, lastCompleteInterval, nextIntervals } from '../schedule/interval.js';
+import { parseDagDate, DATE_FORMS } from '../dag/time.js';
+import { type App, findDag, runnerDeps } from './app.js';
+import { colourState, humanMs, isoSeconds, printJson, table } from './format.js';
+
+// -- scheduler ----------------------------------------------------------------
+
+export async function schedulerCommand(app: App, o: { once?: boolean; verbose?: boolean }): Promise<number> {
+  const log = createConsoleLogger(o.verbose ? 'debug' : app.config.logLevel === 'silent' ? 'silent' : 'info');
+  const scheduler = new Scheduler({
+    store: app.store,
+    registry: app.registry,
+    dagsDir: app.config.dagsDir,
+    parallelism: app.config.parallelism,
+    gracePeriodMs: app.config.scheduler.gracePeriodMs,
+    runner: runnerDeps(app, Boolean(o.verbose)),
+    log,
+    once: o.once,
+  });
+  const onSignal = (sig: NodeJS.Signals) => scheduler.stop(`${sig} received`);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await scheduler.run();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return 0;
+}
+
+// -- backfill -------------------------------------------------------------------
+
+export type Reprocess = 'failed' | 'completed' | 'none';
+
+function parseDate(dag: Dag, flag: string, v: string): Date {
+  try {
+    return parseDagDate(v, dag.timezone);
+  } catch {
+    throw new UsageError(`${flag} '${v}' is not a date: use ${DATE_FORMS}`);
+  }
+}
+
+interface Planned {
+  interval: { start: Date; end: Date };
+  existing: DagRunRow | undefined;
+  action: 'create' | 'rerun' | 'rerun failed' | 'skip';
+}
+
+export function planBackfill(app: App, dag: Dag, from: Date, to: Date, reprocess: Reprocess): Planned[] {
+  if (to < from) throw new UsageError(`--to (${isoSeconds(to)}) is before --from (${isoSeconds(from)})`);
+  if (dag.schedule === null) throw new UsageError(`DAG ${dag.id} has no schedule, so it has no intervals to backfill`);
+  return intervalsBetween(dag, from, to).map((interval) => {
+    const existing = app.store.getRunByDate(dag.id, interval.start);
+    let action: Planned['action'] = 'create';
+    if (existing) {
+      if (existing.state === 'running' && existing.pid !== null && processAlive(existing.pid)) action = 'skip';
+      else if (reprocess === 'completed') action = 'rerun';
+      else if (reprocess === 'failed' && existing.state !== 'success') action = 'rerun failed';
+      else action = 'skip';
+    }
+    return { interval, existing, action };
+  });
+}
+
+export async function backfillCommand(
+  app: App,
+  dagId: string,
+  o: { from: string; to: string; reprocess: Reprocess; maxActiveRuns?: string; dryRun?: boolean; json?: boolean; verbose?: boolean },
+): Promise<number> {
+  const dag = findDag(app, dagId);
+  const plan = planBackfill(app, dag, parseDate(dag, '--from', o.from), parseDate(dag, '--to', o.to), o.reprocess);
+  const maxActive = o.maxActiveRuns !== undefined ? Number(o.maxActiveRuns) : dag.maxActiveRuns;
+  if (!Number.isInteger(maxActive) || maxActive < 1) throw new UsageError('--max-active-runs must be a whole number >= 1');
+  if (o.dryRun) {
+    const rows = plan.map((p) => ({
+      logical_date: isoSeconds(p.interval.start),
+      data_interval: [isoSeconds(p.interval.start), isoSeconds(p.interval.end)],
+      existing_run: p.existing?.run_id ?? null,
+      existing_state: p.existing?.state ?? null,
+      action: p.action,
+    }));
+    if (o.json) printJson(rows);
+    else {
+      process.stdout.write(
+        table(
+          ['logical date', 'data interval end', 'existing run', 'action'],
+          rows.map((r) => [r.logical_date, r.data_interval[1], r.existing_state ? `${r.existing_state} (${r.existing_run})` : '', r.action]),
+        ),
+      );
+      process.stdout.write(`${plan.length} intervals; ${plan.filter((p) => p.action !== 'skip').length} would run (dry run: nothing done)\n`);
+    }
+    return 0;
+  }
+
+  const { store } = app;
+  const triesFor = (id: string) => (dag.tasks.get(id)?.retries ?? 0) + 1;
+  const tasks = dag.order.map((id) => ({ taskId: id, operator: dag.tasks.get(id)!.operator, maxTries: triesFor(id) }));
+  const runIds: string[] = [];
+  for (const p of plan) {
+    if (p.action === 'skip') continue;
+    if (p.existing) {
+      store.ensureTaskInstances(p.existing.run_id, tasks);
+      store.clearTasks(p.existing.run_id, triesFor, { failedOnly: p.action === 'rerun failed' });
+      runIds.push(p.existing.run_id);
+    } else {
+      const run = store.createRun({
+        dagId: dag.id,
+        logicalDate: p.interval.start,
+        dataIntervalStart: p.interval.start,
+        dataIntervalEnd: p.interval.end,
+        runType: 'backfill',
+        conf: {},
+        tasks,
+        now: new Date(),
+      });
+      if (run) runIds.push(run.run_id);
+    }
+  }
+  const skipped = plan.length - runIds.length;
+  if (!o.json) {
+    process.stdout.write(`backfill ${dag.id}: ${plan.length} intervals, ${runIds.length} to run, ${skipped} skipped, ${maxActive} at a time\n`);
+  }
+
+  const stop = new AbortController();
+  let signalName: string | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalName) return;
+    signalName = sig;
+    process.stderr.write(`\nsluice: ${sig} received: aborting the backfill...\n`);
+    stop.abort(new Error(`${sig} received`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const slots = new Slots(app.config.parallelism);
+  const deps = { ...runnerDeps(app, Boolean(o.verbose)) };
+  const results = new Map<string, RunState>();
+  const queue = [...runIds];
+  const worker = async () => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      if (stop.signal.aborted) break;
+      if (!store.claimRun(id, new Date())) {
+        results.set(id, store.getRun(id)!.state);
+        if (!o.json) process.stdout.write(`${id}: taken by another process, not run here\n`);
+        continue;
+      }
+      const started = Date.now();
+      const state = await executeRun(dag, id, deps, { signal: stop.signal, slots });
+      results.set(id, state);
+      if (!o.json) process.stdout.write(`${id} ${colourState(state, Boolean(process.stdout.isTTY))} in ${humanMs(Date.now() - started)}\n`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(maxActive, Math.max(1, runIds.length)) }, worker));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const failed = [...results.values()].filter((s) => s !== 'success').length;
+  if (o.json) printJson({ dag_id: dag.id, runs: [...results].map(([run_id, state]) => ({ run_id, state })), skipped });
+  else process.stdout.write(`backfill ${dag.id}: ${results.size - failed} succeeded, ${failed} failed, ${skipped} skipped\n`);
+  if (signalName) return signalName === 'SIGINT' ? 130 : 143;
+  return failed > 0 ? 1 : 0;
+}
+
+// -- tasks clear, runs mark, pause, next --------------------------------------------
+
+function liveRun(app: App, runId: string): DagRunRow {
+  const run = app.store.getRun(runId);
+  if (!run) throw new SluiceError(`no run '${runId}' (see: sluice runs list)`);
+  if (run.state === 'running' && run.pid !== null && processAlive(run.pid)) {
+    throw new UsageError(`run ${runId} is being executed by process ${run.pid}; wait for it or stop it first`);
+  }
+  return run;
+}
+
+/** All tasks downstream of the given ones (transitively). */
+export function downstreamClosure(dag: Dag, ids: string[]): string[] {
+  const seen = new Set(ids);
+  const work = [...ids];
+  while (work.length) for (const d of dag.downstream.get(work.pop()!) ?? []) if (!seen.has(d)) (seen.add(d), work.push(d));
+  return dag.order.filter((id) => seen.has(id));
+}
+
+export function tasksClearCommand(
+  app: App,
+  runId: string,
+  o: { task?: string[]; downstream?: boolean; failedOnly?: boolean; json?: boolean },
+): number {
+  const run = liveRun(app, runId);
+  const dag = findDag(app, run.dag_id);
+  let ids: string[] | undefined;
+  if (o.task && o.task.length) {
+    for (const t of o.task) {
+      if (!dag.tasks.has(t)) throw new UsageError(`DAG ${dag.id} has no task '${t}'. Its tasks: ${dag.order.join(', ')}`);
+    }
+    ids = o.downstream ? downstreamClosure(dag, o.task) : o.task;
+  } else if (o.downstream) throw new UsageError('--downstream goes with --task');
+  const cleared = app.store.clearTasks(runId, (id) => (dag.tasks.get(id)?.retries ?? 0) + 1, {
+    taskIds: ids,
+    failedOnly: o.failedOnly,
+  });
+  if (o.json) printJson({ run_id: runId, cleared });
+  else {
+    process.stdout.write(`cleared ${cleared.length} task(s) of ${runId}: ${cleared.join(', ') || '(none)'}\n`);
+    process.stdout.write(`the run is queued: a running scheduler resumes it, or: run-dag ${dag.id} --date ${isoSeconds(run.logical_date)} --rerun --failed-only\n`);
+  }
+  return 0;
+}
+
+export function runsMarkCommand(app: App, runId: string, state: string): number {
+  if (state !== 'success' && state !== 'failed') throw new UsageError(`a run can be marked success or failed, not '${state}'`);
+  liveRun(app, runId);
+  app.store.markRun(runId, state, new Date());
+  process.stdout.write(`marked ${runId} ${state}\n`);
+  return 0;
+}
+
+export function pauseCommand(app: App, dagId: string, paused: boolean): number {
+  findDag(app, dagId);
+  app.store.setPaused(dagId, paused);
+  process.stdout.write(`${dagId} ${paused ? 'paused: the scheduler creates and starts no runs for it' : 'unpaused'}\n`);
+  return 0;
+}
+
+export function nextCommand(app: App, dagId: string, o: { count: string; json?: boolean }): number {
+  const dag = findDag(app, dagId);
+  const n = Number(o.count);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError('--count must be a whole number >= 1');
+  // From the interval open now (the first row), then the ones after it.
+  const last = lastCompleteInterval(dag, new Date());
+  const rows = nextIntervals(dag, last ? last.start : new Date(0), n).map((i) => ({
+    logical_date: isoSeconds(i.start)!,
+    data_interval: [isoSeconds(i.start)!, isoSeconds(i.end)!],
+    runs_at: isoSeconds(i.end)!,
+  }));
+  const paused = app.store.pausedDags().has(dag.id);
+  if (o.json) {
+    printJson({ dag_id: dag.id, schedule: dag.schedule, timezone: dag.timezone, paused, next: rows });
+    return 0;
+  }
+  if (dag.schedule === null) {
+    process.stdout.write(`${dag.id} has no schedule: it runs only when triggered (run-dag ${dag.id})\n`);
+    return 0;
+  }
+  process.stdout.write(`${dag.id}: ${dag.schedule} (${dag.timezone})${paused ? ' — PAUSED' : ''}\n`);
+  process.stdout.write(table(['logical date', 'data interval', 'runs at'], rows.map((r) => [r.logical_date, `[${r.data_interval[0]}, ${r.data_interval[1]})`, r.runs_at])));
+  return 0;
+}

@@ -1,0 +1,309 @@
+/**
+ * The scheduler daemon: reads every DAG file, creates runs as their data
+ * intervals close, runs queued runs (several at once, sharing one task
+ * limit), survives broken DAG files, and stops gracefully.
+ *
+ * It sleeps until the next interval closes, a run ends, a DAG file changes,
+ * or the poll interval passes (to notice runs queued by other commands).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Dag, RunState } from '../interfaces.js';
+import { UsageError, errorMessage } from '../errors.js';
+import type { OperatorRegistry } from '../../operators/index.js';
+import type { DagRunRow, StateStore } from '../state/store.js';
+import { loadDagsDir } from '../dag/index.js';
+import { type Clock, systemClock } from '../run/clock.js';
+import { executeRun, Slots, type RunnerDeps } from '../run/runner.js';
+import { intervalsBetween, lastCompleteInterval, nextIntervals, type DataInterval } from './interval.js';
+
+export interface SchedulerOptions {
+  store: StateStore;
+  registry: OperatorRegistry;
+  dagsDir: string;
+  /** Tasks running at once across all runs. */
+  parallelism: number;
+  gracePeriodMs: number;
+  runner: Omit<RunnerDeps, 'parallelism' | 'clock' | 'onEvent'>;
+  /** The scheduler's own log (console). */
+  log: Logger;
+  clock?: Clock;
+  /** Do what is due, then return (for cron-driven deployments and tests). */
+  once?: boolean;
+  /** How often to look for runs queued by other commands (tasks clear, crash recovery). */
+  pollMs?: number;
+  /** Real-time waits between ticks are capped by this (tests with a fake clock set it low). */
+  maxSleepMs?: number;
+}
+
+interface Loaded {
+  dag: Dag;
+  file: string;
+}
+
+/** The intervals of `dag` that are due at `now` and have no scheduled run yet. */
+export function dueIntervals(dag: Dag, latest: DagRunRow | undefined, now: Date): DataInterval[] {
+  if (dag.schedule === null) return [];
+  if (dag.schedule === '@once') {
+    if (latest || !dag.startDate || dag.startDate > now) return [];
+    return [{ start: dag.startDate, end: dag.startDate }];
+  }
+  const after = latest ? new Date(Date.parse(latest.logical_date) + 1) : null;
+  if (dag.catchup && dag.startDate) {
+    const from = after ?? dag.startDate;
+    if (from > now) return [];
+    return intervalsBetween(dag, from, now).filter((i) => i.end <= now);
+  }
+  const last = lastCompleteInterval(dag, now);
+  if (!last || (after && last.start < after)) return [];
+  return [last];
+}
+
+export class Scheduler {
+  private readonly o: SchedulerOptions;
+  private readonly clock: Clock;
+  private readonly slots: Slots;
+  private readonly loaded = new Map<string, Loaded>();
+  private readonly reported = new Map<string, string>();
+  private readonly active = new Map<string, { dagId: string; done: Promise<RunState> }>();
+  private readonly drain = new AbortController();
+  private readonly hard = new AbortController();
+  private signature = '';
+  private wake: () => void = () => {};
+  private stopping = false;
+  private watcher: fs.FSWatcher | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  /** With --once: runs already executed in this pass. */
+  private readonly executed = new Set<string>();
+  runsCreated = 0;
+  runsFinished = 0;
+
+  constructor(opts: SchedulerOptions) {
+    this.o = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.slots = new Slots(opts.parallelism);
+  }
+
+  /** Asks the loop to stop: no new tasks; running tries get the grace period, then are aborted. */
+  stop(reason: string): void {
+    if (this.stopping) {
+      this.o.log.warn({ reason }, 'second stop request: aborting running tries now');
+      this.hard.abort(new Error(`scheduler stopped (${reason})`));
+      return;
+    }
+    this.stopping = true;
+    const running = this.active.size;
+    this.o.log.info(
+      { reason, running_runs: running, grace_period_ms: this.o.gracePeriodMs },
+      running ? 'stopping: running tries may finish within the grace period' : 'stopping',
+    );
+    this.drain.abort(new Error(reason));
+    const timer = setTimeout(() => this.hard.abort(new Error(`scheduler stopped (${reason})`)), this.o.gracePeriodMs);
+    timer.unref();
+    this.wake();
+  }
+
+  /** Runs until stopped (or, with `once`, until what is due is done). */
+  async run(): Promise<void> {
+    const { store, log } = this.o;
+    const holder = store.acquireSchedulerLock(this.clock.now());
+    if (holder) {
+      throw new UsageError(
+        `another scheduler is running on this state DB: pid ${holder.pid} on ${holder.host}, since ${holder.started_at}. ` +
+          `Stop it first (its lock ends with its process).`,
+      );
+    }
+    this.heartbeat = setInterval(() => store.heartbeatSchedulerLock(new Date()), 10_000);
+    this.heartbeat.unref();
+    this.watch();
+    log.info({ dags_dir: this.o.dagsDir, once: Boolean(this.o.once), pid: process.pid }, 'scheduler started');
+    try {
+      for (;;) {
+        const nextDue = this.tick();
+        if (this.stopping) break;
+        if (this.o.once && this.active.size === 0) break;
+        await this.sleepUntil(nextDue);
+        if (this.stopping) break;
+      }
+      // Drain: let running runs end (or be aborted after the grace period).
+      while (this.active.size > 0) await Promise.allSettled([...this.active.values()].map((a) => a.done));
+    } finally {
+      this.watcher?.close();
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      store.releaseSchedulerLock();
+      log.info({ runs_created: this.runsCreated, runs_finished: this.runsFinished }, 'scheduler stopped');
+    }
+  }
+
+  /** One pass: reload DAG files, create due runs, start queued runs. Returns when the next interval closes. */
+  tick(): number {
+    this.reloadIfChanged();
+    const now = this.clock.now();
+    const paused = this.o.store.pausedDags();
+    let nextDue = Infinity;
+    if (!this.stopping) {
+      for (const { dag } of this.loaded.values()) {
+        if (paused.has(dag.id)) continue;
+        this.createDueRuns(dag, now);
+        const next = nextIntervals(dag, now, 1)[0];
+        if (next) nextDue = Math.min(nextDue, next.start.getTime());
+      }
+      this.startQueuedRuns(paused);
+    }
+    return nextDue;
+  }
+
+  private createDueRuns(dag: Dag, now: Date): void {
+    const { store, log } = this.o;
+    let due: DataInterval[];
+    try {
+      due = dueIntervals(dag, store.latestRun(dag.id, 'scheduled'), now);
+    } catch (err) {
+      log.error({ dag_id: dag.id, err: errorMessage(err) }, 'cannot compute the due intervals');
+      return;
+    }
+    for (const i of due) {
+      const run = store.createRun({
+        dagId: dag.id,
+        logicalDate: i.start,
+        dataIntervalStart: i.start,
+        dataIntervalEnd: i.end,
+        runType: 'scheduled',
+        conf: {},
+        tasks: dag.order.map((id) => ({ taskId: id, operator: dag.tasks.get(id)!.operator, maxTries: dag.tasks.get(id)!.retries + 1 })),
+        now,
+      });
+      if (run) {
+        this.runsCreated++;
+        log.info({ dag_id: dag.id, run_id: run.run_id }, 'run created');
+      }
+    }
+  }
+
+  private startQueuedRuns(paused: Set<string>): void {
+    const perDag = new Map<string, number>();
+    for (const a of this.active.values()) perDag.set(a.dagId, (perDag.get(a.dagId) ?? 0) + 1);
+    for (const run of this.o.store.queuedRuns()) {
+      if (this.active.has(run.run_id) || paused.has(run.dag_id)) continue;
+      if (this.o.once && this.executed.has(run.run_id)) continue;
+      const loaded = this.loaded.get(run.dag_id);
+      if (!loaded) continue; // its DAG file is gone or never loaded: reported by reload
+      const n = perDag.get(run.dag_id) ?? 0;
+      if (n >= loaded.dag.maxActiveRuns) continue;
+      if (!this.o.store.claimRun(run.run_id, this.clock.now())) continue; // another process took it
+      perDag.set(run.dag_id, n + 1);
+      this.start(loaded.dag, run);
+    }
+  }
+
+  private start(dag: Dag, run: DagRunRow): void {
+    const { log } = this.o;
+    this.executed.add(run.run_id);
+    log.info({ dag_id: dag.id, run_id: run.run_id }, 'run started');
+    const done = executeRun(
+      dag,
+      run.run_id,
+      { ...this.o.runner, parallelism: this.o.parallelism, clock: this.clock },
+      { drain: this.drain.signal, signal: this.hard.signal, requeue: true, slots: this.slots, untilIdle: this.o.once },
+    )
+      .then((state) => {
+        if (state !== 'queued') this.runsFinished++;
+        log.info({ dag_id: dag.id, run_id: run.run_id, state }, state === 'queued' ? 'run paused; it will be resumed' : 'run finished');
+        return state;
+      })
+      .catch((err: unknown) => {
+        log.error({ dag_id: dag.id, run_id: run.run_id, err: errorMessage(err) }, 'run crashed');
+        return 'failed' as RunState;
+      })
+      .finally(() => {
+        this.active.delete(run.run_id);
+        this.wake();
+      });
+    this.active.set(run.run_id, { dagId: dag.id, done });
+  }
+
+  // -- DAG files --------------------------------------------------------------
+
+  /** Reloads DAG files when any changed; a broken file keeps its last good version running. */
+  private reloadIfChanged(): void {
+    const sig = dirSignature(this.o.dagsDir);
+    if (sig === this.signature) return;
+    this.signature = sig;
+    const { dags, errors } = loadDagsDir(this.o.dagsDir, this.o.registry);
+    const { log } = this.o;
+    const next = new Map<string, Loaded>();
+    for (const dag of dags) next.set(dag.id, { dag, file: dag.file });
+    const brokenFiles = new Set(errors.map((e) => e.file));
+    for (const [id, prev] of this.loaded) {
+      if (!next.has(id) && brokenFiles.has(prev.file)) {
+        next.set(id, prev);
+        log.warn({ dag_id: id, file: prev.file }, 'DAG file is broken; its last good version keeps running');
+      }
+    }
+    for (const e of errors) {
+      if (this.reported.get(e.file) === e.message) continue;
+      this.reported.set(e.file, e.message);
+      log.error({ file: e.file, problems: e.problems.length }, `broken DAG file:\n${e.message}`);
+    }
+    for (const f of [...this.reported.keys()]) if (!brokenFiles.has(f)) this.reported.delete(f);
+    for (const id of next.keys()) if (!this.loaded.has(id)) log.info({ dag_id: id }, 'DAG loaded');
+    for (const id of this.loaded.keys()) if (!next.has(id)) log.info({ dag_id: id }, 'DAG removed');
+    this.loaded.clear();
+    for (const [k, v] of next) this.loaded.set(k, v);
+  }
+
+  private watch(): void {
+    try {
+      this.watcher = fs.watch(this.o.dagsDir, { recursive: true }, () => this.wake());
+      this.watcher.on('error', () => undefined);
+      this.watcher.unref();
+    } catch {
+      // no watcher: the poll interval still notices changes
+    }
+  }
+
+  private async sleepUntil(nextDue: number): Promise<void> {
+    const now = this.clock.now().getTime();
+    const poll = this.o.pollMs ?? 5_000;
+    let ms = Math.min(Math.max(0, nextDue - now), poll);
+    if (this.o.maxSleepMs !== undefined) ms = Math.min(ms, this.o.maxSleepMs);
+    const woken = new Promise<void>((resolve) => (this.wake = resolve));
+    if (this.o.once) {
+      // Only what is due now: wait for a run to end, never for time to pass.
+      if (this.active.size > 0) await woken;
+      return;
+    }
+    const stop = new AbortController();
+    await Promise.race([woken, this.clock.sleep(ms, stop.signal)]);
+    stop.abort();
+  }
+}
+
+/** Names, sizes and mtimes of the YAML files under a folder: changes when any file does. */
+function dirSignature(dir: string): string {
+  const parts: string[] = [];
+  const walk = (d: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ya?ml$/i.test(e.name)) {
+        try {
+          const st = fs.statSync(p);
+          parts.push(`${p}:${st.size}:${st.mtimeMs}`);
+        } catch {
+          // removed meanwhile
+        }
+      }
+    }
+  };
+  walk(dir);
+  return parts.sort().join('|');
+}
