@@ -127,13 +127,18 @@ export class Scheduler {
         if (this.stopping) break;
       }
       // Drain: let running runs end (or be aborted after the grace period).
-      while (this.active.size > 0) await Promise.allSettled([...this.active.values()].map((a) => a.done));
+      await this.whenIdle();
     } finally {
       this.watcher?.close();
       if (this.heartbeat) clearInterval(this.heartbeat);
       store.releaseSchedulerLock();
       log.info({ runs_created: this.runsCreated, runs_finished: this.runsFinished }, 'scheduler stopped');
     }
+  }
+
+  /** Resolves when no run is executing in this scheduler. */
+  async whenIdle(): Promise<void> {
+    while (this.active.size > 0) await Promise.allSettled([...this.active.values()].map((a) => a.done));
   }
 
   /** One pass: reload DAG files, create due runs, start queued runs. Returns when the next interval closes. */

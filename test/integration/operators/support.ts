@@ -99,11 +99,14 @@ export function oneTask(operator: string, body: string, opts: { retries?: number
   ].join('\n');
 }
 
-/** Non-blank lines with their common indentation removed. */
+/**
+ * Non-blank lines with their common indentation removed; the first line
+ * (which follows the opening backquote) is only trimmed.
+ */
 function dedent(text: string): string[] {
-  const lines = text.split('\n').filter((l) => l.trim());
-  const indent = Math.min(...lines.map((l) => /^ */.exec(l)![0].length));
-  return lines.map((l) => l.slice(indent));
+  const [first, ...rest] = text.split('\n').filter((l) => l.trim());
+  const indent = rest.length ? Math.min(...rest.map((l) => /^ */.exec(l)![0].length)) : 0;
+  return [first!.trimStart(), ...rest.map((l) => l.slice(indent))];
 }
 
 /** Rows of a query as plain objects. */
