@@ -68,13 +68,20 @@ export function testOperators(probe: Probe) {
       name: 'Sleep',
       description: 'test: waits ms (real time) or until aborted; `ignore_signal` keeps waiting after abort; `marker` is a file written on start',
       params: z
-        .object({ ms: z.number().int().default(60_000), ignore_signal: z.boolean().default(false), marker: z.string().optional() })
+        .object({
+          ms: z.number().int().default(60_000),
+          /** how long tries after the first sleep (a task that hangs once, then recovers) */
+          ms_after_first: z.number().int().optional(),
+          ignore_signal: z.boolean().default(false),
+          marker: z.string().optional(),
+        })
         .strict(),
-      async execute({ params, signal, taskId }) {
+      async execute({ params, signal, taskId, tryNumber }) {
         if (params.marker) fs.writeFileSync(params.marker, String(process.pid));
+        const ms = tryNumber > 1 && params.ms_after_first !== undefined ? params.ms_after_first : params.ms;
         await track(taskId, async () => {
           await new Promise<void>((resolve, reject) => {
-            const t = setTimeout(resolve, params.ms);
+            const t = setTimeout(resolve, ms);
             if (!params.ignore_signal) {
               signal.addEventListener('abort', () => {
                 clearTimeout(t);
