@@ -10,6 +10,7 @@ import type { ConnectionResolver, ObjectStore, Warehouse } from '../interfaces.j
 import { LocalObjectStore } from './local-store.js';
 import { PgliteWarehouse } from './pglite.js';
 import { PostgresWarehouse } from './postgres.js';
+import { RedshiftWarehouse } from './redshift.js';
 import { S3ObjectStore } from './s3-store.js';
 import { connectionRole, parseConnectionUrl, redactUrl, type ParsedConnection, type UrlContext } from './url.js';
 
@@ -21,6 +22,7 @@ export { LocalObjectStore } from './local-store.js';
 export { S3ObjectStore } from './s3-store.js';
 export { PgliteWarehouse } from './pglite.js';
 export { PostgresWarehouse } from './postgres.js';
+export { RedshiftWarehouse } from './redshift.js';
 
 export interface OpenOptions {
   /** Directory that relative paths in URLs are resolved against (the Sluice home). */
@@ -31,7 +33,7 @@ function describeKind(c: ParsedConnection): string {
   return connectionRole(c) === 'warehouse' ? `a warehouse (${c.kind})` : `an object store (${c.kind})`;
 }
 
-/** Opens a warehouse: pglite:..., postgres://..., postgresql://... (redshift:// arrives with issue 4). */
+/** Opens a warehouse: pglite:..., postgres://..., postgresql://..., redshift://... */
 export async function openWarehouse(url: string, opts: OpenOptions): Promise<Warehouse> {
   const c = parseConnectionUrl(url, opts);
   const shown = redactUrl(url);
@@ -41,7 +43,7 @@ export async function openWarehouse(url: string, opts: OpenOptions): Promise<War
     case 'postgres':
       return PostgresWarehouse.open(shown, c.connectionString);
     case 'redshift':
-      throw new ConnectionError(`redshift warehouse arrives with issue 4 (${shown})`);
+      return RedshiftWarehouse.open(shown, c.connectionString);
     default:
       throw new ConnectionError(`${shown} is ${describeKind(c)}, not a warehouse`);
   }

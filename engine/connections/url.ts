@@ -69,7 +69,8 @@ export function redactUrl(url: string): string {
         const eq = pair.indexOf('=');
         if (eq < 0) return pair;
         const name = safeDecode(pair.slice(0, eq));
-        return SECRET_PARAM.test(name) && !/^access_key_id$/i.test(name) ? `${pair.slice(0, eq)}=${MASK}` : pair;
+        // access_key_id is not secret; *_env names an environment variable (a reference, not the secret)
+        return SECRET_PARAM.test(name) && !/^access_key_id$|_env$/i.test(name) ? `${pair.slice(0, eq)}=${MASK}` : pair;
       })
       .join('&');
     out = out.slice(0, q + 1) + query + out.slice(end);
