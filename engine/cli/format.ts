@@ -2,6 +2,7 @@
  * Output helpers for the CLI: plain tables, durations, name suggestions.
  */
 import { closest, distance } from 'fastest-levenshtein';
+import { redactValue } from '../redact.js';
 
 /** The known name nearest to `name`, when it is near enough to be a typo. */
 export function closestName(name: string, known: string[]): string | null {
@@ -60,6 +61,7 @@ export function colourState(state: string | null, on: boolean): string {
   return code[s] ? `\x1b[${code[s]}m${s}\x1b[0m` : s;
 }
 
+/** Prints JSON for scripts, with secrets redacted like every other output. */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  process.stdout.write(JSON.stringify(redactValue(value), null, 2) + '\n');
 }

@@ -5,6 +5,7 @@ import { defineOperator } from '../../../engine/operator.js';
 import { DagFileError, type DagProblem } from '../../../engine/errors.js';
 import { loadDagSource } from '../../../engine/dag/index.js';
 import { OperatorRegistry } from '../../../operators/index.js';
+import { Empty } from '../../../operators/empty.js';
 
 /** A test-only operator with typed parameters. */
 export const Load = defineOperator({
@@ -16,7 +17,8 @@ export const Load = defineOperator({
 
 /** The built-in operators plus Load. */
 export function testRegistry(): OperatorRegistry {
-  return new OperatorRegistry().register(Load);
+  // A fixed set (not the built-ins, which grow), so messages listing operators stay exact.
+  return new OperatorRegistry([Empty]).register(Load);
 }
 
 /** Loads `src` expecting a DagFileError; returns its problems. */
