@@ -9,6 +9,8 @@ import { StageToRedshift } from './stage_to_redshift.js';
 import { LoadFact } from './load_fact.js';
 import { LoadDimension } from './load_dimension.js';
 import { DataQuality } from './data_quality.js';
+import { CreateCluster } from './create_cluster.js';
+import { DeleteCluster } from './delete_cluster.js';
 
 export const builtinOperators: OperatorDef[] = [
   Empty,
@@ -17,6 +19,8 @@ export const builtinOperators: OperatorDef[] = [
   LoadFact,
   LoadDimension,
   DataQuality,
+  CreateCluster,
+  DeleteCluster,
 ];
 
 export class OperatorRegistry {

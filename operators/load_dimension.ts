@@ -24,6 +24,7 @@ export const LoadDimension = defineOperator({
         .enum(['truncate-insert', 'append', 'upsert'])
         .default('truncate-insert')
         .describe('truncate-insert: replace all rows; append: insert only; upsert: replace the rows with the same key, insert the rest'),
+      connection: z.string().min(1).default('warehouse').describe('name of the warehouse connection'),
       key: z
         .array(identifier)
         .min(1)
@@ -44,7 +45,7 @@ export const LoadDimension = defineOperator({
   async execute(ctx) {
     const { params, signal, log, record } = ctx;
     const select = asSubquery(await readSql(ctx, params.sql, 'sql'), 'sql');
-    const wh = await ctx.warehouse();
+    const wh = await ctx.warehouse(params.connection);
     const table = quoteIdent(params.table);
     const key = params.key ?? [];
     const orderBy = key.length ? ` ORDER BY ${columnList(key)}` : '';

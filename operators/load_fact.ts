@@ -22,6 +22,7 @@ export const LoadFact = defineOperator({
         .enum(['append', 'replace-interval'])
         .default('replace-interval')
         .describe("replace-interval: delete the data interval's rows and insert in one transaction (idempotent); append: insert only"),
+      connection: z.string().min(1).default('warehouse').describe('name of the warehouse connection'),
       interval_column: identifier
         .default('start_time')
         .describe('timestamp column that places a row in a data interval (replace-interval mode)'),
@@ -31,7 +32,7 @@ export const LoadFact = defineOperator({
   async execute(ctx) {
     const { params, signal, log, record } = ctx;
     const select = asSubquery(await readSql(ctx, params.sql, 'sql'), 'sql');
-    const wh = await ctx.warehouse();
+    const wh = await ctx.warehouse(params.connection);
     const table = quoteIdent(params.table);
     const interval = [timestampParam(ctx.dataIntervalStart), timestampParam(ctx.dataIntervalEnd)];
     const { deleted, inserted } = await wh.transaction(async (tx) => {

@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import { z } from 'zod';
 import { parseJsonPaths } from '../engine/connections/index.js';
 import { LoadError, TaskFailure } from '../engine/errors.js';
-import type { JsonMapping, LoadResult, Rejection } from '../engine/interfaces.js';
+import type { Readable } from 'node:stream';
+import type { JsonMapping, LoadResult, ObjectStore, Rejection } from '../engine/interfaces.js';
 import { defineOperator, identifier, quoteIdent } from '../engine/operator.js';
 
 /**
@@ -28,7 +29,9 @@ export const StageToRedshift = defineOperator({
         .string()
         .min(1)
         .default('auto')
-        .describe("'auto' (keys match column names), 'auto ignorecase', or a JSONPaths file (path relative to the project root)"),
+        .describe(
+          "'auto' (keys match column names), 'auto ignorecase', or a JSONPaths file: a path relative to the project root, or an s3:// URL (read by Redshift; for local warehouses it must lie in the lake)",
+        ),
       timeformat: z
         .enum(['epochmillisecs', 'auto'])
         .default('auto')
@@ -48,8 +51,13 @@ export const StageToRedshift = defineOperator({
   templated: ['source'],
   async execute(ctx) {
     const { params, signal, log, record } = ctx;
-    const mapping = await jsonMapping(params.json, ctx.resolvePath);
     const store = await ctx.objectStore(params.lake);
+    const mapping = await jsonMapping(params.json, {
+      resolvePath: ctx.resolvePath,
+      store,
+      redshift: ctx.dialect(params.connection) === 'redshift',
+      signal,
+    });
     const wh = await ctx.warehouse(params.connection);
     const table = quoteIdent(params.table);
     let deleted = 0;
@@ -98,17 +106,31 @@ export const StageToRedshift = defineOperator({
   },
 });
 
-/** The JSON mapping named by the `json` parameter; a JSONPaths file is read and checked. */
-async function jsonMapping(json: string, resolvePath: (p: string) => string): Promise<JsonMapping> {
+/**
+ * The JSON mapping named by the `json` parameter. A JSONPaths file in the
+ * project is read and checked. A URL (s3://...) is passed to Redshift, which
+ * reads it itself; for the local warehouses it is read from the lake, so it
+ * must lie under the lake's URL.
+ */
+async function jsonMapping(
+  json: string,
+  env: { resolvePath: (p: string) => string; store: ObjectStore; redshift: boolean; signal: AbortSignal },
+): Promise<JsonMapping> {
   const lower = json.trim().toLowerCase();
   if (lower === 'auto') return { kind: 'auto' };
   if (lower === 'auto ignorecase') return { kind: 'auto ignorecase' };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(json)) {
-    throw new TaskFailure(
-      `json: ${json}: a JSONPaths file from a URL is read by Redshift itself; with this warehouse give a path in the project (e.g. sql/log_json_path.json)`,
-    );
+    if (env.redshift) return { kind: 'jsonpaths', paths: [], file: json };
+    const base = env.store.url.split('?')[0]!.replace(/\/+$/, '');
+    if (!json.startsWith(`${base}/`)) {
+      throw new TaskFailure(
+        `json: ${json} is neither in the project nor under the lake (${base}); give a project path such as sql/log_json_path.json`,
+      );
+    }
+    const text = await readText(await env.store.read(json.slice(base.length + 1), { signal: env.signal }));
+    return { kind: 'jsonpaths', paths: parseJsonPaths(text, json), file: json };
   }
-  const file = resolvePath(json);
+  const file = env.resolvePath(json);
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
@@ -116,4 +138,10 @@ async function jsonMapping(json: string, resolvePath: (p: string) => string): Pr
     throw new TaskFailure(`json: JSONPaths file ${json} not found (looked at ${file}); or use 'auto' / 'auto ignorecase'`);
   }
   return { kind: 'jsonpaths', paths: parseJsonPaths(text, json), file: json };
+}
+
+async function readText(stream: Readable): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(parts).toString('utf8');
 }

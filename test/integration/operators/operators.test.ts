@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DagFileError } from '../../../engine/errors.js';
 import { buildContext, render } from '../../../engine/template/index.js';
 import { splitStatements } from '../../../operators/sql-support.js';
@@ -199,6 +200,24 @@ describe('operators on PGlite', function () {
         { song_id: 'SO1', year: 0, artist_latitude: null, artist_location: '' },
         { song_id: 'SO2', year: 1999, artist_latitude: 1.25, artist_location: 'X' },
       ]);
+    });
+
+    it('reads a JSONPaths file given as a URL inside the lake', async () => {
+      writeLake(env, 'meta/paths.json', fs.readFileSync(path.join(PROJECT_ROOT, 'sql/log_json_path.json'), 'utf8'));
+      const url = `${pathToFileURL(env.lake).href.replace(/\/+$/, '')}/meta/paths.json`;
+      const r = await runDag(
+        env,
+        oneTask('StageToRedshift', `table: staging_events\nsource: log_data/2018/11/2018-11-22-events.json\njson: "${url}"`),
+        DAY,
+      );
+      expect(r.state, r.tries('task')[0]?.error ?? '').to.equal('success');
+      expect(r.outputs('task')).to.include({ rows_loaded: 2 });
+      const outside = await runDag(
+        env,
+        oneTask('StageToRedshift', 'table: staging_events\nsource: log_data/\njson: "s3://elsewhere/paths.json"'),
+        DAY,
+      );
+      expect(outside.tries('task')[0]!.error).to.match(/neither in the project nor under the lake/);
     });
 
     it('tolerates up to maxerror rejected lines and records each in the state DB', async () => {

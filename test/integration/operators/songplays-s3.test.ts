@@ -31,6 +31,7 @@ describe('songplays DAG with the lake on S3 (s3rver)', function () {
       this.skip();
     }
     const files = [
+      path.join(SPARKIFY_DIR, 'log_json_path.json'),
       path.join(SPARKIFY_DIR, 'log_data/2018/11/2018-11-21-events.json'),
       ...filesUnder(path.join(SPARKIFY_DIR, 'song_data')),
     ];
@@ -49,9 +50,12 @@ describe('songplays DAG with the lake on S3 (s3rver)', function () {
     await env?.close();
   });
 
-  it('stages from S3 and builds the same tables', async () => {
+  it('stages from S3 (JSONPaths file in the bucket, as in the Udacity DAG) and builds the same tables', async () => {
     const exp = expectedFor(readDayEvents('2018-11-21'));
-    const dag = fs.readFileSync(path.join(PROJECT_ROOT, 'dags/songplays.yaml'), 'utf8');
+    const dag = fs
+      .readFileSync(path.join(PROJECT_ROOT, 'dags/songplays.yaml'), 'utf8')
+      .replace('json: sql/log_json_path.json', 'json: s3://sparkify/udacity-dend/log_json_path.json');
+    expect(dag).to.include('s3://sparkify/udacity-dend/log_json_path.json');
     const r = await runDag(env, dag, '2018-11-21T00:00:00Z');
     expect(r.state).to.equal('success');
     expect(r.outputs('stage_events')).to.include({ rows_loaded: exp.events, objects: 1 });

@@ -5,8 +5,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const SPARKIFY_DIR = path.resolve(process.env.SLUICE_SPARKIFY_DIR ?? '/work/shared/data/sparkify');
+/** The real data, beside the project (../shared/data/sparkify); SLUICE_SPARKIFY_DIR overrides it. */
+export const SPARKIFY_DIR = path.resolve(
+  process.env.SLUICE_SPARKIFY_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/data/sparkify'),
+);
 
 interface Event {
   artist: string | null;
