@@ -211,7 +211,8 @@ export interface TaskContext<P> {
   render(template: string, field?: string): Promise<string>;
   /**
    * A SQL reference from a DAG file: a path ending in `.sql` (relative to the
-   * project root) is read; either way the text is rendered as a template.
+   * project root) is read and rendered as a template; inline SQL is returned
+   * as it is (a templated field was already rendered once by the runner).
    */
   sql(ref: string, field?: string): Promise<string>;
   /** Resolves a path given in a DAG file (relative to the project root). */

@@ -404,7 +404,7 @@ async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
           }
           return render(text, tctx, `${where} (${ref})`);
         }
-        return render(ref, tctx, where);
+        return ref; // inline SQL: already rendered when its field is templated
       },
       resolvePath: deps.resolvePath,
       warehouse: (name) => deps.connections.warehouse(name),
