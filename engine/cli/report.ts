@@ -106,7 +106,11 @@ export function buildReport(app: App, run: DagRunRow): RunReport {
 
 function show(v: unknown): string {
   if (v === undefined || v === null) return '-';
-  return typeof v === 'string' ? v : JSON.stringify(v);
+  if (typeof v === 'string') return v;
+  const json = JSON.stringify(v);
+  // Long lists (statements run, per-object details) are summarised; --json has them whole.
+  if (Array.isArray(v) && json.length > 60) return `[${v.length} items]`;
+  return json;
 }
 
 export function formatReport(r: RunReport, colour: boolean): string {
