@@ -448,32 +448,41 @@ export class CsvBuffer {
  */
 export type FastRowEncoder = (src: Buffer, start: number, end: number, out: CsvBuffer) => boolean;
 
-const T_MISSING = 0;
-const T_NULL = 1;
-const T_TRUE = 2;
-const T_FALSE = 3;
-const T_NUM = 4;
-/** A string of printable ASCII without escapes: its bytes are its text. */
-const T_STR = 5;
-/** A string with escapes or non-ASCII bytes. */
-const T_XSTR = 6;
+/** What a key's value is (fast path). */
+const enum T {
+  Missing = 0,
+  Null = 1,
+  True = 2,
+  False = 3,
+  Num = 4,
+  /** A string of printable ASCII without escapes: its bytes are its text. */
+  Str = 5,
+  /** A string with escapes or non-ASCII bytes. */
+  XStr = 6,
+}
 
-const M_GENERIC = 0;
-const M_TEXT = 1;
-const M_INT = 2;
-const M_DOUBLE = 3;
+/** How a column is written (fast path). */
+const enum M {
+  Generic = 0,
+  Text = 1,
+  Int = 2,
+  Double = 3,
+}
 
-const B_QUOTE = 0x22;
-const B_BACKSLASH = 0x5c;
-const B_COMMA = 0x2c;
-const B_COLON = 0x3a;
-const B_LBRACE = 0x7b;
-const B_RBRACE = 0x7d;
-const B_MINUS = 0x2d;
-const B_DOT = 0x2e;
-const B_0 = 0x30;
-const B_9 = 0x39;
-const B_NL = 0x0a;
+/** Bytes (const enums are inlined: module-level consts would cost a TDZ check per use in the hot loop). */
+const enum B {
+  Quote = 0x22,
+  Backslash = 0x5c,
+  Comma = 0x2c,
+  Colon = 0x3a,
+  LBrace = 0x7b,
+  RBrace = 0x7d,
+  Minus = 0x2d,
+  Dot = 0x2e,
+  D0 = 0x30,
+  D9 = 0x39,
+  NL = 0x0a,
+}
 
 function isWs(b: number): boolean {
   return b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
@@ -532,7 +541,7 @@ export function createFastRowEncoder(
   const nullable = columns.map((c) => c.nullable);
   const maxLen = columns.map((c) => c.maxLength ?? -1);
   const mode = columns.map((c) =>
-    c.kind === 'text' ? M_TEXT : c.kind === 'integer' || c.kind === 'bigint' || c.kind === 'smallint' ? M_INT : c.kind === 'double' ? M_DOUBLE : M_GENERIC,
+    c.kind === 'text' ? M.Text : c.kind === 'integer' || c.kind === 'bigint' || c.kind === 'smallint' ? M.Int : c.kind === 'double' ? M.Double : M.Generic,
   );
   const intLo = columns.map((c) => (c.kind === 'smallint' ? -32768 : c.kind === 'integer' ? -2147483648 : -Number.MAX_SAFE_INTEGER));
   const intHi = columns.map((c) => (c.kind === 'smallint' ? 32767 : c.kind === 'integer' ? 2147483647 : Number.MAX_SAFE_INTEGER));
@@ -553,7 +562,7 @@ export function createFastRowEncoder(
       }
       if (same) return cacheSlot[k]!;
     }
-    let key = src.latin1Slice(ks, ke);
+    let key = src.toString('latin1', ks, ke);
     if (lowerKeys) key = key.toLowerCase();
     const slot = slotOf.get(key) ?? -1;
     cacheKey[k] = Buffer.from(src.subarray(ks, ke));
@@ -564,17 +573,17 @@ export function createFastRowEncoder(
   /** The JSON value of a slot, as JSON.parse would give it. */
   const valueOf = (src: Buffer, s: number): unknown => {
     switch (vType[s]) {
-      case T_NULL:
+      case T.Null:
         return null;
-      case T_TRUE:
+      case T.True:
         return true;
-      case T_FALSE:
+      case T.False:
         return false;
-      case T_NUM:
-        return Number(src.latin1Slice(vStart[s]!, vEnd[s]!));
-      case T_STR:
-        return src.latin1Slice(vStart[s]!, vEnd[s]!);
-      case T_XSTR:
+      case T.Num:
+        return Number(src.toString('latin1', vStart[s]!, vEnd[s]!));
+      case T.Str:
+        return src.toString('latin1', vStart[s]!, vEnd[s]!);
+      case T.XStr:
         return JSON.parse(src.toString('utf8', vStart[s]! - 1, vEnd[s]! + 1)) as unknown;
       default:
         return undefined;
@@ -586,12 +595,12 @@ export function createFastRowEncoder(
     out.ensure((e - s) * 2 + 2);
     const buf = out.buf;
     let p = out.pos;
-    buf[p++] = B_QUOTE;
+    buf[p++] = B.Quote;
     let bytes = 0;
     for (let k = s; k < e; k++) {
       let b = src[k]!;
       if (b >= 0x80) return false;
-      if (b === B_BACKSLASH) {
+      if (b === B.Backslash) {
         const c = src[++k]!;
         switch (c) {
           case 0x62: b = 0x08; break; // \b
@@ -609,19 +618,24 @@ export function createFastRowEncoder(
           default: b = c; // \" \\ \/
         }
       }
-      if (b === B_QUOTE) buf[p++] = B_QUOTE;
+      if (b === B.Quote) buf[p++] = B.Quote;
       buf[p++] = b;
       bytes++;
     }
     if (max >= 0 && bytes > max) return false;
-    buf[p++] = B_QUOTE;
+    buf[p++] = B.Quote;
     out.pos = p;
     return true;
   };
 
   /** The general conversion of one column (same rules as createRowConverter); false = reject/decline. */
   const generic = (src: Buffer, col: number, slot: number, t: number, out: CsvBuffer): boolean => {
-    const v = t === T_MISSING ? undefined : valueOf(src, slot);
+    let v: unknown;
+    try {
+      v = t === T.Missing ? undefined : valueOf(src, slot);
+    } catch {
+      return false;
+    }
     const f = fields[col]!;
     if (v === undefined || v === null || (f.blankIsNull && isBlank(v))) return nullable[col]!;
     const r = f.fn(v);
@@ -639,26 +653,36 @@ export function createFastRowEncoder(
   };
 
   return (src, start, end, out) => {
+    // Closure constants read once into locals (each closure read costs a check).
+    const vType_ = vType;
+    const vStart_ = vStart;
+    const vEnd_ = vEnd;
+    const vInt_ = vInt;
+    const seen_ = seen;
+    const colSlot_ = colSlot;
+    const mode_ = mode;
+    const nullable_ = nullable;
+    const maxLen_ = maxLen;
     // ---- scan the object: record each key's value span ----
-    if (src[start] !== B_LBRACE) return false;
-    gen++;
+    if (src[start] !== B.LBrace) return false;
+    const g = ++gen;
     let i = start + 1;
     while (i < end && isWs(src[i]!)) i++;
-    if (src[i] === B_RBRACE) i++;
+    if (src[i] === B.RBrace) i++;
     else {
       for (let k = 0; ; k++) {
-        if (i >= end || src[i] !== B_QUOTE) return false;
+        if (i >= end || src[i] !== B.Quote) return false;
         const ks = ++i;
         let b = 0;
-        while (i < end && (b = src[i]!) !== B_QUOTE) {
-          if (b === B_BACKSLASH || b < 0x20 || b >= 0x80) return false;
+        while (i < end && (b = src[i]!) !== B.Quote) {
+          if (b === B.Backslash || b < 0x20 || b >= 0x80) return false;
           i++;
         }
         if (i >= end) return false;
         const slot = lookupKey(src, ks, i, k);
         i++;
         while (i < end && isWs(src[i]!)) i++;
-        if (src[i] !== B_COLON) return false;
+        if (src[i] !== B.Colon) return false;
         i++;
         while (i < end && isWs(src[i]!)) i++;
         if (i >= end) return false;
@@ -667,15 +691,15 @@ export function createFastRowEncoder(
         let vs = i;
         let isInt = 1;
         b = src[i]!;
-        if (b === B_QUOTE) {
-          t = T_STR;
+        if (b === B.Quote) {
+          t = T.Str;
           vs = ++i;
           for (;;) {
             if (i >= end) return false;
             b = src[i]!;
-            if (b === B_QUOTE) break;
-            if (b === B_BACKSLASH) {
-              t = T_XSTR;
+            if (b === B.Quote) break;
+            if (b === B.Backslash) {
+              t = T.XStr;
               const c = src[i + 1];
               if (c === 0x75) {
                 if (i + 5 >= end) return false;
@@ -683,71 +707,71 @@ export function createFastRowEncoder(
                 i += 6;
                 continue;
               }
-              if (c !== B_QUOTE && c !== B_BACKSLASH && c !== 0x2f && c !== 0x62 && c !== 0x66 && c !== 0x6e && c !== 0x72 && c !== 0x74) {
+              if (c !== B.Quote && c !== B.Backslash && c !== 0x2f && c !== 0x62 && c !== 0x66 && c !== 0x6e && c !== 0x72 && c !== 0x74) {
                 return false;
               }
               i += 2;
               continue;
             }
             if (b < 0x20) return false;
-            if (b >= 0x80) t = T_XSTR;
+            if (b >= 0x80) t = T.XStr;
             i++;
           }
           // i at the closing quote
-        } else if (b === B_MINUS || (b >= B_0 && b <= B_9)) {
-          t = T_NUM;
-          if (b === B_MINUS) i++;
+        } else if (b === B.Minus || (b >= B.D0 && b <= B.D9)) {
+          t = T.Num;
+          if (b === B.Minus) i++;
           b = src[i]!;
-          if (b === B_0) i++;
-          else if (b > B_0 && b <= B_9) {
+          if (b === B.D0) i++;
+          else if (b > B.D0 && b <= B.D9) {
             do i++;
-            while (i < end && (b = src[i]!) >= B_0 && b <= B_9);
+            while (i < end && (b = src[i]!) >= B.D0 && b <= B.D9);
           } else return false;
-          if (i < end && src[i] === B_DOT) {
+          if (i < end && src[i] === B.Dot) {
             isInt = 0;
             i++;
             const d0 = i;
-            while (i < end && (b = src[i]!) >= B_0 && b <= B_9) i++;
+            while (i < end && (b = src[i]!) >= B.D0 && b <= B.D9) i++;
             if (i === d0) return false;
           }
           if (i < end && (src[i]! | 0x20) === 0x65) {
             isInt = 0;
             i++;
-            if (src[i] === 0x2b || src[i] === B_MINUS) i++;
+            if (src[i] === 0x2b || src[i] === B.Minus) i++;
             const d0 = i;
-            while (i < end && (b = src[i]!) >= B_0 && b <= B_9) i++;
+            while (i < end && (b = src[i]!) >= B.D0 && b <= B.D9) i++;
             if (i === d0) return false;
           }
         } else if (b === 0x6e && src[i + 1] === 0x75 && src[i + 2] === 0x6c && src[i + 3] === 0x6c) {
-          t = T_NULL;
+          t = T.Null;
           i += 4;
         } else if (b === 0x74 && src[i + 1] === 0x72 && src[i + 2] === 0x75 && src[i + 3] === 0x65) {
-          t = T_TRUE;
+          t = T.True;
           i += 4;
         } else if (b === 0x66 && src[i + 1] === 0x61 && src[i + 2] === 0x6c && src[i + 3] === 0x73 && src[i + 4] === 0x65) {
-          t = T_FALSE;
+          t = T.False;
           i += 5;
         } else {
           return false; // nested object/array, or not JSON
         }
         if (i > end) return false;
         if (slot >= 0) {
-          if (seen[slot] === gen) return false; // duplicate key: JSON.parse keeps the last, leave it to it
-          seen[slot] = gen;
-          vType[slot] = t;
-          vStart[slot] = vs;
-          vEnd[slot] = i;
-          vInt[slot] = isInt;
+          if (seen_[slot] === g) return false; // duplicate key: JSON.parse keeps the last, leave it to it
+          seen_[slot] = g;
+          vType_[slot] = t;
+          vStart_[slot] = vs;
+          vEnd_[slot] = i;
+          vInt_[slot] = isInt;
         }
-        if (t === T_STR || t === T_XSTR) i++; // past the closing quote
+        if (t === T.Str || t === T.XStr) i++; // past the closing quote
         while (i < end && isWs(src[i]!)) i++;
         b = src[i]!;
-        if (b === B_COMMA) {
+        if (b === B.Comma) {
           i++;
           while (i < end && isWs(src[i]!)) i++;
           continue;
         }
-        if (b === B_RBRACE) {
+        if (b === B.RBrace) {
           i++;
           break;
         }
@@ -762,57 +786,57 @@ export function createFastRowEncoder(
     for (let c = 0; c < n; c++) {
       if (c > 0) {
         out.ensure(1);
-        out.buf[out.pos++] = B_COMMA;
+        out.buf[out.pos++] = B.Comma;
       }
-      const slot = colSlot[c]!;
-      const t = slot < 0 || seen[slot] !== gen ? T_MISSING : vType[slot]!;
-      if (t === T_MISSING || t === T_NULL) {
-        if (!nullable[c]) {
+      const slot = colSlot_[c]!;
+      const t = slot < 0 || seen_[slot] !== g ? T.Missing : vType_[slot]!;
+      if (t === T.Missing || t === T.Null) {
+        if (!nullable_[c]) {
           out.pos = rowStart;
           return false;
         }
         continue;
       }
-      const m = mode[c]!;
+      const m = mode_[c]!;
       let ok = false;
-      if (m === M_TEXT) {
-        const s = vStart[slot]!;
-        const e = vEnd[slot]!;
-        if (t === T_STR) {
-          const max = maxLen[c]!;
+      if (m === M.Text) {
+        const s = vStart_[slot]!;
+        const e = vEnd_[slot]!;
+        if (t === T.Str) {
+          const max = maxLen_[c]!;
           if (max >= 0 && e - s > max) {
             out.pos = rowStart;
             return false;
           }
           out.ensure(e - s + 2);
-          out.buf[out.pos++] = B_QUOTE;
+          out.buf[out.pos++] = B.Quote;
           copyBytes(src, s, e, out);
-          out.buf[out.pos++] = B_QUOTE;
+          out.buf[out.pos++] = B.Quote;
           ok = true;
-        } else if (t === T_XSTR) {
+        } else if (t === T.XStr) {
           const at = out.pos;
-          ok = writeEscaped(src, s, e, maxLen[c]!, out);
+          ok = writeEscaped(src, s, e, maxLen_[c]!, out);
           if (!ok) {
             out.pos = at;
             ok = generic(src, c, slot, t, out);
           }
         } else ok = generic(src, c, slot, t, out);
-      } else if (m === M_INT && t === T_NUM && vInt[slot] === 1) {
-        const s = vStart[slot]!;
-        const e = vEnd[slot]!;
-        const neg = src[s] === B_MINUS;
+      } else if (m === M.Int && t === T.Num && vInt_[slot] === 1) {
+        const s = vStart_[slot]!;
+        const e = vEnd_[slot]!;
+        const neg = src[s] === B.Minus;
         const digits = e - s - (neg ? 1 : 0);
-        if (digits <= 15 && !(neg && src[s + 1] === B_0)) {
+        if (digits <= 15 && !(neg && src[s + 1] === B.D0)) {
           let x = 0;
-          for (let k = neg ? s + 1 : s; k < e; k++) x = x * 10 + (src[k]! - B_0);
+          for (let k = neg ? s + 1 : s; k < e; k++) x = x * 10 + (src[k]! - B.D0);
           if (neg) x = -x;
           ok = x >= intLo[c]! && x <= intHi[c]!;
           if (ok) copyBytes(src, s, e, out);
         } else ok = generic(src, c, slot, t, out);
-      } else if (m === M_DOUBLE && t === T_NUM && vEnd[slot]! - vStart[slot]! <= 24 && !(src[vStart[slot]!] === B_MINUS && src[vStart[slot]! + 1] === B_0)) {
+      } else if (m === M.Double && t === T.Num && vEnd_[slot]! - vStart_[slot]! <= 24 && !(src[vStart_[slot]!] === B.Minus && src[vStart_[slot]! + 1] === B.D0)) {
         // No exponent can overflow here; the server reads the same double from this text as from String(Number(text)).
-        const s = vStart[slot]!;
-        const e = vEnd[slot]!;
+        const s = vStart_[slot]!;
+        const e = vEnd_[slot]!;
         let exp = false;
         for (let k = s; k < e; k++) if ((src[k]! | 0x20) === 0x65) exp = true;
         if (exp) ok = generic(src, c, slot, t, out);
@@ -827,7 +851,7 @@ export function createFastRowEncoder(
       }
     }
     out.ensure(1);
-    out.buf[out.pos++] = B_NL;
+    out.buf[out.pos++] = B.NL;
     return true;
   };
 }

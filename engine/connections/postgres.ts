@@ -20,8 +20,13 @@ import { toSluiceError } from './sql-error.js';
 export const PG_CONNECT_TIMEOUT_MS = 5_000;
 const PG_POOL_SIZE = 4;
 /** The COPY stream is fed in pieces of about this many rows / characters. */
-const PG_CHUNK_ROWS = 5_000;
-const PG_CHUNK_CHARS = 1024 * 1024;
+export const PG_CHUNK_ROWS = 5_000;
+/**
+ * The COPY stream accepts this much before write() waits for the socket: the
+ * next chunks are parsed and converted while the server loads the previous ones.
+ */
+const PG_COPY_BUFFER_BYTES = 4 * 1024 * 1024;
+export const PG_CHUNK_BYTES = 1024 * 1024;
 
 type Signals = readonly (AbortSignal | undefined)[];
 
@@ -91,7 +96,7 @@ async function runPgQuery<T>(
 /** Opens a streamed COPY FROM STDIN on the client and wraps it as a CSV sink. */
 function openCopySink(client: pg.PoolClient, url: string, table: string, columns: string): CsvSink {
   const sql = `COPY ${table} ${columns} FROM STDIN WITH (FORMAT csv)`;
-  const stream = client.query(copyStreams.from(sql));
+  const stream = client.query(copyStreams.from(sql, { highWaterMark: PG_COPY_BUFFER_BYTES }));
   let failure: Error | undefined;
   stream.on('error', (err: Error) => {
     failure ??= toSluiceError(err, sql, url);
@@ -154,7 +159,7 @@ class PgSession implements WarehouseSession {
     const target: LocalLoadTarget = {
       query: (sql, params) => this.query(sql, params, opts),
       chunkRows: PG_CHUNK_ROWS,
-      chunkChars: PG_CHUNK_CHARS,
+      chunkBytes: PG_CHUNK_BYTES,
       openSink: async (table, columns) => openCopySink(this.client, this.url, table, columns),
     };
     return loadJsonLocally(target, spec, { signal: opts.signal ?? this.txSignal });

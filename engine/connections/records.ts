@@ -64,6 +64,11 @@ export class JsonRecordSplitter {
   /** How far (from start) a pending fast-path line is known to hold no newline. */
   private pendingScanned = 0;
 
+  /** startLine: the line number of the first text pushed (when the input is taken up mid-object). */
+  constructor(startLine = 1) {
+    this.line = startLine;
+  }
+
   /** Adds text and appends every record completed by it to `out`. */
   push(text: string, out: JsonRecord[]): void {
     if (this.start >= 0) {
