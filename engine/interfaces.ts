@@ -227,6 +227,15 @@ export interface TaskContext<P> {
   recordRejections(table: string, rejections: Rejection[]): void;
   /** The SQL dialect of a warehouse connection, known without opening it. */
   dialect(name?: string): Dialect;
+  /** The state DB's connection store (CreateCluster records a cluster's endpoint there). */
+  connectionStore: ConnectionStore;
+}
+
+/** Connections recorded at run time; URLs carry no literal secret (use `?password_env=VAR`). */
+export interface ConnectionStore {
+  setConnection(name: string, url: string, extra?: Record<string, unknown>, by?: string | null): void;
+  getConnection(name: string): { url: string; extra: Record<string, unknown> } | undefined;
+  deleteConnection(name: string): boolean;
 }
 
 export interface OperatorDef<S extends z.ZodType = z.ZodType> {

@@ -4,6 +4,7 @@
  * can act on, the connection store the operators record into, and the
  * parameters CreateCluster and DeleteCluster share.
  */
+import type { ConnectionStore } from '../engine/interfaces.js';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import {
@@ -129,11 +130,7 @@ export async function aws<T>(action: string, call: () => Promise<T>): Promise<T>
  * engine's StateStore has these methods; the runner hands it to operators as
  * `TaskContext.connectionStore`.
  */
-export interface ConnectionStoreAccess {
-  setConnection(name: string, url: string, extra?: Record<string, unknown>, by?: string | null): void;
-  getConnection(name: string): { url: string; extra: Record<string, unknown> } | undefined;
-  deleteConnection(name: string): boolean;
-}
+export type ConnectionStoreAccess = ConnectionStore;
 
 /** The connection store of a task context, when the engine provides one. */
 export function connectionStoreOf(ctx: object): ConnectionStoreAccess | undefined {

@@ -14,6 +14,7 @@ import { loadDagFile, loadDagsDir, dagJsonSchema, renderDag } from '../dag/index
 import { type App, type GlobalOptions, findDag, openApp } from './app.js';
 import { runDagCommand } from './run-command.js';
 import { reportCommand } from './report.js';
+import { registerConnectionsCommand } from './connections-command.js';
 import { backfillCommand, nextCommand, pauseCommand, runsMarkCommand, schedulerCommand, tasksClearCommand } from './ops.js';
 import { generateSampleLake } from '../../sample/generate.js';
 import { colourState, humanMs, isoSeconds, printJson, table } from './format.js';
@@ -393,6 +394,8 @@ export function buildProgram(): Command {
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice dags next songplays', 'sluice dags next songplays -n 10 --json']));
   dagsNext.action(withApp(dagsNext, (app: App, dagId: string, o: { count: string; json?: boolean }) => nextCommand(app, dagId, o)) as never);
+
+  registerConnectionsCommand(program, withApp);
 
   return program;
 }

@@ -6,6 +6,7 @@
 import { SluiceError, UsageError } from '../errors.js';
 import type { DagRunRow } from '../state/store.js';
 import type { App } from './app.js';
+import { runIdentity } from './run-command.js';
 import { colourState, isoSeconds, printJson, table } from './format.js';
 
 export interface CheckResult {
@@ -93,11 +94,7 @@ export function buildReport(app: App, run: DagRunRow): RunReport {
   });
   const all = tasks.flatMap((t) => t.checks);
   return {
-    run_id: run.run_id,
-    dag_id: run.dag_id,
-    state: run.state,
-    logical_date: isoSeconds(run.logical_date)!,
-    data_interval: [isoSeconds(run.data_interval_start)!, isoSeconds(run.data_interval_end)!],
+    ...runIdentity(run),
     tasks,
     checks_failed: all.filter((c) => !c.passed && c.severity === 'error').length,
     checks_warned: all.filter((c) => !c.passed && c.severity === 'warn').length,

@@ -163,15 +163,22 @@ export interface RunSummary {
   tasks: { task_id: string; operator: string; state: string | null; tries: number; duration_ms: number | null; error: string | null }[];
 }
 
-export function runSummary(app: App, runId: string): RunSummary {
-  const run = app.store.getRun(runId)!;
-  const tries = app.store.listTries(runId);
+/** The identity of a run as --json output shows it. */
+export function runIdentity(run: DagRunRow): Pick<RunSummary, 'run_id' | 'dag_id' | 'state' | 'logical_date' | 'data_interval'> {
   return {
     run_id: run.run_id,
     dag_id: run.dag_id,
     state: run.state,
     logical_date: isoSeconds(run.logical_date)!,
     data_interval: [isoSeconds(run.data_interval_start)!, isoSeconds(run.data_interval_end)!],
+  };
+}
+
+export function runSummary(app: App, runId: string): RunSummary {
+  const run = app.store.getRun(runId)!;
+  const tries = app.store.listTries(runId);
+  return {
+    ...runIdentity(run),
     note: run.note,
     tasks: app.store.listTaskInstances(runId).map((ti) => {
       const mine = tries.filter((t) => t.task_id === ti.task_id);

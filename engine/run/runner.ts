@@ -414,6 +414,7 @@ async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
       record: (o) => Object.assign(outputs, o),
       recordRejections: (table, list) => store.recordRejections(tryRow.try_id, table, list),
       dialect: (name) => dialectOf(deps.connections, name),
+      connectionStore: store,
     };
     log.info({ operator: spec.operator }, 'try started');
     if (abort.signal.aborted) throw abort.signal.reason;

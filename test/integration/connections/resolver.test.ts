@@ -16,7 +16,7 @@ describe('connection resolver', () => {
     lake: 'lake',
     other_lake: 's3://bucket/prefix?region=us-west-2&access_key_id=AK&secret_access_key=topsecret',
     dw: 'postgres://sluice:pw@127.0.0.1:1/sparkify',
-    cluster: 'redshift://admin:pw@example.com:5439/dev',
+    cluster: 'redshift://admin:pw@127.0.0.1:1/dev?sslmode=disable',
   };
   const resolver = createConnectionResolver(urls, { home });
   after(async function () {
@@ -54,10 +54,10 @@ describe('connection resolver', () => {
     expect((await expectReject(resolver.objectStore('dw'))).message).to.match(/is a warehouse, not an object store/);
   });
 
-  it('redshift arrives with issue 4', async () => {
+  it('an unreachable Redshift is a ConnectionError with the password masked', async () => {
     const err = await expectReject(resolver.warehouse('cluster'));
     expect(err).to.be.instanceOf(ConnectionError);
-    expect(err.message).to.match(/redshift warehouse arrives with issue 4/).and.not.match(/pw@/);
+    expect(err.message).to.match(/cannot connect to Redshift at redshift:\/\/admin:\*\*\*@/).and.not.match(/pw@/);
   });
 
   it('an unreachable PostgreSQL is a ConnectionError, and is retried on the next call', async () => {
