@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { ConnectionError } from '../errors.js';
 import type { ConnectionResolver, ObjectStore, Warehouse } from '../interfaces.js';
 import { LocalObjectStore } from './local-store.js';
-import { PgliteWarehouse } from './pglite.js';
+import { PgliteWarehouse, pgliteUrlOptions } from './pglite.js';
 import { PostgresWarehouse } from './postgres.js';
 import { RedshiftWarehouse } from './redshift.js';
 import { S3ObjectStore } from './s3-store.js';
@@ -38,8 +38,12 @@ export async function openWarehouse(url: string, opts: OpenOptions): Promise<War
   const c = parseConnectionUrl(url, opts);
   const shown = redactUrl(url);
   switch (c.kind) {
-    case 'pglite':
-      return PgliteWarehouse.open(shown, c.dataDir);
+    case 'pglite': {
+      // ?thread=main|worker (see pglite.ts) is an option, not part of the data dir
+      const { base, thread } = pgliteUrlOptions(url);
+      const loc = base === url ? c : parseConnectionUrl(base, opts);
+      return PgliteWarehouse.open(shown, loc.kind === 'pglite' ? loc.dataDir : c.dataDir, { thread });
+    }
     case 'postgres':
       return PostgresWarehouse.open(shown, c.connectionString);
     case 'redshift':
