@@ -275,7 +275,12 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
   }
   // Fresh statistics, as Redshift's COPY keeps them (STATUPDATE): without
   // them the planner takes a just-loaded staging table for empty and joins it
-  // with a nested loop (minutes instead of a second for 100k events).
+  // with a nested loop (minutes instead of a second for 100k events). A small
+  // sample (statistics target 10: 3,000 rows) gives the row counts and rough
+  // histograms the joins need at a tenth of the default cost. SET LOCAL lasts
+  // to the end of the load's transaction; RESET gives the caller its setting back.
+  await target.query('SET LOCAL default_statistics_target = 10');
   await target.query(`ANALYZE ${quoteIdent(spec.table)}`);
+  await target.query('RESET default_statistics_target');
   return { rows, objects: objects.length, bytes, rejected };
 }
