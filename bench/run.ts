@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: every benchmark, each printed next to baselines measured
- * in the same run. Targets are reported, never asserted in unit tests.
+ * in the same run. Targets are reported, never asserted in unit tests. It
+ * runs compiled (tsconfig.bench.json -> .bench-dist/), as the CLI does from
+ * dist/: code loaded through tsx runs measurably slower (more GC).
  * Select with BENCH=engine (comma-separated); default: all.
  */
 import { benchEngine } from './engine.js';

@@ -45,7 +45,11 @@ export async function benchScheduler(): Promise<Record<string, unknown>[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-sched-'));
   fs.mkdirSync(path.join(dir, 'dags'));
   fs.writeFileSync(path.join(dir, 'dags', 'every_minute.yaml'), chainDag());
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'engine', 'cli', 'main.ts'), 'scheduler'], {
+  // Compiled (npm run bench) or from the sources through tsx.
+  const main = import.meta.url.endsWith('.ts')
+    ? ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'engine', 'cli', 'main.ts')]
+    : [path.join(ROOT, 'engine', 'cli', 'main.js')];
+  const child = spawn(process.execPath, [...main, 'scheduler'], {
     cwd: dir,
     env: { ...process.env, SLUICE_HOME: path.join(dir, '.sluice') },
     stdio: 'ignore',
