@@ -1,0 +1,130 @@
+/**
+ * The songplays DAG end to end through the real runner and state store, on
+ * one generated day of N events (BENCH_PIPELINE_EVENTS, default 1,000,000),
+ * on PGlite and on PostgreSQL: rows/s of staging, of the star-schema load
+ * (load_songplays through load_time) and end to end. The staging floor (COPY
+ * of the same rows as CSV) and the row-at-a-time baseline are in bench/load.ts.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateSampleLake } from '../sample/generate.js';
+import { PACKAGE_ROOT } from '../engine/config.js';
+import { createConnectionResolver } from '../engine/connections/index.js';
+import { loadDagFile } from '../engine/dag/index.js';
+import { OperatorRegistry } from '../operators/index.js';
+import { StateStore } from '../engine/state/store.js';
+import { executeRun } from '../engine/run/runner.js';
+import { createSinkLogger, TaskLogSink } from '../engine/log.js';
+import type { Warehouse } from '../engine/interfaces.js';
+
+/** The package folder (dags/, sql/), from the sources or from .bench-dist/ alike. */
+const ROOT = PACKAGE_ROOT;
+const N = Number(process.env.BENCH_PIPELINE_EVENTS ?? 1_000_000);
+const DAY = new Date('2018-11-01T00:00:00Z');
+
+async function lake(): Promise<string> {
+  const dir = path.join(os.tmpdir(), `sluice-bench-pipeline-${N}`);
+  if (!fs.existsSync(path.join(dir, 'log_data'))) {
+    await generateSampleLake({ out: dir, days: 1, eventsPerDay: N, songs: 5000, seed: 3, clean: true });
+  }
+  return dir;
+}
+
+export async function benchPipeline(): Promise<Record<string, unknown>[]> {
+  const lakeDir = await lake();
+  const rows: Record<string, unknown>[] = [];
+  const targets: { name: string; url: () => Promise<{ url: string; done: () => Promise<void> }> }[] = [];
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-pipeline-run-'));
+  targets.push({ name: 'pglite', url: async () => ({ url: `pglite://${path.join(scratch, 'wh')}`, done: async () => {} }) });
+  if (process.env.SLUICE_SKIP_PG !== '1') {
+    targets.push({
+      name: 'postgres',
+      url: async () => {
+        const { findPgBin, startPrivatePostgres, createDatabase } = await import('../test/helpers/postgres.js');
+        const given = process.env.SLUICE_BENCH_PG_URL ?? process.env.SLUICE_TEST_PG_URL;
+        if (given) return { url: await createDatabase(given, 'bench_pipeline'), done: async () => {} };
+        const bin = findPgBin();
+        if (!bin) throw new Error('no PostgreSQL binaries');
+        const srv = await startPrivatePostgres(bin);
+        return { url: await createDatabase(srv.adminUrl, 'bench_pipeline'), done: async () => srv.stop() };
+      },
+    });
+  }
+  try {
+    for (const t of targets) {
+      let target: { url: string; done: () => Promise<void> };
+      try {
+        target = await t.url();
+      } catch (err) {
+        rows.push({ warehouse: t.name, skipped: (err as Error).message });
+        continue;
+      }
+      try {
+        rows.push(await runOnce(t.name, target.url, lakeDir, path.join(scratch, t.name)));
+      } finally {
+        await target.done();
+      }
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+async function runOnce(name: string, warehouseUrl: string, lakeDir: string, home: string): Promise<Record<string, unknown>> {
+  fs.mkdirSync(home, { recursive: true });
+  const registry = new OperatorRegistry();
+  const dag = loadDagFile(path.join(ROOT, 'dags', 'songplays.yaml'), registry);
+  const store = new StateStore(path.join(home, 'state.db'));
+  const connections = createConnectionResolver({ warehouse: warehouseUrl, lake: lakeDir }, { home });
+  try {
+    const run = store.createRun({
+      dagId: dag.id,
+      logicalDate: DAY,
+      dataIntervalStart: DAY,
+      dataIntervalEnd: new Date(DAY.getTime() + 86_400_000),
+      runType: 'manual',
+      conf: {},
+      tasks: dag.order.map((id) => ({ taskId: id, operator: dag.tasks.get(id)!.operator, maxTries: 1 })),
+      now: new Date(),
+    })!;
+    const t0 = performance.now();
+    const state = await executeRun(dag, run.run_id, {
+      store,
+      registry,
+      connections,
+      logger: createSinkLogger(new TaskLogSink(store, null)),
+      parallelism: 8,
+      resolvePath: (p) => path.resolve(ROOT, p),
+    });
+    const totalMs = performance.now() - t0;
+    if (state !== 'success') throw new Error(`the songplays run on ${name} ended ${state}`);
+    const tries = new Map(store.listTries(run.run_id).map((t) => [t.task_id, t]));
+    const span = (ids: string[]) => {
+      const ts = ids.map((id) => tries.get(id)!);
+      return Math.max(...ts.map((t) => Date.parse(t.ended_at!))) - Math.min(...ts.map((t) => Date.parse(t.started_at)));
+    };
+    const stageMs = tries.get('stage_events')!.duration_ms!;
+    const starMs = span(['load_songplays', 'load_users', 'load_songs', 'load_artists', 'load_time']);
+    const staged = (store.latestOutputs(run.run_id).get('stage_events')?.outputs.rows_loaded as number) ?? N;
+    const wh: Warehouse = await connections.warehouse();
+    const facts = (await wh.query<{ n: number }>('SELECT count(*) AS n FROM songplays')).rows[0]!.n;
+    return {
+      warehouse: name,
+      events: staged.toLocaleString('en-US'),
+      songplays: Number(facts).toLocaleString('en-US'),
+      'stage_events s': (stageMs / 1000).toFixed(2),
+      'staging rows/s': Math.round((staged / stageMs) * 1000).toLocaleString('en-US'),
+      'star schema s': (starMs / 1000).toFixed(2),
+      'star schema facts/s': Math.round((Number(facts) / starMs) * 1000).toLocaleString('en-US'),
+      'end to end s': (totalMs / 1000).toFixed(2),
+      'end to end events/s': Math.round((staged / totalMs) * 1000).toLocaleString('en-US'),
+      'peak RSS MB': Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+  } finally {
+    await connections.closeAll();
+    store.close();
+  }
+}
+
