@@ -28,9 +28,10 @@ export const PG_CHUNK_ROWS = 5_000;
 const PG_COPY_BUFFER_BYTES = 4 * 1024 * 1024;
 export const PG_CHUNK_BYTES = 1024 * 1024;
 
-type Signals = readonly (AbortSignal | undefined)[];
+export type Signals = readonly (AbortSignal | undefined)[];
 
-function abortedReason(signals: Signals): Error | undefined {
+/** The first aborted signal's reason, if any. */
+export function abortedReason(signals: Signals): Error | undefined {
   for (const s of signals) {
     if (s?.aborted) return s.reason instanceof Error ? s.reason : new Error('aborted');
   }
@@ -44,9 +45,15 @@ export function describeCause(err: unknown): string {
   return e.code && !msg.includes(e.code) ? `${e.code}: ${msg}` : msg;
 }
 
+/** How to reach a server: pg client settings, and the URL errors may show (secrets removed). */
+export interface PgConn {
+  config: pg.ClientConfig;
+  url: string;
+}
+
 /** Asks the server to cancel whatever backend `pid` is running, from a separate connection. */
-async function cancelBackend(connectionString: string, pid: number): Promise<void> {
-  const side = new pg.Client({ connectionString, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS });
+async function cancelBackend(conn: PgConn, pid: number): Promise<void> {
+  const side = new pg.Client({ connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, ...conn.config });
   try {
     await side.connect();
     await side.query('SELECT pg_cancel_backend($1)', [pid]);
@@ -55,14 +62,20 @@ async function cancelBackend(connectionString: string, pid: number): Promise<voi
   }
 }
 
-/** Runs SQL on a client; without params the SQL may hold several statements (the last one's result is returned). */
-async function runPgQuery<T>(
-  client: pg.PoolClient,
-  connectionString: string,
-  url: string,
+/**
+ * Runs SQL on a client; without params the SQL may hold several statements
+ * (the last one's result is returned). An abort cancels the statement on the
+ * server. `shown` is what an error may quote; `scrub` cleans secrets out of
+ * a server message (Redshift COPY credentials).
+ */
+export async function runPgQuery<T>(
+  client: pg.PoolClient | pg.Client,
+  conn: PgConn,
   sql: string,
   params: unknown[] | undefined,
   signals: Signals,
+  shown: string = sql,
+  scrub?: (message: string) => string,
 ): Promise<QueryResult<T>> {
   const before = abortedReason(signals);
   if (before) throw before;
@@ -71,7 +84,7 @@ async function runPgQuery<T>(
   const onAbort = () => {
     if (cancelled || pid === undefined) return;
     cancelled = true;
-    cancelBackend(connectionString, pid).catch(() => {});
+    cancelBackend(conn, pid).catch(() => {});
   };
   for (const s of signals) s?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -87,7 +100,15 @@ async function runPgQuery<T>(
   } catch (err) {
     const reason = abortedReason(signals);
     if (reason) throw reason;
-    throw toSluiceError(err, sql, url);
+    if (scrub && err instanceof Error) {
+      err.message = scrub(err.message);
+      err.stack = undefined;
+      for (const k of ['detail', 'hint', 'where', 'internalQuery'] as const) {
+        const e = err as unknown as Record<string, unknown>;
+        if (typeof e[k] === 'string') e[k] = scrub(e[k] as string);
+      }
+    }
+    throw toSluiceError(err, shown, conn.url);
   } finally {
     for (const s of signals) s?.removeEventListener('abort', onAbort);
   }
@@ -143,14 +164,13 @@ class PgSession implements WarehouseSession {
 
   constructor(
     private readonly client: pg.PoolClient,
-    private readonly connectionString: string,
-    private readonly url: string,
+    private readonly conn: PgConn,
     private readonly txSignal: AbortSignal | undefined,
   ) {}
 
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], opts: QueryOptions = {}): Promise<QueryResult<T>> {
     if (this.finished) return Promise.reject(new Error('this transaction has already finished'));
-    return runPgQuery<T>(this.client, this.connectionString, this.url, sql, params, [opts.signal, this.txSignal]);
+    return runPgQuery<T>(this.client, this.conn, sql, params, [opts.signal, this.txSignal]);
   }
 
   /** Loads on this transaction's client; the caller's transaction is the unit of work. */
@@ -160,51 +180,58 @@ class PgSession implements WarehouseSession {
       query: (sql, params) => this.query(sql, params, opts),
       chunkRows: PG_CHUNK_ROWS,
       chunkBytes: PG_CHUNK_BYTES,
-      openSink: async (table, columns) => openCopySink(this.client, this.url, table, columns),
+      openSink: async (table, columns) => openCopySink(this.client, this.conn.url, table, columns),
     };
     return loadJsonLocally(target, spec, { signal: opts.signal ?? this.txSignal });
   }
 }
 
-export class PostgresWarehouse implements Warehouse {
-  readonly kind = 'postgres' as const;
-  readonly dialect = 'postgres' as const;
+/** A session of a pool warehouse: marked finished when its transaction ends. */
+export interface PoolSession extends WarehouseSession {
+  finished: boolean;
+}
 
-  private constructor(
-    private readonly pool: pg.Pool,
-    private readonly connectionString: string,
-    readonly url: string,
-  ) {}
-
-  /** Connects once to check the server is there; an unreachable server is a ConnectionError within ~5 s. */
-  static async open(url: string, connectionString: string): Promise<PostgresWarehouse> {
-    const pool = new pg.Pool({
-      connectionString,
-      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
-      max: PG_POOL_SIZE,
-      idleTimeoutMillis: 30_000,
-      application_name: 'sluice',
-      types: pgTypeOverrides,
-    });
+/**
+ * What PostgreSQL and Redshift share: a small pg pool, queries on a pooled
+ * client, and transactions holding one client from BEGIN to COMMIT/ROLLBACK
+ * (rolled back when fn throws or the signal aborts).
+ */
+export abstract class PgPoolWarehouse {
+  protected constructor(
+    protected readonly pool: pg.Pool,
+    protected readonly conn: PgConn,
+  ) {
     pool.on('error', () => {
       // an idle client lost its connection; the next checkout reconnects
     });
-    const wh = new PostgresWarehouse(pool, connectionString, url);
-    const client = await wh.connect().catch(async (err) => {
-      await pool.end().catch(() => {});
-      throw err;
-    });
-    client.release();
-    return wh;
   }
 
+  get url(): string {
+    return this.conn.url;
+  }
+
+  /** The ConnectionError for a failed checkout (says what to check). */
+  protected abstract connectError(err: unknown): ConnectionError;
+
+  /** A session on a client checked out for a transaction. */
+  protected abstract session(client: pg.PoolClient, signal: AbortSignal | undefined): PoolSession;
+
   /** Checks a client out of the pool. */
-  private async connect(): Promise<pg.PoolClient> {
+  protected async connect(): Promise<pg.PoolClient> {
     try {
       return await this.pool.connect();
     } catch (err) {
-      throw new ConnectionError(`cannot connect to PostgreSQL at ${this.url}: ${describeCause(err)}`);
+      throw this.connectError(err);
     }
+  }
+
+  /** Connects once to check the server is there; closes the pool when it is not. */
+  protected async check(): Promise<void> {
+    const client = await this.connect().catch(async (err) => {
+      await this.pool.end().catch(() => {});
+      throw err;
+    });
+    client.release();
   }
 
   async query<T = Record<string, unknown>>(sql: string, params?: unknown[], opts: QueryOptions = {}): Promise<QueryResult<T>> {
@@ -212,25 +239,24 @@ export class PostgresWarehouse implements Warehouse {
     if (before) throw before;
     const client = await this.connect();
     try {
-      return await runPgQuery<T>(client, this.connectionString, this.url, sql, params, [opts.signal]);
+      return await runPgQuery<T>(client, this.conn, sql, params, [opts.signal]);
     } finally {
       client.release();
     }
   }
 
-  /** BEGIN on one client, fn, COMMIT; ROLLBACK when fn throws or the signal aborts. */
   async transaction<T>(fn: (tx: WarehouseSession) => Promise<T>, opts: QueryOptions = {}): Promise<T> {
     const before = abortedReason([opts.signal]);
     if (before) throw before;
     const client = await this.connect();
-    const session = new PgSession(client, this.connectionString, this.url, opts.signal);
+    const session = this.session(client, opts.signal);
     let broken = false;
     try {
-      await runPgQuery(client, this.connectionString, this.url, 'BEGIN', undefined, []);
+      await runPgQuery(client, this.conn, 'BEGIN', undefined, []);
       const out = await fn(session);
       const after = abortedReason([opts.signal]);
       if (after) throw after;
-      await runPgQuery(client, this.connectionString, this.url, 'COMMIT', undefined, []);
+      await runPgQuery(client, this.conn, 'COMMIT', undefined, []);
       return out;
     } catch (err) {
       try {
@@ -252,5 +278,33 @@ export class PostgresWarehouse implements Warehouse {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+}
+
+export class PostgresWarehouse extends PgPoolWarehouse implements Warehouse {
+  readonly kind = 'postgres' as const;
+  readonly dialect = 'postgres' as const;
+
+  /** Connects once to check the server is there; an unreachable server is a ConnectionError within ~5 s. */
+  static async open(url: string, connectionString: string): Promise<PostgresWarehouse> {
+    const pool = new pg.Pool({
+      connectionString,
+      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+      max: PG_POOL_SIZE,
+      idleTimeoutMillis: 30_000,
+      application_name: 'sluice',
+      types: pgTypeOverrides,
+    });
+    const wh = new PostgresWarehouse(pool, { config: { connectionString }, url });
+    await wh.check();
+    return wh;
+  }
+
+  protected connectError(err: unknown): ConnectionError {
+    return new ConnectionError(`cannot connect to PostgreSQL at ${this.url}: ${describeCause(err)}`);
+  }
+
+  protected session(client: pg.PoolClient, signal: AbortSignal | undefined): PoolSession {
+    return new PgSession(client, this.conn, signal);
   }
 }
