@@ -11,6 +11,7 @@ import { Scheduler } from '../schedule/scheduler.js';
 import { intervalsBetween, lastCompleteInterval, nextIntervals } from '../schedule/interval.js';
 import { parseDagDate, DATE_FORMS } from '../dag/time.js';
 import { type App, findDag, runnerDeps } from './app.js';
+import { abortOnSignals, exitCodeFor } from './run-command.js';
 import { colourState, humanMs, isoSeconds, printJson, table } from './format.js';
 
 // -- scheduler ----------------------------------------------------------------
@@ -132,16 +133,7 @@ export async function backfillCommand(
     process.stdout.write(`backfill ${dag.id}: ${plan.length} intervals, ${runIds.length} to run, ${skipped} skipped, ${maxActive} at a time\n`);
   }
 
-  const stop = new AbortController();
-  let signalName: string | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signalName) return;
-    signalName = sig;
-    process.stderr.write(`\nsluice: ${sig} received: aborting the backfill...\n`);
-    stop.abort(new Error(`${sig} received`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = abortOnSignals('aborting the backfill');
   const slots = new Slots(app.config.parallelism);
   const deps = { ...runnerDeps(app, Boolean(o.verbose)) };
   const results = new Map<string, RunState>();
@@ -163,13 +155,12 @@ export async function backfillCommand(
   try {
     await Promise.all(Array.from({ length: Math.min(maxActive, Math.max(1, runIds.length)) }, worker));
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
   }
   const failed = [...results.values()].filter((s) => s !== 'success').length;
   if (o.json) printJson({ dag_id: dag.id, runs: [...results].map(([run_id, state]) => ({ run_id, state })), skipped });
   else process.stdout.write(`backfill ${dag.id}: ${results.size - failed} succeeded, ${failed} failed, ${skipped} skipped\n`);
-  if (signalName) return signalName === 'SIGINT' ? 130 : 143;
+  if (stop.received) return exitCodeFor(stop.received);
   return failed > 0 ? 1 : 0;
 }
 

@@ -35,6 +35,36 @@ export function parseConf(text: string | undefined): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/**
+ * SIGINT/SIGTERM abort the returned signal (once, saying so on stderr) until
+ * dispose(); `received` names the signal that came.
+ */
+export function abortOnSignals(doing: string): { signal: AbortSignal; received: NodeJS.Signals | null; dispose(): void } {
+  const ac = new AbortController();
+  const handle = {
+    signal: ac.signal,
+    received: null as NodeJS.Signals | null,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (handle.received) return;
+    handle.received = sig;
+    process.stderr.write(`\nsluice: ${sig} received: ${doing}...\n`);
+    ac.abort(new Error(`${sig} received`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return handle;
+}
+
+/** The conventional exit status of a process stopped by a signal. */
+export function exitCodeFor(sig: NodeJS.Signals): number {
+  return sig === 'SIGINT' ? 130 : 143;
+}
+
 /** The data interval a run of `dag` covers: the one starting at --date, else the last complete one. */
 export function intervalForRun(dag: Dag, date: string | undefined, now: Date): { start: Date; end: Date } {
   if (date !== undefined) {
@@ -116,16 +146,7 @@ export async function runDagCommand(app: App, dagId: string, o: RunDagOptions): 
   }
   const progress = o.json ? null : new Progress(dag, out, live);
 
-  const stop = new AbortController();
-  let signalName: string | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signalName) return;
-    signalName = sig;
-    process.stderr.write(`\nsluice: ${sig} received: aborting running tasks...\n`);
-    stop.abort(new Error(`${sig} received`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = abortOnSignals('aborting running tasks');
   let state: RunState;
   try {
     state = await executeRun(
@@ -135,8 +156,7 @@ export async function runDagCommand(app: App, dagId: string, o: RunDagOptions): 
       stop.signal,
     );
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     progress?.stop();
   }
 
@@ -149,7 +169,7 @@ export async function runDagCommand(app: App, dagId: string, o: RunDagOptions): 
       out.write(`see why: sluice logs ${run.run_id} <task>; run again: run-dag ${dag.id} --date ${isoSeconds(run.logical_date)} --rerun --failed-only\n`);
     }
   }
-  if (signalName) return signalName === 'SIGINT' ? 130 : 143;
+  if (stop.received) return exitCodeFor(stop.received);
   return state === 'success' ? 0 : 1;
 }
 
