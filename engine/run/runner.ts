@@ -374,7 +374,8 @@ async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
       dagParams: dag.params,
       conf: a.conf,
       conn: publicUrls(deps.connections),
-      dialect: dialectOf(deps.connections),
+      // A task's own `connection` parameter, when it has one, decides its templates' dialect.
+      dialect: dialectOf(deps.connections, typeof spec.params.connection === 'string' ? spec.params.connection : undefined),
     });
     const params: Record<string, unknown> = { ...spec.params };
     for (const field of op.templated) {
