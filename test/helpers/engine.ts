@@ -95,7 +95,7 @@ export function testOperators(probe: Probe) {
     defineOperator({
       name: 'Echo',
       description: 'test: records its templated message and logs it',
-      params: z.object({ message: z.string(), secret_url: z.string().optional() }).strict(),
+      params: z.object({ message: z.string(), secret_url: z.string().optional(), connection: z.string().optional() }).strict(),
       templated: ['message'],
       async execute({ params, record, log }) {
         log.info({ message: params.message, password: 'hunter2' }, `echo ${params.secret_url ?? ''}`);

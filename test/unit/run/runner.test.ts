@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { FakeClock } from '../../../engine/run/clock.js';
 import { retryDelayMs } from '../../../engine/run/runner.js';
 import { harness, type Harness } from '../../helpers/engine.js';
+import { createConnectionResolver } from '../../../engine/connections/index.js';
 
 function states(h: Harness, runId: string): Record<string, string | null> {
   return Object.fromEntries(h.store.listTaskInstances(runId).map((t) => [t.task_id, t.state]));
@@ -272,6 +273,29 @@ tasks:
       expect(h.store.getOutputs(t.try_id)).to.deep.equal({
         message: 'tpl 2024-01-01 20240101 2024-01-01T00:00:00Z songs 10 2024-01-02',
       });
+    });
+
+    it("renders {{ dialect }} for the task's own connection, by default the warehouse", async () => {
+      const hc = harness({
+        connections: createConnectionResolver(
+          { warehouse: 'pglite://memory', rs: 'redshift://etl@cluster.example:5439/dwh?password_env=X' },
+          { home: h.dir },
+        ),
+      });
+      try {
+        const dag = hc.dag(`
+dag: dialects
+tasks:
+  default: { operator: Echo, message: "{{ dialect }}" }
+  on_redshift: { operator: Echo, message: "{{ dialect }}", connection: rs }
+`);
+        const { runId } = await hc.run(dag);
+        const out = (task: string) => hc.store.getOutputs(hc.store.listTries(runId, task)[0]!.try_id);
+        expect(out('default')).to.deep.equal({ message: 'postgres' });
+        expect(out('on_redshift')).to.deep.equal({ message: 'redshift' });
+      } finally {
+        hc.close();
+      }
     });
 
     it('an unknown variable fails the try naming the task and field', async () => {
