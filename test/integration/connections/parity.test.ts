@@ -16,7 +16,7 @@ import { makeTempDir } from '../../helpers/tmp.js';
 import { eventLine, songFile, STAGING_EVENTS_DDL, STAGING_SONGS_DDL } from './load-suite.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const SPARKIFY = path.resolve(here, '../../../../shared/data/sparkify');
+const SPARKIFY = process.env.SLUICE_SPARKIFY_DIR ?? path.resolve(here, '../../../../shared/data/sparkify');
 const home = '/';
 
 /** Every file under dir as [key, bytes]. */

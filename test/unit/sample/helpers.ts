@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** The real Sparkify sample (SPARKIFY_DATA, or ../shared/data/sparkify next to the repo), if present. */
+/** The real Sparkify sample (SLUICE_SPARKIFY_DIR, or ../shared/data/sparkify next to the repo), if present. */
 export const REAL_DATA: string | null = (() => {
-  for (const dir of [process.env.SPARKIFY_DATA, join(repoRoot, '..', 'shared', 'data', 'sparkify')]) {
+  for (const dir of [process.env.SLUICE_SPARKIFY_DIR, join(repoRoot, '..', 'shared', 'data', 'sparkify')]) {
     if (dir && existsSync(join(dir, 'log_data')) && existsSync(join(dir, 'song_data'))) return dir;
   }
   return null;
