@@ -131,10 +131,11 @@ export class StateStore {
   ) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
+    // Wait for other processes' locks (first use, migrations) instead of failing.
+    this.db.pragma('busy_timeout = 5000');
+    this.enableWal();
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
     this.migrate(migrations);
   }
 
@@ -142,31 +143,56 @@ export class StateStore {
     this.db.close();
   }
 
+  /**
+   * Switches a new DB to WAL. The switch needs an exclusive lock and SQLite
+   * answers SQLITE_BUSY at once, without the busy timeout, when another
+   * process opens the same new file at that moment: retry for up to 5 s.
+   */
+  private enableWal(): void {
+    const until = Date.now() + 5000;
+    for (;;) {
+      try {
+        if (this.db.pragma('journal_mode', { simple: true }) === 'wal') return;
+        this.db.pragma('journal_mode = WAL');
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > until) throw err;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }
+    }
+  }
+
   // -- migrations -----------------------------------------------------------
 
-  /** Applies every migration above the DB's version, each in its own transaction. */
+  /**
+   * Applies every migration above the DB's version, all in one IMMEDIATE
+   * transaction: two processes opening a new state DB at once apply them
+   * once (the second waits, then finds them applied), and a failing
+   * migration leaves the DB at the version it had.
+   */
   migrate(list: Migration[]): number[] {
-    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-    const current = this.schemaVersion();
     const known = Math.max(0, ...list.map((m) => m.version));
-    if (current > known) {
-      throw new Error(
-        `${this.file} has schema version ${current}, newer than this Sluice knows (${known}); upgrade Sluice`,
-      );
-    }
-    const applied: number[] = [];
-    for (const m of [...list].sort((a, b) => a.version - b.version)) {
-      if (m.version <= current) continue;
-      this.db.transaction(() => {
+    const apply = this.db.transaction((): number[] => {
+      this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+      const current = this.schemaVersion();
+      if (current > known) {
+        throw new Error(
+          `${this.file} has schema version ${current}, newer than this Sluice knows (${known}); upgrade Sluice`,
+        );
+      }
+      const applied: number[] = [];
+      for (const m of [...list].sort((a, b) => a.version - b.version)) {
+        if (m.version <= current) continue;
         this.db.exec(m.sql);
         this.db
           .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
           .run(m.version, m.name, new Date().toISOString());
-      })();
-      applied.push(m.version);
-    }
-    return applied;
+        applied.push(m.version);
+      }
+      return applied;
+    });
+    return apply.immediate();
   }
 
   schemaVersion(): number {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
 import { StateStore, makeRunId } from '../../../engine/state/store.js';
 import { migrations } from '../../../engine/state/migrations.js';
 import { tmpDir } from '../../helpers/engine.js';
@@ -68,6 +69,37 @@ describe('state store', () => {
     expect(raw.prepare("SELECT name FROM sqlite_master WHERE name = 'ok_table'").get()).to.equal(undefined);
     raw.close();
     store = new StateStore(file);
+  });
+
+  it('several processes opening a new state DB at once migrate it once, without errors', async () => {
+    const file = path.join(dir, 'shared.db');
+    // Every process waits for the same instant before opening the file, so the opens collide.
+    const startAt = Date.now() + 1500;
+    const script = `import { StateStore } from ${JSON.stringify(path.resolve('engine/state/store.ts'))};
+      while (Date.now() < ${startAt});
+      const s = new StateStore(${JSON.stringify(file)}); console.log(s.schemaVersion()); s.close();`;
+    const results = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map(
+        () =>
+          new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+            // run from the project folder, where tsx resolves
+            const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd() });
+            let out = '';
+            let err = '';
+            child.stdout.on('data', (d) => (out += d));
+            child.stderr.on('data', (d) => (err += d));
+            child.on('close', (code) => resolve({ code, out, err }));
+          }),
+      ),
+    );
+    const latest = migrations[migrations.length - 1]!.version;
+    for (const r of results) {
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out.trim()).to.equal(String(latest));
+    }
+    const raw = new Database(file);
+    expect(raw.prepare('SELECT count(*) n FROM schema_migrations').get()).to.deep.equal({ n: migrations.length });
+    raw.close();
   });
 
   it('creates one run per dag and logical date', () => {
