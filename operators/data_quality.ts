@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TaskFailure, errorMessage } from '../engine/errors.js';
 import type { Warehouse } from '../engine/interfaces.js';
 import { defineOperator, identifier, quoteIdent, sqlTemplate } from '../engine/operator.js';
-import { columnList, preview, readSql } from './sql-support.js';
+import { columnList, preview } from './sql-support.js';
 
 /**
  * Runs data quality checks on warehouse tables (like Airflow's common.sql
@@ -153,7 +153,7 @@ export const DataQuality = defineOperator({
       const base = { name: names[i]!, type: check.type, severity: check.severity, ...('table' in check ? { table: check.table } : {}) };
       let result: CheckResult;
       try {
-        result = { ...base, ...(await runCheck(wh, check, signal, (ref) => readSql(ctx, ref, `checks[${i}].sql`))) };
+        result = { ...base, ...(await runCheck(wh, check, signal, (ref) => ctx.sql(ref, `checks[${i}].sql`))) };
       } catch (err) {
         if (signal.aborted) throw err;
         result = { ...base, observed: null, expected: describeExpectation(check), passed: false, error: errorMessage(err) };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { TaskFailure } from '../engine/errors.js';
 import { defineOperator, identifier, quoteIdent, sqlTemplate } from '../engine/operator.js';
-import { asSubquery, columnList, fromSubquery, quoteColumn, readSql, selectColumns } from './sql-support.js';
+import { asSubquery, columnList, fromSubquery, quoteColumn, selectColumns } from './sql-support.js';
 
 /**
  * Loads a dimension table from a SELECT over the staging tables, in one
@@ -44,7 +44,7 @@ export const LoadDimension = defineOperator({
   templated: ['sql'],
   async execute(ctx) {
     const { params, signal, log, record } = ctx;
-    const select = asSubquery(await readSql(ctx, params.sql, 'sql'), 'sql');
+    const select = asSubquery(await ctx.sql(params.sql, 'sql'), 'sql');
     const wh = await ctx.warehouse(params.connection);
     const table = quoteIdent(params.table);
     const key = params.key ?? [];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TaskFailure } from '../engine/errors.js';
 import { defineOperator, identifier, quoteIdent, sqlTemplate } from '../engine/operator.js';
-import { asSubquery, columnList, fromSubquery, quoteColumn, readSql, selectColumns, timestampParam } from './sql-support.js';
+import { asSubquery, columnList, fromSubquery, quoteColumn, selectColumns, timestampParam } from './sql-support.js';
 
 /**
  * Loads a fact table from a SELECT over the staging tables. The default
@@ -31,7 +31,7 @@ export const LoadFact = defineOperator({
   templated: ['sql'],
   async execute(ctx) {
     const { params, signal, log, record } = ctx;
-    const select = asSubquery(await readSql(ctx, params.sql, 'sql'), 'sql');
+    const select = asSubquery(await ctx.sql(params.sql, 'sql'), 'sql');
     const wh = await ctx.warehouse(params.connection);
     const table = quoteIdent(params.table);
     const interval = [timestampParam(ctx.dataIntervalStart), timestampParam(ctx.dataIntervalEnd)];

@@ -1,25 +1,11 @@
 /**
  * Small SQL helpers shared by the warehouse operators (no operator here):
- * reading a SQL reference, splitting a script into statements, wrapping a
+ * splitting a script into statements, wrapping a
  * SELECT, and binding timestamps. Dialect-free: everything here is valid on
  * PostgreSQL and Redshift alike.
  */
-import type { TaskContext, WarehouseSession } from '../engine/interfaces.js';
+import type { WarehouseSession } from '../engine/interfaces.js';
 import { TaskFailure } from '../engine/errors.js';
-
-/** Whether a SQL reference names a file (what TaskContext.sql reads) rather than inline SQL. */
-export function isSqlFile(ref: string): boolean {
-  return /\.sql$/i.test(ref) && !/\s/.test(ref.trim());
-}
-
-/**
- * The SQL text of a reference. A `.sql` file is read and rendered by
- * ctx.sql; inline SQL in a templated field was already rendered by the
- * runner, so it is used as is (rendering it twice could change it).
- */
-export async function readSql(ctx: Pick<TaskContext<unknown>, 'sql'>, ref: string, field: string): Promise<string> {
-  return isSqlFile(ref) ? ctx.sql(ref, field) : ref;
-}
 
 /**
  * Splits a script into statements at top-level semicolons. Quotes ('...',

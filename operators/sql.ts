@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineOperator, sqlTemplate } from '../engine/operator.js';
 import type { WarehouseSession } from '../engine/interfaces.js';
-import { preview, readSql, splitStatements } from './sql-support.js';
+import { preview, splitStatements } from './sql-support.js';
 
 /**
  * Runs a SQL script (a file under sql/ or inline SQL, rendered as a Liquid
@@ -24,7 +24,7 @@ export const Sql = defineOperator({
   templated: ['sql'],
   async execute(ctx) {
     const { params, signal, log, record } = ctx;
-    const script = await readSql(ctx, params.sql, 'sql');
+    const script = await ctx.sql(params.sql, 'sql');
     const statements = splitStatements(script);
     const wh = await ctx.warehouse(params.connection);
     const rowCounts: number[] = [];
