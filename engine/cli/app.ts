@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { loadConfig, PACKAGE_ROOT, type Config } from '../config.js';
 import type { ConnectionResolver, Dag, OperatorDef } from '../interfaces.js';
-import { ConfigError, DagFileError, UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { createConsoleLogger, createSinkLogger, TaskLogSink } from '../log.js';
 import { StateStore, type Orphan } from '../state/store.js';
 import { OperatorRegistry } from '../../operators/index.js';
@@ -142,8 +142,4 @@ export function runnerDeps(app: App, echo: boolean): Omit<RunnerDeps, 'onEvent'>
     parallelism: app.config.parallelism,
     resolvePath: pathResolver(app.config.dagsDir),
   };
-}
-
-export function isDagFileError(e: unknown): e is DagFileError {
-  return e instanceof DagFileError;
 }
