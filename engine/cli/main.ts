@@ -145,7 +145,7 @@ export function buildProgram(): Command {
     .command('list')
     .description('list runs, newest logical date first')
     .option('--dag <dag_id>', 'only this DAG')
-    .option('--state <state>', 'only runs in this state (queued, running, success, failed)')
+    .addOption(new Option('--state <state>', 'only runs in this state').choices(['queued', 'running', 'success', 'failed']))
     .option('--limit <n>', 'at most n runs', '50')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice runs list', 'sluice runs list --dag songplays --state failed']));
@@ -215,11 +215,11 @@ export function buildProgram(): Command {
     const tries = app.store.listTries(runId, taskId);
     if (!app.store.getTaskInstance(runId, taskId)) {
       const names = app.store.listTaskInstances(runId).map((t) => t.task_id);
-      throw new SluiceError(`run ${runId} has no task '${taskId}'. Its tasks: ${names.join(', ')}`);
+      throw new UsageError(`run ${runId} has no task '${taskId}'. Its tasks: ${names.join(', ')}`);
     }
     if (tries.length === 0) throw new SluiceError(`task ${taskId} of ${runId} has not run yet`);
     const t = o.try !== undefined ? tries.find((x) => x.try_number === Number(o.try)) : tries[tries.length - 1];
-    if (!t) throw new SluiceError(`task ${taskId} has no try ${o.try}; its tries: ${tries.map((x) => x.try_number).join(', ')}`);
+    if (!t) throw new UsageError(`task ${taskId} has no try ${o.try}; its tries: ${tries.map((x) => x.try_number).join(', ')}`);
     const lines = app.store.listLogs(t.try_id);
     if (o.json) return void printJson({ try: t, lines: lines.map((l) => ({ ...l, data: l.data ? JSON.parse(l.data) : null })) });
     process.stdout.write(
@@ -409,7 +409,7 @@ function cell(v: unknown): string {
 function requireRun(app: App, runId: string): void {
   if (!app.store.getRun(runId)) {
     const recent = app.store.listRuns({ limit: 5 }).map((r) => r.run_id);
-    throw new SluiceError(`no run '${runId}'${recent.length ? `. Recent runs: ${recent.join(', ')}` : ''} (see: sluice runs list)`);
+    throw new UsageError(`no run '${runId}'${recent.length ? `. Recent runs: ${recent.join(', ')}` : ''} (see: sluice runs list)`);
   }
 }
 

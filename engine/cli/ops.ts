@@ -168,7 +168,7 @@ export async function backfillCommand(
 
 function liveRun(app: App, runId: string): DagRunRow {
   const run = app.store.getRun(runId);
-  if (!run) throw new SluiceError(`no run '${runId}' (see: sluice runs list)`);
+  if (!run) throw new UsageError(`no run '${runId}' (see: sluice runs list)`);
   if (run.state === 'running' && run.pid !== null && processAlive(run.pid)) {
     throw new UsageError(`run ${runId} is being executed by process ${run.pid}; wait for it or stop it first`);
   }

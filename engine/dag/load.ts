@@ -104,6 +104,11 @@ function dagFiles(dir: string): string[] {
 export function loadDagSource(src: string, file: string, registry: OperatorRegistry): Dag {
   const source = new DagSource(file, src);
   const problems = new Problems(source);
+  const binary = source.binaryProblem();
+  if (binary) {
+    problems.list.push(binary);
+    problems.throwIfAny();
+  }
   problems.list.push(...source.yamlProblems());
   // Duplicate keys still leave a usable document; other syntax errors do not.
   if (source.doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) problems.throwIfAny();

@@ -62,11 +62,28 @@ export class DagSource {
     return this.pos(parent);
   }
 
+  /**
+   * A problem when the text is not a text file (a NUL, a control character
+   * YAML forbids, or bytes that were not UTF-8): parsing it would only echo
+   * garbage back. Names the first offending place.
+   */
+  binaryProblem(): DagProblem | undefined {
+    const at = this.text.search(NOT_TEXT);
+    if (at < 0) return undefined;
+    const ch = this.text.codePointAt(at)!;
+    const what = ch === 0xfffd ? 'bytes that are not UTF-8' : `the control character U+${ch.toString(16).toUpperCase().padStart(4, '0')}`;
+    return {
+      pos: this.at(at),
+      path: '',
+      message: `this is not a text file (${what}); a DAG file must be UTF-8 YAML text: remove or rename the file`,
+    };
+  }
+
   /** The YAML parse errors as problems; duplicate keys say which key and where the first one is. */
   yamlProblems(): DagProblem[] {
     return this.doc.errors.map((err) => {
       const pos = this.at(err.pos[0]);
-      const what = err.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
+      const what = shortenQuoted(err.message.replace(/ at line \d+, column \d+:[\s\S]*$/, ''));
       if (err.code === 'DUPLICATE_KEY') {
         const dup = this.duplicateKeyAt(err.pos[0]);
         if (dup) {
@@ -101,6 +118,17 @@ export class DagSource {
     });
     return found;
   }
+}
+
+/** Characters no YAML text holds: C0 controls but tab, LF and CR; DEL; and U+FFFD, what undecodable bytes become. */
+// eslint-disable-next-line no-control-regex
+const NOT_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/;
+
+/** Long quoted tokens in parser messages are cut, so one bad line never prints kilobytes. */
+function shortenQuoted(message: string, max = 60): string {
+  return message.replace(/"((?:[^"\\]|\\.)*)"/g, (all, inner: string) =>
+    inner.length > max ? `"${inner.slice(0, max)}…" (${inner.length} characters)` : all,
+  );
 }
 
 /** The map-key / seq-index path of a node from the visitor's ancestors list. */

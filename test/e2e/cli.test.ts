@@ -203,7 +203,7 @@ describe('CLI end to end (spawned processes)', function () {
       expect(h.stdout, verb.join(' ')).to.contain('Examples:');
     }
     const missingRun = p.run(['tasks', 'list', 'nope']);
-    expect(missingRun.code).to.equal(1);
+    expect(missingRun.code).to.equal(2) // an unknown name is a usage error, as for an unknown DAG;
     expect(missingRun.stderr).to.contain("no run 'nope'");
   });
 });
