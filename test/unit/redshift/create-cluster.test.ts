@@ -8,7 +8,8 @@ import path from 'node:path';
 import { StateStore } from '../../../engine/state/store.js';
 import { TaskFailure } from '../../../engine/errors.js';
 import { CreateCluster } from '../../../operators/create_cluster.js';
-import { awsEndpoint, awsClients } from '../../../operators/aws.js';
+import { awsEndpoint } from '../../../operators/aws/params.js';
+import { awsClients } from '../../../operators/aws/hook.js';
 import { makeTempDir } from '../../helpers/tmp.js';
 import { awsError, fakeContext } from './helpers.js';
 
