@@ -16,6 +16,26 @@ const UNIT_MS: Record<string, number> = {
 const ACCEPTED =
   'use a number of seconds (90) or amounts with units ms, s, m, h, d, w, e.g. 500ms, 90s, 5m, 1h30m, 1h 30m, 2d';
 
+/**
+ * The longest duration accepted: 100 years (36525d). Anything longer is a
+ * mistake or means "never" (write null for no timeout), and a retry that
+ * far out would not fit in a date.
+ */
+export const MAX_DURATION_MS = 36_525 * 86_400_000;
+
+/** Rejects NaN, infinite and over-long totals; returns ms rounded to whole milliseconds. */
+function bounded(ms: number, s: string | number): number {
+  const shown = typeof s === 'number' ? String(s) : `'${s}'`;
+  if (Number.isNaN(ms)) throw new Error(`invalid duration ${shown}: ${ACCEPTED}`);
+  if (ms > MAX_DURATION_MS) {
+    throw new Error(
+      `invalid duration ${shown}: longer than 36525d (100 years), the longest accepted; ` +
+        'write a shorter one, or null where no limit is meant (execution_timeout: null, max_retry_delay: null)',
+    );
+  }
+  return Math.round(ms);
+}
+
 /** One `<amount><unit>` part; parts may be separated by spaces. */
 const PART = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)/y;
 
@@ -23,10 +43,10 @@ const PART = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)/y;
 export function parseDuration(s: string | number): number {
   if (typeof s === 'number') {
     if (!Number.isFinite(s) || s < 0) throw new Error(`invalid duration ${s}: ${ACCEPTED}`);
-    return Math.round(s * 1000);
+    return bounded(s * 1000, s);
   }
   const text = String(s).trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  if (/^\d+(\.\d+)?$/.test(text)) return bounded(Number(text) * 1000, s);
   let total = 0;
   let at = 0;
   let parts = 0;
@@ -41,7 +61,7 @@ export function parseDuration(s: string | number): number {
     parts++;
   }
   if (parts === 0) throw new Error(`invalid duration '${s}': ${ACCEPTED}`);
-  return Math.round(total);
+  return bounded(total, s);
 }
 
 /** A short human form: `12ms`, `4.2s`, `1m5s`, `1h30m`, `2d3h`. */

@@ -73,6 +73,17 @@ export interface TaskSpec extends RetryPolicy {
   pos: SourcePos;
 }
 
+/** A DAG param, as Airflow's `Param`: a JSON Schema for its value, and its default. */
+export interface DagParam {
+  /** JSON Schema keywords (type, enum, minimum, ...) the value must satisfy; {} accepts any value. */
+  schema: Record<string, unknown>;
+  /** false for a required param: a run must set it in its conf */
+  hasDefault: boolean;
+  default?: unknown;
+  /** where the param is declared */
+  pos: SourcePos;
+}
+
 export interface Dag {
   id: string;
   file: string;
@@ -85,7 +96,10 @@ export interface Dag {
   catchup: boolean;
   maxActiveRuns: number;
   maxActiveTasks: number;
+  /** Param defaults: what `{{ params.x }}` sees when a run's conf does not set x. */
   params: Record<string, unknown>;
+  /** Declared params (name -> schema and default); a run's conf is validated against them. */
+  paramSpecs?: Record<string, DagParam>;
   tags: string[];
   tasks: Map<string, TaskSpec>;
   /** task id -> ids of the tasks that list it as upstream */
@@ -107,6 +121,14 @@ export interface QueryResult<T = Record<string, unknown>> {
 
 export interface QueryOptions {
   signal?: AbortSignal;
+}
+
+export interface ListOptions extends QueryOptions {
+  /**
+   * Told about entries a listing skipped that the user should hear of: a
+   * symlink loop, a file or folder reached twice through links, a broken link.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** How each JSON record maps to the target table's columns (Redshift `FORMAT AS JSON`). */
@@ -148,6 +170,8 @@ export interface LoadResult {
   objects: number;
   bytes: number;
   rejected: Rejection[];
+  /** What the load skipped without rejecting a line (a symlink loop, a file linked twice): for the task log. */
+  warnings?: string[];
 }
 
 /** What can run SQL: a warehouse connection or a transaction on one. */
@@ -164,6 +188,12 @@ export interface Warehouse extends WarehouseSession {
   readonly url: string;
   /** Runs fn in one transaction: commit when it resolves, rollback when it throws. */
   transaction<T>(fn: (tx: WarehouseSession) => Promise<T>, opts?: QueryOptions): Promise<T>;
+  /**
+   * Why this connection can no longer be used, once it cannot (an embedded
+   * session after a fatal error); null or absent while it is fine. The
+   * resolver closes a broken warehouse and opens a fresh one for the next caller.
+   */
+  readonly broken?: string | null;
   close(): Promise<void>;
 }
 
@@ -177,7 +207,7 @@ export interface ObjectStore {
   /** The store's URL with secrets removed. */
   readonly url: string;
   /** Every object at or under the prefix (recursive), sorted by key. */
-  list(prefix: string, opts?: QueryOptions): Promise<ObjectInfo[]>;
+  list(prefix: string, opts?: ListOptions): Promise<ObjectInfo[]>;
   /** The object's bytes as a stream; gzip objects are decompressed transparently. */
   read(key: string, opts?: QueryOptions): Promise<Readable>;
   /** Writes an object (used by the sample generator and tests). */

@@ -3,7 +3,7 @@
  * line per state change otherwise (logs, CI, pipes).
  */
 import type { Dag, TaskState } from '../interfaces.js';
-import type { RunEvent } from '../run/runner.js';
+import { describeNextTry, type RunEvent } from '../run/runner.js';
 import { colourState, humanMs } from './format.js';
 
 const SYMBOL: Record<string, string> = {
@@ -23,6 +23,9 @@ interface Line {
   tryNumber: number;
   startedAt: number | null;
   endedAt: number | null;
+  /** up_for_retry: when the next try starts, and the task's tries. */
+  nextTryAt: Date | null;
+  maxTries: number | null;
 }
 
 export class Progress {
@@ -36,7 +39,7 @@ export class Progress {
     private readonly out: NodeJS.WriteStream,
     private readonly live: boolean,
   ) {
-    for (const id of dag.order) this.lines.set(id, { state: null, tryNumber: 0, startedAt: null, endedAt: null });
+    for (const id of dag.order) this.lines.set(id, { state: null, tryNumber: 0, startedAt: null, endedAt: null, nextTryAt: null, maxTries: null });
     if (live) this.ticker = setInterval(() => this.draw(), 500).unref();
   }
 
@@ -46,6 +49,8 @@ export class Progress {
     if (!line) return;
     line.state = e.state;
     line.tryNumber = e.tryNumber;
+    line.nextTryAt = e.nextTryAt ?? null;
+    line.maxTries = e.maxTries ?? null;
     if (e.state === 'running') {
       line.startedAt = e.at.getTime();
       line.endedAt = null;
@@ -56,8 +61,13 @@ export class Progress {
     if (this.live) this.schedule();
     else if (e.state !== 'scheduled' && e.state !== 'queued' && e.state !== null) {
       const tryPart = e.state === 'skipped' || e.state === 'upstream_failed' ? '' : ` (try ${e.tryNumber})`;
+      // A retry may be minutes away: say when, so a quiet console is not mistaken for a hang.
+      const next =
+        e.state === 'up_for_retry' && e.nextTryAt && e.maxTries
+          ? `; next: ${describeNextTry(e.tryNumber + 1, e.maxTries, e.nextTryAt, e.at)}`
+          : '';
       this.out.write(
-        `${e.at.toISOString()} ${e.taskId} ${e.state}${tryPart}${e.error ? `: ${firstLine(e.error)}` : ''}\n`,
+        `${e.at.toISOString()} ${e.taskId} ${e.state}${tryPart}${e.error ? `: ${firstLine(e.error)}` : ''}${next}\n`,
       );
     }
   }
@@ -78,7 +88,11 @@ export class Progress {
       const s = l.state ?? 'none';
       const dur = l.startedAt ? humanMs((l.endedAt ?? now) - l.startedAt) : '';
       const tries = l.tryNumber > 1 ? ` try ${l.tryNumber}` : '';
-      return `  ${SYMBOL[s] ?? ' '} ${id.padEnd(width)}  ${colourState(l.state, true)}${tries}${dur ? `  ${dur}` : ''}`;
+      const next =
+        l.state === 'up_for_retry' && l.nextTryAt && l.maxTries
+          ? `  next: ${describeNextTry(l.tryNumber + 1, l.maxTries, l.nextTryAt, new Date(now))}`
+          : '';
+      return `  ${SYMBOL[s] ?? ' '} ${id.padEnd(width)}  ${colourState(l.state, true)}${tries}${dur ? `  ${dur}` : ''}${next}`;
     });
     let s = '';
     if (this.drawn > 0) s += `\x1b[${this.drawn}A`;

@@ -21,12 +21,15 @@ export { QueryError } from './sql-error.js';
 export { LocalObjectStore } from './local-store.js';
 export { S3ObjectStore } from './s3-store.js';
 export { PgliteWarehouse } from './pglite.js';
+export { WarehouseBusyError } from './pglite-lock.js';
 export { PostgresWarehouse } from './postgres.js';
 export { RedshiftWarehouse } from './redshift.js';
 
 export interface OpenOptions {
   /** Directory that relative paths in URLs are resolved against (the Sluice home). */
   home: string;
+  /** Stops an open that waits (a PGlite data dir another process holds). */
+  signal?: AbortSignal;
 }
 
 function describeKind(c: ParsedConnection): string {
@@ -39,10 +42,14 @@ export async function openWarehouse(url: string, opts: OpenOptions): Promise<War
   const shown = redactUrl(url);
   switch (c.kind) {
     case 'pglite': {
-      // ?thread=main|worker (see pglite.ts) is an option, not part of the data dir
-      const { base, thread } = pgliteUrlOptions(url);
+      // ?thread=main|worker&lock_timeout=10m (see pglite.ts) are options, not part of the data dir
+      const { base, thread, lockTimeoutMs } = pgliteUrlOptions(url);
       const loc = base === url ? c : parseConnectionUrl(base, opts);
-      return PgliteWarehouse.open(shown, loc.kind === 'pglite' ? loc.dataDir : c.dataDir, { thread });
+      return PgliteWarehouse.open(shown, loc.kind === 'pglite' ? loc.dataDir : c.dataDir, {
+        thread,
+        lockTimeoutMs,
+        signal: opts.signal,
+      });
     }
     case 'postgres':
       return PostgresWarehouse.open(shown, c.connectionString);
@@ -87,6 +94,8 @@ export function publicConnectionUrl(url: string, ctx: UrlContext): string {
  */
 export function createConnectionResolver(urls: Record<string, string>, opts: OpenOptions): ConnectionResolver {
   const opened = new Map<string, Promise<Warehouse | ObjectStore>>();
+  /** Aborted by closeAll: an open still waiting (for a PGlite data dir another process holds) gives up. */
+  let closing = new AbortController();
   const known = () => Object.keys(urls).sort();
   const urlOf = (name: string): string => {
     const url = Object.prototype.hasOwnProperty.call(urls, name) ? urls[name] : undefined;
@@ -113,7 +122,15 @@ export function createConnectionResolver(urls: Record<string, string>, opts: Ope
       if (roleOf(name) !== 'warehouse') {
         throw new ConnectionError(`connection '${name}' (${redactUrl(urlOf(name))}) is an object store, not a warehouse`);
       }
-      return open(name, (url) => openWarehouse(url, opts));
+      const opener = (url: string) => openWarehouse(url, { ...opts, signal: closing.signal });
+      const p = open(name, opener);
+      const wh = await p;
+      if (!wh.broken) return wh;
+      // A session that can no longer be trusted (a PGlite session after a WASM abort or a full disk) is
+      // discarded, so a retry runs on a fresh one instead of failing again on the old one's state.
+      if (opened.get(name) === p) opened.delete(name);
+      await wh.close().catch(() => {});
+      return open(name, opener);
     },
     async objectStore(name = 'lake') {
       if (roleOf(name) !== 'store') {
@@ -128,6 +145,8 @@ export function createConnectionResolver(urls: Record<string, string>, opts: Ope
     async closeAll() {
       const all = [...opened.values()];
       opened.clear();
+      closing.abort(new ConnectionError('the connections were closed while this one was opening'));
+      closing = new AbortController();
       // connections that never opened have nothing to close
       const results = await Promise.allSettled(all.map((p) => p.then((c) => c.close(), () => undefined)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -10,11 +10,11 @@
  */
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, notRetryableReason } from '../errors.js';
 import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse, WarehouseSession } from '../interfaces.js';
 import { loadJsonLocally, type CsvSink, type LocalLoadTarget } from './json-load.js';
 import { pgTypeOverrides } from './result-types.js';
-import { toSluiceError } from './sql-error.js';
+import { connectionLost, isConnectionLoss, toSluiceError } from './sql-error.js';
 
 /** How long connecting may take before the connection counts as unreachable. */
 export const PG_CONNECT_TIMEOUT_MS = 5_000;
@@ -54,6 +54,7 @@ export interface PgConn {
 /** Asks the server to cancel whatever backend `pid` is running, from a separate connection. */
 async function cancelBackend(conn: PgConn, pid: number): Promise<void> {
   const side = new pg.Client({ connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, ...conn.config });
+  side.on('error', () => {}); // the server went away: the cancel is moot, and must not crash the process
   try {
     await side.connect();
     await side.query('SELECT pg_cancel_backend($1)', [pid]);
@@ -97,9 +98,14 @@ export async function runPgQuery<T>(
       rowCount: last?.rowCount ?? last?.rows?.length ?? 0,
       fields: (last?.fields ?? []).map((f) => ({ name: f.name })),
     };
-  } catch (err) {
+  } catch (caught) {
     const reason = abortedReason(signals);
     if (reason) throw reason;
+    // A dropped connection: the query's own error says how (57P01 admin shutdown, "terminated"), else the client's.
+    const lost = lostConnections.get(client);
+    if (isConnectionLoss(caught)) throw connectionLost(conn.url, caught as Error);
+    if (lost) throw connectionLost(conn.url, lost);
+    const err = caught;
     if (scrub && err instanceof Error) {
       err.message = scrub(err.message);
       err.stack = undefined;
@@ -112,6 +118,34 @@ export async function runPgQuery<T>(
   } finally {
     for (const s of signals) s?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * Clients whose connection broke while checked out, with the error the
+ * client emitted: their query rejects with a connection-lost error and they
+ * are destroyed on release instead of going back to the pool.
+ */
+const lostConnections = new WeakMap<object, Error>();
+
+/**
+ * Makes a checked-out client safe to lose: pg emits 'error' on a client whose
+ * connection drops (server stopped, network cut) and pg-pool listens only
+ * while the client is idle, so without this an outage during a query is an
+ * unhandled 'error' event that ends the process. The query in flight rejects
+ * by itself; the listener records why. release() destroys a broken client.
+ */
+export function guardCheckout(client: pg.PoolClient): pg.PoolClient {
+  const onError = (err: Error) => {
+    if (!lostConnections.has(client)) lostConnections.set(client, err);
+  };
+  client.on('error', onError);
+  const release = client.release.bind(client);
+  client.release = (destroy?: boolean | Error) => {
+    client.off('error', onError);
+    const lost = lostConnections.get(client);
+    release(lost ?? destroy);
+  };
+  return client;
 }
 
 /** Opens a streamed COPY FROM STDIN on the client and wraps it as a CSV sink. */
@@ -216,13 +250,18 @@ export abstract class PgPoolWarehouse {
   /** A session on a client checked out for a transaction. */
   protected abstract session(client: pg.PoolClient, signal: AbortSignal | undefined): PoolSession;
 
-  /** Checks a client out of the pool. */
+  /** Checks a client out of the pool (a new connection when the old ones were lost: pg-pool drops those). */
   protected async connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (err) {
-      throw this.connectError(err);
+      const e = this.connectError(err);
+      // A refused password or login fails the same way on every try.
+      const why = notRetryableReason(err);
+      throw why && e.retryable ? e.markNotRetryable(why) : e;
     }
+    return guardCheckout(client);
   }
 
   /** Connects once to check the server is there; closes the pool when it is not. */

@@ -53,6 +53,7 @@ export function lineColOf(text: string, position: number): { line: number; col: 
  */
 export function toSluiceError(err: unknown, sql: string | undefined, url: string): Error {
   if (err instanceof SluiceError) return err;
+  if (isConnectionLoss(err)) return connectionLost(url, err as Error);
   if (isDatabaseError(err)) {
     let msg = err.message;
     const pos = err.position !== undefined ? Number(err.position) : undefined;
@@ -69,10 +70,43 @@ export function toSluiceError(err: unknown, sql: string | undefined, url: string
   const e = err instanceof Error ? err : new Error(String(err));
   const code = (e as { code?: string }).code;
   if (code && /^(E[A-Z]+|ETIMEDOUT)$/.test(code)) {
-    return new ConnectionError(`${url}: ${e.message}`);
+    return new ConnectionError(`${url}: ${e.message}`, { cause: e });
   }
-  if (/Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)) {
-    return new ConnectionError(`${url}: ${e.message}`);
+  if (/connection timeout|Client has encountered a connection error/i.test(e.message)) {
+    return new ConnectionError(`${url}: ${e.message}`, { cause: e });
   }
   return e;
+}
+
+/**
+ * SQLSTATEs a session ends with when the server goes away under it:
+ * class 08 (connection exception) and 57P01-57P03 (admin shutdown, crash
+ * shutdown, cannot connect now: `pg_ctl stop`, a crashed backend, recovery).
+ */
+const CONNECTION_LOST_STATES = /^(08...|57P0[123])$/;
+
+/** Whether an error means the connection to the server broke (not that a statement was refused). */
+export function isConnectionLoss(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: string }).code;
+  if (typeof code === 'string' && (CONNECTION_LOST_STATES.test(code) || /^(ECONNRESET|EPIPE|ECONNABORTED)$/.test(code))) {
+    return true;
+  }
+  return /Connection terminated unexpectedly|Connection terminated|Client was closed and is not queryable|read ECONNRESET/i.test(
+    err.message,
+  );
+}
+
+/**
+ * The error of a query whose connection broke: retryable (the next try gets
+ * a fresh connection from the pool), naming the server and what happened.
+ */
+export function connectionLost(url: string, err: Error): ConnectionError {
+  const code = (err as { code?: string }).code;
+  const why = code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+  return new ConnectionError(
+    `${url}: the connection to the server was lost during the query (${why}); ` +
+      'the task is retried under its retry policy on a new connection',
+    { cause: err },
+  );
 }

@@ -17,17 +17,28 @@ import type {
   TaskState,
 } from '../interfaces.js';
 import { FINISHED_STATES } from '../interfaces.js';
-import { TemplateError, errorMessage } from '../errors.js';
+import { TemplateError, errorMessage, notRetryableReason } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { OperatorRegistry } from '../../operators/index.js';
 import type { StateStore, TaskInstanceRow, TryRow } from '../state/store.js';
 import { buildContext, render, renderDeep, type TemplateContext } from '../template/index.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, type LongTimer, setLongTimeout, systemClock } from './clock.js';
 import { evaluateTrigger } from './trigger.js';
 import { formatDuration } from '../duration.js';
 
 export type RunEvent =
-  | { type: 'task'; runId: string; taskId: string; state: TaskState | null; tryNumber: number; error?: string; at: Date }
+  | {
+      type: 'task';
+      runId: string;
+      taskId: string;
+      state: TaskState | null;
+      tryNumber: number;
+      error?: string;
+      at: Date;
+      /** up_for_retry: when the next try starts, and how many tries the task has. */
+      nextTryAt?: Date;
+      maxTries?: number;
+    }
   | { type: 'run'; runId: string; state: RunState; at: Date; note?: string };
 
 export interface RunnerDeps {
@@ -54,11 +65,26 @@ export class TryAbort extends Error {
   }
 }
 
-/** Airflow's retry delay: retry_delay, doubled per try with exponential backoff, capped by max_retry_delay. */
+/** Airflow's `[core] max_task_retry_delay` default: no exponential backoff waits longer than a day. */
+export const MAX_TASK_RETRY_DELAY_MS = 86_400_000;
+
+/**
+ * How long to wait before the next try, after try `tryNumber` failed, as
+ * Airflow's TaskInstance.next_retry_datetime computes it:
+ * - without retry_exponential_backoff: retry_delay, as it is (max_retry_delay
+ *   does not apply: Airflow reads it only with backoff);
+ * - with it: retry_delay x 2^(tryNumber-1), rounded up to whole seconds and at
+ *   least 1 s, capped at 24 h (max_task_retry_delay), then at max_retry_delay
+ *   when one is set.
+ * Unlike Airflow, no jitter is added (Airflow adds a hash-based 0-100 % on
+ * top of the backoff to spread a cluster's workers): a retry comes exactly
+ * when the log line says it will.
+ */
 export function retryDelayMs(policy: RetryPolicy, tryNumber: number): number {
-  let delay = policy.retryDelayMs;
-  if (policy.retryExponentialBackoff) delay = policy.retryDelayMs * 2 ** Math.max(0, tryNumber - 1);
-  if (policy.maxRetryDelayMs !== null) delay = Math.min(delay, policy.maxRetryDelayMs);
+  if (!policy.retryExponentialBackoff) return policy.retryDelayMs;
+  const seconds = Math.max(1, Math.ceil((policy.retryDelayMs / 1000) * 2 ** Math.max(0, tryNumber - 1)));
+  let delay = Math.min(seconds * 1000, MAX_TASK_RETRY_DELAY_MS);
+  if (policy.maxRetryDelayMs) delay = Math.min(delay, policy.maxRetryDelayMs);
   return delay;
 }
 
@@ -169,9 +195,9 @@ export async function executeRun(
   let drained = false;
   let idleRetryAt: number | null = null;
 
-  const setState = (taskId: string, s: TaskState | null, tryNumber: number, error?: string) => {
+  const setState = (taskId: string, s: TaskState | null, tryNumber: number, error?: string, retry?: RetryInfo) => {
     state.set(taskId, s);
-    emit({ type: 'task', runId, taskId, state: s, tryNumber, error, at: clock.now() });
+    emit({ type: 'task', runId, taskId, state: s, tryNumber, error, at: clock.now(), ...retry });
   };
 
   const enqueue = (taskId: string) => {
@@ -334,7 +360,33 @@ interface TryArgs {
   clock: Clock;
   abort: AbortController;
   tryOf: TaskInstanceRow;
-  setState: (taskId: string, s: TaskState | null, tryNumber: number, error?: string) => void;
+  setState: (taskId: string, s: TaskState | null, tryNumber: number, error?: string, retry?: RetryInfo) => void;
+}
+
+interface RetryInfo {
+  nextTryAt: Date;
+  maxTries: number;
+}
+
+/**
+ * "try 2 of 4 at 12:34:56Z (in 5m)": when an up_for_retry task runs again
+ * (UTC, as every time Sluice prints; the date too when it is not today's).
+ */
+export function describeNextTry(nextTry: number, maxTries: number, at: Date, now: Date): string {
+  const iso = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const sameDay = iso.slice(0, 10) === now.toISOString().slice(0, 10);
+  const inMs = Math.max(0, at.getTime() - now.getTime());
+  return `try ${nextTry} of ${maxTries} at ${sameDay ? iso.slice(11) : iso} (in ${formatDuration(Math.ceil(inMs / 1000) * 1000)})`;
+}
+
+/**
+ * Why a failed try is not retried although tries are left, or null. A
+ * TryAbort says so itself (an interruption without requeue); other errors
+ * through their `retryable` flag, OS error code or SQLSTATE (errors.ts).
+ */
+function whyNotRetried(error: unknown): string | null {
+  if (error instanceof TryAbort) return error.retryable ? null : error.message;
+  return notRetryableReason(error);
 }
 
 /** Runs one try of a task and records it; returns the task instance as it now stands. */
@@ -352,10 +404,11 @@ async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
     try_id: tryRow.try_id,
   });
   const outputs: Record<string, unknown> = {};
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   if (spec.executionTimeoutMs !== null) {
     const ms = spec.executionTimeoutMs;
-    timer = setTimeout(
+    // Chained timers: a plain setTimeout beyond 2^31 - 1 ms (~24.8 days) would fire at once.
+    timer = setLongTimeout(
       () => abort.abort(new TryAbort(`execution_timeout of ${formatDuration(ms)} exceeded`, true)),
       ms,
     );
@@ -426,7 +479,7 @@ async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
   } catch (err) {
     error = abort.signal.aborted ? abort.signal.reason : err;
   } finally {
-    if (timer) clearTimeout(timer);
+    timer?.clear();
   }
 
   const now = clock.now();
@@ -437,15 +490,23 @@ async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
     return store.getTaskInstance(runId, spec.id)!;
   }
 
-  const message = redactText(errorMessage(error));
-  const retryable = !(error instanceof TryAbort) || error.retryable;
+  let message = redactText(errorMessage(error));
+  const notRetried = whyNotRetried(error);
   const ti = store.getTaskInstance(runId, spec.id)!;
-  const retry = retryable && ti.try_number < ti.max_tries;
+  const triesLeft = ti.try_number < ti.max_tries;
+  const retry = notRetried === null && triesLeft;
   const nextTryAt = retry ? new Date(now.getTime() + retryDelayMs(spec, tryRow.try_number)) : null;
-  log.error(
-    { err: message, ...(retry ? { next_try_at: nextTryAt!.toISOString() } : {}) },
-    retry ? `try failed; retrying (${ti.try_number} of ${ti.max_tries} tries used)` : 'try failed',
-  );
+  if (retry) {
+    const next = describeNextTry(ti.try_number + 1, ti.max_tries, nextTryAt!, now);
+    log.error({ err: message, next_try_at: nextTryAt!.toISOString() }, `try failed; up_for_retry: ${next}`);
+  } else if (triesLeft && !(error instanceof TryAbort)) {
+    // Tries were left, but this failure would come back on every one of them: say so where the user looks first.
+    const why = redactText(notRetried!);
+    log.error({ err: message }, `try failed; not retried: ${why} (${ti.max_tries - ti.try_number} retries left unused)`);
+    message = `not retried (${why}): ${message}`;
+  } else {
+    log.error({ err: message }, 'try failed');
+  }
   store.endTry(tryRow, {
     state: 'failed',
     taskState: retry ? 'up_for_retry' : 'failed',
@@ -455,7 +516,13 @@ async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
     nextTryAt,
     outputs,
   });
-  a.setState(spec.id, retry ? 'up_for_retry' : 'failed', tryRow.try_number, message);
+  a.setState(
+    spec.id,
+    retry ? 'up_for_retry' : 'failed',
+    tryRow.try_number,
+    message,
+    retry ? { nextTryAt: nextTryAt!, maxTries: ti.max_tries } : undefined,
+  );
   return store.getTaskInstance(runId, spec.id)!;
 }
 

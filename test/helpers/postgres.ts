@@ -222,3 +222,52 @@ export function usePostgres(label = 'test'): PgHandle {
   });
   return handle;
 }
+
+/** A private server a test may stop (as an outage would) and start again on the same port. */
+export interface RestartablePgServer extends PgServer {
+  /** Stops the server: `immediate` drops every connection at once (a crash), `fast` ends sessions first. */
+  halt(mode?: 'immediate' | 'fast'): void;
+  /** Starts the stopped server again (same port, same data). */
+  resume(): void;
+}
+
+/**
+ * Starts a private server of its own (never the shared one, never
+ * SLUICE_TEST_PG_URL's) that the test can stop and start, to play an outage.
+ * Needs the PostgreSQL binaries; returns null without them.
+ */
+export async function startRestartablePostgres(): Promise<RestartablePgServer | null> {
+  const bin = findPgBin();
+  if (!bin) return null;
+  const base = makeTempDir('sluice-pg-outage');
+  const data = path.join(base, 'data');
+  if (isRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(base, uid, gid);
+  }
+  runPg(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  const port = await freePort();
+  const opts = [`-p ${port}`, `-k ${base}`, "-c listen_addresses='127.0.0.1'", '-c fsync=off', '-c max_connections=50'].join(' ');
+  const pgCtl = (args: string[]) => runPg(path.join(bin, 'pg_ctl'), ['-D', data, ...args]);
+  const resume = () => pgCtl(['-o', opts, '-l', path.join(base, 'server.log'), '-w', '-t', '30', 'start']);
+  resume();
+  let removed = false;
+  const stop = () => {
+    if (removed) return;
+    removed = true;
+    try {
+      pgCtl(['-m', 'immediate', '-w', 'stop']);
+    } catch {
+      // already stopped
+    }
+    removeTempDir(base);
+  };
+  process.once('exit', stop);
+  return {
+    adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop,
+    halt: (mode = 'immediate') => void pgCtl(['-m', mode, '-w', 'stop']),
+    resume,
+  };
+}
