@@ -5,12 +5,17 @@
 import type { Dag, RunState } from '../interfaces.js';
 import { UsageError } from '../errors.js';
 import { processAlive, type DagRunRow } from '../state/store.js';
+import { activeRuns } from '../state/active-runs.js';
 import { executeRun } from '../run/runner.js';
+import { systemClock } from '../run/clock.js';
+import { setLockHolder } from '../connections/pglite-lock.js';
 import { dataIntervalFor, lastCompleteInterval } from '../schedule/interval.js';
 import { parseDagDate, DATE_FORMS } from '../dag/time.js';
+import { validateConf } from '../dag/params.js';
 import { type App, findDag, runnerDeps } from './app.js';
 import { Progress } from './progress.js';
 import { colourState, humanMs, isoSeconds, printJson, table } from './format.js';
+import { observedVsExpected, tryFindings } from './findings.js';
 
 export interface RunDagOptions {
   date?: string;
@@ -86,10 +91,22 @@ export function intervalForRun(dag: Dag, date: string | undefined, now: Date): {
   return last;
 }
 
-/** Creates the run, or clears an existing one for --rerun. Returns the run row. */
-export function prepareRun(app: App, dag: Dag, interval: { start: Date; end: Date }, o: RunDagOptions): DagRunRow {
+/**
+ * Creates the run, or clears an existing one for --rerun. Returns the run
+ * row, or null (having changed nothing) when the request is valid but
+ * `slotFree` says the run may not start yet.
+ */
+export function prepareRun(
+  app: App,
+  dag: Dag,
+  interval: { start: Date; end: Date },
+  o: RunDagOptions,
+  slotFree: () => boolean = () => true,
+): DagRunRow | null {
   const { store } = app;
   const conf = parseConf(o.conf);
+  // Checked against the DAG's params before anything renders (a rerun without --conf keeps its run's conf).
+  validateConf(dag, conf, { partial: Boolean(o.rerun) && o.conf === undefined });
   const tasks = dag.order.map((id) => ({
     taskId: id,
     operator: dag.tasks.get(id)!.operator,
@@ -108,6 +125,7 @@ export function prepareRun(app: App, dag: Dag, interval: { start: Date; end: Dat
           `Use --rerun to run it again, or --rerun --failed-only for its failed and unfinished tasks only.`,
       );
     }
+    if (!slotFree()) return null;
     store.ensureTaskInstances(existing.run_id, tasks);
     store.clearTasks(existing.run_id, (id) => (dag.tasks.get(id)?.retries ?? 0) + 1, {
       failedOnly: o.failedOnly,
@@ -117,6 +135,7 @@ export function prepareRun(app: App, dag: Dag, interval: { start: Date; end: Dat
     return store.getRun(existing.run_id)!;
   }
   if (o.failedOnly) throw new UsageError('--failed-only goes with --rerun of an existing run');
+  if (!slotFree()) return null;
   const created = store.createRun({
     dagId: dag.id,
     logicalDate: interval.start,
@@ -132,11 +151,64 @@ export function prepareRun(app: App, dag: Dag, interval: { start: Date; end: Dat
   return created;
 }
 
+/** How often run-dag looks again for a free max_active_runs slot. */
+const SLOT_POLL_MS = 500;
+
+/**
+ * prepareRun once the DAG has fewer than `max_active_runs` runs executing in
+ * any process that shares the state DB (run-dag, the scheduler, backfill).
+ * Airflow queues a run past the limit; run-dag waits likewise, saying once on
+ * stderr which runs it waits for, until a slot frees or the signal aborts
+ * (then null, nothing created). The count and the creation are one IMMEDIATE
+ * transaction, so two processes never both take the last slot.
+ */
+export async function prepareRunWhenFree(
+  app: App,
+  dag: Dag,
+  interval: { start: Date; end: Date },
+  o: RunDagOptions,
+  signal: AbortSignal,
+): Promise<DagRunRow | null> {
+  let told = false;
+  for (;;) {
+    let active: DagRunRow[] = [];
+    const run = app.store.db
+      .transaction(() =>
+        prepareRun(app, dag, interval, o, () => {
+          active = activeRuns(app.store, { dagId: dag.id });
+          return active.length < dag.maxActiveRuns;
+        }),
+      )
+      .immediate();
+    if (run) return run;
+    if (!told) {
+      told = true;
+      const list = active.map((r) => `${r.run_id} (pid ${r.pid} on ${r.host ?? '?'})`).join(', ');
+      process.stderr.write(
+        `sluice: DAG ${dag.id} has ${active.length} active run${active.length === 1 ? '' : 's'} ` +
+          `(max_active_runs ${dag.maxActiveRuns}): ${list}; waiting for a slot (Ctrl-C to give up)...\n`,
+      );
+    }
+    await systemClock.sleep(SLOT_POLL_MS, signal);
+    if (signal.aborted) return null;
+  }
+}
+
 /** Runs the command; resolves to the process exit code. */
 export async function runDagCommand(app: App, dagId: string, o: RunDagOptions): Promise<number> {
   const dag = findDag(app, dagId);
   const interval = intervalForRun(dag, o.date, new Date());
-  const run = prepareRun(app, dag, interval, o);
+  const waiting = abortOnSignals('giving up the wait; no run was created');
+  let prepared: DagRunRow | null;
+  try {
+    prepared = await prepareRunWhenFree(app, dag, interval, o, waiting.signal);
+  } finally {
+    waiting.dispose();
+  }
+  if (!prepared) return exitCodeFor(waiting.received ?? 'SIGINT');
+  const run = prepared;
+  // What another process waiting for this one's PGlite warehouse is told.
+  setLockHolder(`run ${run.run_id} (run-dag)`);
   const out = process.stdout;
   const live = Boolean(out.isTTY) && !o.json && !o.verbose;
   if (!o.json) {
@@ -164,6 +236,7 @@ export async function runDagCommand(app: App, dagId: string, o: RunDagOptions): 
   if (o.json) printJson(summary);
   else {
     out.write('\n' + summaryTable(summary, Boolean(out.isTTY)));
+    out.write(findingsLine(summary));
     out.write(`\nrun ${run.run_id} ${colourState(state, Boolean(out.isTTY))}\n`);
     if (state === 'failed') {
       out.write(`see why: sluice logs ${run.run_id} <task>; run again: run-dag ${dag.id} --date ${isoSeconds(run.logical_date)} --rerun --failed-only\n`);
@@ -180,7 +253,18 @@ export interface RunSummary {
   logical_date: string;
   data_interval: [string, string];
   note: string | null;
-  tasks: { task_id: string; operator: string; state: string | null; tries: number; duration_ms: number | null; error: string | null }[];
+  tasks: {
+    task_id: string;
+    operator: string;
+    state: string | null;
+    tries: number;
+    duration_ms: number | null;
+    error: string | null;
+    /** lines its last try rejected while loading (within maxerror, or the ones that failed it) */
+    rejected_lines: number;
+    /** warn-severity checks of its last try that failed */
+    warnings: { check: string; observed: unknown; expected: unknown }[];
+  }[];
 }
 
 /** The identity of a run as --json output shows it. */
@@ -203,6 +287,7 @@ export function runSummary(app: App, runId: string): RunSummary {
     tasks: app.store.listTaskInstances(runId).map((ti) => {
       const mine = tries.filter((t) => t.task_id === ti.task_id);
       const last = mine[mine.length - 1];
+      const found = tryFindings(app.store, last?.try_id);
       return {
         task_id: ti.task_id,
         operator: ti.operator,
@@ -210,20 +295,42 @@ export function runSummary(app: App, runId: string): RunSummary {
         tries: mine.length,
         duration_ms: mine.length ? mine.reduce((s, t) => s + (t.duration_ms ?? 0), 0) : null,
         error: last && last.state === 'failed' ? last.error : null,
+        rejected_lines: found.rejections.length,
+        warnings: found.checks
+          .filter((c) => !c.passed && c.severity === 'warn')
+          .map((c) => ({ check: c.name, observed: c.observed, expected: c.expected })),
       };
     }),
   };
 }
 
+/**
+ * One row per task; `notes` holds the error of a failed task, then what a
+ * successful one still found: rejected lines and failed warn-severity checks,
+ * so a green run that loaded less than it read says so.
+ */
 export function summaryTable(s: RunSummary, colour: boolean): string {
   return table(
-    ['task', 'state', 'tries', 'duration', 'error'],
-    s.tasks.map((t) => [
-      t.task_id,
-      colourState(t.state, colour),
-      t.tries,
-      humanMs(t.duration_ms),
-      t.error ? (t.error.split('\n')[0] ?? '').slice(0, 120) : '',
-    ]),
+    ['task', 'state', 'tries', 'duration', 'notes'],
+    s.tasks.map((t) => {
+      const notes = [
+        ...(t.error ? [(t.error.split('\n')[0] ?? '').slice(0, 120)] : []),
+        ...(t.rejected_lines ? [`${t.rejected_lines} rejected line${t.rejected_lines === 1 ? '' : 's'}`] : []),
+        ...t.warnings.map((w) => `WARN ${w.check} (${observedVsExpected(w)})`),
+      ];
+      return [t.task_id, colourState(t.state, colour), t.tries, humanMs(t.duration_ms), notes.join('; ')];
+    }),
   );
+}
+
+/** Under the table: how many warnings and rejected lines, and where to read them (empty when none). */
+function findingsLine(s: RunSummary): string {
+  const warnings = s.tasks.reduce((n, t) => n + t.warnings.length, 0);
+  const rejected = s.tasks.reduce((n, t) => n + t.rejected_lines, 0);
+  if (!warnings && !rejected) return '';
+  const parts = [
+    ...(warnings ? [`${warnings} warning${warnings === 1 ? '' : 's'}`] : []),
+    ...(rejected ? [`${rejected} rejected line${rejected === 1 ? '' : 's'}`] : []),
+  ];
+  return `${parts.join(', ')}: see sluice report ${s.dag_id} --run ${s.run_id}\n`;
 }

@@ -21,6 +21,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ConnectionError } from '../errors.js';
+import { parseDuration } from '../duration.js';
 import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse, WarehouseSession } from '../interfaces.js';
 import { loadJsonLocally, type CsvSink, type LocalLoadTarget } from './json-load.js';
 import {
@@ -33,6 +34,7 @@ import {
   type WorkerRequest,
 } from './pglite-worker-core.js';
 import { toSluiceError } from './sql-error.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, WarehouseLock } from './pglite-lock.js';
 
 /** Rows per `COPY ... FROM '/dev/blob'`: 2.5k-100k measured the same; with ?thread=main, smaller blocks the event loop for less. */
 export const PGLITE_CHUNK_ROWS = 10_000;
@@ -45,25 +47,60 @@ export type PgliteThread = 'worker' | 'main';
 export interface PgliteOpenOptions {
   /** Where PGlite runs: a worker thread (default) or the calling thread. */
   thread?: PgliteThread;
+  /**
+   * How long to wait while another process holds the data dir (see
+   * pglite-lock.ts); 0 refuses at once. Default DEFAULT_LOCK_TIMEOUT_MS.
+   */
+  lockTimeoutMs?: number;
+  /** Stops a wait for the data dir's lock. */
+  signal?: AbortSignal;
+  /** Told once when the wait for the lock begins (default: a line on stderr). */
+  onLockWait?: (message: string) => void;
 }
 
 /**
- * The `thread` option of a pglite URL, and the URL without its query string
- * (what the URL parser takes for the location).
+ * The options of a pglite URL (`thread`, `lock_timeout`), and the URL
+ * without its query string (what the URL parser takes for the location).
  */
-export function pgliteUrlOptions(url: string): { base: string; thread: PgliteThread } {
+export function pgliteUrlOptions(url: string): { base: string; thread: PgliteThread; lockTimeoutMs: number } {
   const q = url.indexOf('?');
-  if (q < 0) return { base: url, thread: 'worker' };
+  if (q < 0) return { base: url, thread: 'worker', lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS };
   const params = new URLSearchParams(url.slice(q + 1));
   const thread = params.get('thread') ?? 'worker';
   if (thread !== 'worker' && thread !== 'main') {
     throw new ConnectionError(`pglite URL option thread=${thread} is not one of worker, main: ${url}`);
   }
-  return { base: url.slice(0, q), thread };
+  let lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS;
+  const lt = params.get('lock_timeout');
+  if (lt !== null) {
+    try {
+      lockTimeoutMs = parseDuration(lt);
+    } catch (err) {
+      throw new ConnectionError(`pglite URL option lock_timeout=${lt}: ${(err as Error).message}: ${url}`);
+    }
+  }
+  return { base: url.slice(0, q), thread, lockTimeoutMs };
 }
 
 function checkSignal(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
+/**
+ * Errors after which a PGlite session is not to be reused: a WASM abort
+ * (RuntimeError, "Aborted()"), the worker gone, a full disk hit mid-write
+ * (ENOSPC / 53100 disk_full), and the `cannot drop active portal` that
+ * PGlite answers with afterwards.
+ */
+export function isFatalPgliteError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (e.name === 'RuntimeError' || code === 'ENOSPC' || code === '53100') return true;
+    if (/cannot drop active portal|No space left on device|\bENOSPC\b|Aborted\(\)|PGlite crashed|PGlite worker (crashed|exited)/.test(e.message)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** A FIFO lock: one holder at a time, in call order. */
@@ -236,6 +273,11 @@ class WorkerBackend implements PgliteBackend {
     await this.call({ op: 'rollback' });
   }
 
+  /** Why the worker is gone (a crash, a WASM abort), or null while it serves (or was closed on purpose). */
+  get deadReason(): string | null {
+    return this.dead && !this.closing ? this.dead.message : null;
+  }
+
   /** Tests only: makes the worker die as a crash would. */
   crashForTests(): void {
     this.worker.postMessage({ id: 0, op: 'crash' } satisfies WorkerRequest);
@@ -337,17 +379,29 @@ export class PgliteWarehouse implements Warehouse {
     readonly url: string,
     readonly dataDir: string | null,
     readonly thread: PgliteThread,
+    /** This process's hold on the data dir (null in memory), released by close(). */
+    private readonly lock: WarehouseLock | null,
   ) {
     this.session = new PgliteSession(backend, url);
   }
 
-  /** Opens (creating on first use) the data dir, or an in-memory database when dataDir is null. */
+  /**
+   * Opens (creating on first use) the data dir, or an in-memory database when
+   * dataDir is null. A data dir is first locked for this process: while
+   * another process has it open, this waits (saying so on stderr) up to
+   * opts.lockTimeoutMs, then fails with a WarehouseBusyError; it never opens
+   * files another process is writing.
+   */
   static async open(url: string, dataDir: string | null, opts: PgliteOpenOptions = {}): Promise<PgliteWarehouse> {
     const thread = opts.thread ?? 'worker';
+    const lock = dataDir
+      ? await WarehouseLock.acquire(dataDir, { timeoutMs: opts.lockTimeoutMs, signal: opts.signal, onWait: opts.onLockWait })
+      : null;
     try {
       const backend = thread === 'main' ? await PgliteEngine.open(dataDir) : await WorkerBackend.start(url, dataDir);
-      return new PgliteWarehouse(backend, url, dataDir, thread);
+      return new PgliteWarehouse(backend, url, dataDir, thread, lock);
     } catch (err) {
+      lock?.release();
       throw new ConnectionError(`cannot open PGlite warehouse ${url}: ${(err as Error).message}`);
     }
   }
@@ -358,12 +412,38 @@ export class PgliteWarehouse implements Warehouse {
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    return this.queue.run(() => this.session.query<T>(sql, params, opts));
+    return this.queue.run(() => this.session.query<T>(sql, params, opts)).catch((err: unknown) => this.noteFailure(err));
+  }
+
+  /** Why this warehouse's session can no longer be used (the resolver then opens a fresh one), or null. */
+  private brokenBy: string | null = null;
+
+  get broken(): string | null {
+    if (this.brokenBy) return this.brokenBy;
+    if (this.backend instanceof WorkerBackend && this.backend.deadReason) return this.backend.deadReason;
+    return null;
+  }
+
+  /**
+   * Remembers a failure after which PGlite's single session is not to be
+   * trusted: a WASM abort or a dead worker, a full disk met in the middle of
+   * a write (PGlite then fails later statements with `cannot drop active
+   * portal ""`), or that error itself. Rethrows the error.
+   */
+  private noteFailure(err: unknown): never {
+    if (!this.brokenBy && isFatalPgliteError(err)) {
+      this.brokenBy = `the PGlite session is broken after: ${(err as Error).message.split('\n')[0]}`;
+    }
+    throw err;
   }
 
   /** BEGIN ... COMMIT around fn, holding the session; ROLLBACK when fn throws or the signal aborts. */
   async transaction<T>(fn: (tx: WarehouseSession) => Promise<T>, opts: QueryOptions = {}): Promise<T> {
     checkSignal(opts.signal);
+    return this.inTransaction(fn, opts).catch((err: unknown) => this.noteFailure(err));
+  }
+
+  private inTransaction<T>(fn: (tx: WarehouseSession) => Promise<T>, opts: QueryOptions): Promise<T> {
     return this.queue.run(async () => {
       checkSignal(opts.signal);
       try {
@@ -405,6 +485,10 @@ export class PgliteWarehouse implements Warehouse {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.backend.close();
+    try {
+      await this.backend.close();
+    } finally {
+      this.lock?.release(); // only once PGlite is done with the files
+    }
   }
 }

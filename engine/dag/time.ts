@@ -39,12 +39,13 @@ export function wallTime(date: Date, tz: string): { year: number; month: number;
     });
     partsFormatters.set(tz, f);
   }
-  const get = (type: string) => Number(f.formatToParts(date).find((p) => p.type === type)?.value);
+  const parts = f.formatToParts(date);
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
   return { year: get('year'), month: get('month'), day: get('day'), hour: get('hour'), minute: get('minute'), second: get('second') };
 }
 
 /** Offset of the timezone from UTC at an instant, in ms (Berlin in winter: +3600000). */
-function offsetMs(instant: number, tz: string): number {
+export function offsetMs(instant: number, tz: string): number {
   const w = wallTime(new Date(instant), tz);
   const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
   return asUtc - Math.floor(instant / 1000) * 1000;

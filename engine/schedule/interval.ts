@@ -9,10 +9,19 @@
  * Logical dates of scheduled runs are fire times >= start_date (when set) and
  * <= end_date (when set). Manual-only DAGs (schedule null) and @once get the
  * empty interval [D, D]; @once fires once, at start_date.
+ *
+ * A wall time that a DST fall-back repeats is taken at its SECOND occurrence
+ * for fixed-time crons (one hour and minute, e.g. `30 1 * * *`), as Airflow
+ * does: its CronMixin (CronDataIntervalTimetable) computes such a cron with
+ * croniter on naive wall time and localizes the result with
+ * timezone.make_aware, which sets fold=1. So `30 1 * * *` in America/New_York
+ * runs on 2024-11-03 at 06:30Z (01:30 EST), not 05:30Z (01:30 EDT), and the
+ * interval before it lasts 25 h. Other crons (hourly, every 20 minutes of
+ * one hour) fire at every real occurrence, as croner computes them.
  */
 import { Cron } from 'croner';
 import type { Dag } from '../interfaces.js';
-import { normalizeSchedule } from '../dag/time.js';
+import { normalizeSchedule, offsetMs, wallTime } from '../dag/time.js';
 
 export { normalizeSchedule };
 
@@ -27,34 +36,92 @@ export type Scheduled = Pick<Dag, 'schedule' | 'timezone' | 'startDate' | 'endDa
 /** Most intervals intervalsBetween returns before it refuses (a guard against `* * * * *` over years). */
 export const MAX_INTERVALS = 100_000;
 
-const crons = new Map<string, Cron>();
+/** More than any DST shift in the tz database (2 h at most): how far a fold can move a fire time. */
+const MAX_FOLD_MS = 3 * 3_600_000;
 
-/** 'manual', 'once', or the croner job for the DAG's cron in its timezone. */
-function scheduleOf(dag: Scheduled): 'manual' | 'once' | Cron {
+/** A cron in a timezone: its fire times strictly after or before an instant. */
+class CronTimes {
+  private readonly cron: Cron;
+  /** Airflow's _is_schedule_fixed: two consecutive fire times share hour and minute. */
+  private readonly fixed: boolean;
+
+  constructor(
+    expr: string,
+    private readonly tz: string,
+  ) {
+    this.cron = new Cron(expr, { timezone: tz, paused: true, mode: '5-part' });
+    const naive = new Cron(expr, { timezone: 'UTC', paused: true, mode: '5-part' }).nextRuns(2, new Date(Date.UTC(2000, 0, 1)));
+    this.fixed =
+      tz !== 'UTC' &&
+      naive.length === 2 &&
+      naive[0]!.getUTCHours() === naive[1]!.getUTCHours() &&
+      naive[0]!.getUTCMinutes() === naive[1]!.getUTCMinutes();
+  }
+
+  /** The earliest fire time > d. */
+  next(d: Date): Date | null {
+    if (!this.fixed) return this.cron.nextRun(d);
+    // A fire time up to MAX_FOLD_MS before d may move past d.
+    for (let c = this.cron.nextRun(new Date(d.getTime() - MAX_FOLD_MS)); c; c = this.cron.nextRun(c)) {
+      const f = this.fold(c);
+      if (f > d) return f;
+    }
+    return null;
+  }
+
+  /** The latest fire time < d. */
+  prev(d: Date): Date | null {
+    if (!this.fixed) return this.cron.previousRuns(1, d)[0] ?? null;
+    for (let c = this.cron.previousRuns(1, new Date(d.getTime() + MAX_FOLD_MS))[0]; c; c = this.cron.previousRuns(1, c)[0]) {
+      const f = this.fold(c);
+      if (f < d) return f;
+    }
+    return null;
+  }
+
+  /**
+   * fold=1: croner gives the first occurrence of a wall time a fall-back
+   * repeats; the same wall time a fold later is the second.
+   */
+  private fold(c: Date): Date {
+    const t = c.getTime();
+    const shift = offsetMs(t, this.tz) - offsetMs(t + MAX_FOLD_MS, this.tz);
+    if (shift <= 0) return c;
+    const a = wallTime(c, this.tz);
+    const b = wallTime(new Date(t + shift), this.tz);
+    const same = a.year === b.year && a.month === b.month && a.day === b.day && a.hour === b.hour && a.minute === b.minute && a.second === b.second;
+    return same ? new Date(t + shift) : c;
+  }
+}
+
+const crons = new Map<string, CronTimes>();
+
+/** 'manual', 'once', or the fire times of the DAG's cron in its timezone. */
+function scheduleOf(dag: Scheduled): 'manual' | 'once' | CronTimes {
   const expr = normalizeSchedule(dag.schedule);
   if (expr === null) return 'manual';
   if (expr === '@once') return 'once';
   const key = `${expr}|${dag.timezone}`;
   let cron = crons.get(key);
   if (!cron) {
-    cron = new Cron(expr, { timezone: dag.timezone, paused: true, mode: '5-part' });
+    cron = new CronTimes(expr, dag.timezone);
     crons.set(key, cron);
   }
   return cron;
 }
 
 /** The latest fire time <= d. */
-function fireAtOrBefore(cron: Cron, d: Date): Date | null {
-  return cron.previousRuns(1, new Date(d.getTime() + 1))[0] ?? null;
+function fireAtOrBefore(cron: CronTimes, d: Date): Date | null {
+  return cron.prev(new Date(d.getTime() + 1));
 }
 
 /** The earliest fire time >= d. */
-function fireAtOrAfter(cron: Cron, d: Date): Date | null {
-  return cron.nextRun(new Date(d.getTime() - 1));
+function fireAtOrAfter(cron: CronTimes, d: Date): Date | null {
+  return cron.next(new Date(d.getTime() - 1));
 }
 
-function interval(cron: Cron, start: Date): DataInterval {
-  return { start, end: cron.nextRun(start) ?? start };
+function interval(cron: CronTimes, start: Date): DataInterval {
+  return { start, end: cron.next(start) ?? start };
 }
 
 /** Is a logical date inside the DAG's start_date / end_date? */
@@ -84,7 +151,7 @@ export function lastCompleteInterval(dag: Scheduled, now: Date): DataInterval | 
   if (s === 'once') return dag.startDate && dag.startDate <= now ? { start: dag.startDate, end: dag.startDate } : null;
   const end = fireAtOrBefore(s, now);
   if (!end) return null;
-  let start: Date | null = s.previousRuns(1, end)[0] ?? null;
+  let start: Date | null = s.prev(end);
   if (start && dag.endDate && start > dag.endDate) start = fireAtOrBefore(s, dag.endDate);
   if (!start) return null;
   if (dag.startDate && start < dag.startDate) return null;
@@ -127,7 +194,7 @@ export function nextIntervals(dag: Scheduled, after: Date, n: number): DataInter
     return d && d > after && inBounds(dag, d) ? [{ start: d, end: d }] : [];
   }
   const out: DataInterval[] = [];
-  let t = dag.startDate && dag.startDate > after ? fireAtOrAfter(s, dag.startDate) : s.nextRun(after);
+  let t = dag.startDate && dag.startDate > after ? fireAtOrAfter(s, dag.startDate) : s.next(after);
   while (t && out.length < n && inBounds(dag, t)) {
     const iv = interval(s, t);
     out.push(iv);

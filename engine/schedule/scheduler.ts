@@ -14,7 +14,9 @@ import { UsageError, errorMessage } from '../errors.js';
 import type { OperatorRegistry } from '../../operators/index.js';
 import type { DagRunRow, StateStore } from '../state/store.js';
 import { loadDagsDir } from '../dag/index.js';
-import { type Clock, systemClock } from '../run/clock.js';
+import { activeRuns } from '../state/active-runs.js';
+import { checkDagsFolder, DagsFolderError } from '../dag/load.js';
+import { type Clock, setLongTimeout, systemClock } from '../run/clock.js';
 import { executeRun, Slots, type RunnerDeps } from '../run/runner.js';
 import { intervalsBetween, lastCompleteInterval, nextIntervals, type DataInterval } from './interval.js';
 
@@ -55,8 +57,11 @@ export function dueIntervals(dag: Dag, latest: DagRunRow | undefined, now: Date)
     if (from > now) return [];
     return intervalsBetween(dag, from, now).filter((i) => i.end <= now);
   }
-  const last = lastCompleteInterval(dag, now);
-  if (!last || (after && last.start < after)) return [];
+  // Airflow (CronDataIntervalTimetable.next_dagrun_info, catchup=False): start from the latest
+  // complete interval; when it starts after end_date there is no run at all, not the last one
+  // before end_date.
+  const last = lastCompleteInterval({ ...dag, endDate: null }, now);
+  if (!last || (after && last.start < after) || (dag.endDate && last.start > dag.endDate)) return [];
   return [last];
 }
 
@@ -73,6 +78,10 @@ export class Scheduler {
   private wake: () => void = () => {};
   private stopping = false;
   private watcher: fs.FSWatcher | null = null;
+  /** The folder the watcher is on (device:inode): a swapped-in folder needs a new watcher. */
+  private watched = '';
+  /** Why the DAG folder cannot be listed right now (logged once), or null. */
+  private folderProblem: string | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   /** With --once: runs already executed in this pass. */
   private readonly executed = new Set<string>();
@@ -99,14 +108,15 @@ export class Scheduler {
       running ? 'stopping: running tries may finish within the grace period' : 'stopping',
     );
     this.drain.abort(new Error(reason));
-    const timer = setTimeout(() => this.hard.abort(new Error(`scheduler stopped (${reason})`)), this.o.gracePeriodMs);
-    timer.unref();
+    setLongTimeout(() => this.hard.abort(new Error(`scheduler stopped (${reason})`)), this.o.gracePeriodMs).unref();
     this.wake();
   }
 
   /** Runs until stopped (or, with `once`, until what is due is done). */
   async run(): Promise<void> {
     const { store, log } = this.o;
+    // A folder missing at start is a setup mistake (exit 2); one that goes away later is survived (see reload).
+    checkDagsFolder(this.o.dagsDir);
     const holder = store.acquireSchedulerLock(this.clock.now());
     if (holder) {
       throw new UsageError(
@@ -189,6 +199,8 @@ export class Scheduler {
   private startQueuedRuns(paused: Set<string>): void {
     const perDag = new Map<string, number>();
     for (const a of this.active.values()) perDag.set(a.dagId, (perDag.get(a.dagId) ?? 0) + 1);
+    // Runs other processes execute (run-dag, backfill) count against max_active_runs too.
+    for (const r of activeRuns(this.o.store, { excludeOwn: true })) perDag.set(r.dag_id, (perDag.get(r.dag_id) ?? 0) + 1);
     for (const run of this.o.store.queuedRuns()) {
       if (this.active.has(run.run_id) || paused.has(run.dag_id)) continue;
       if (this.o.once && this.executed.has(run.run_id)) continue;
@@ -223,6 +235,11 @@ export class Scheduler {
       })
       .finally(() => {
         this.active.delete(run.run_id);
+        // Idle: close the connections, so an embedded warehouse is not held between runs
+        // (another process's `sluice sql` or run-dag may open it meanwhile).
+        if (this.active.size === 0) {
+          this.o.runner.connections.closeAll().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing idle connections failed'));
+        }
         this.wake();
       });
     this.active.set(run.run_id, { dagId: dag.id, done });
@@ -230,13 +247,38 @@ export class Scheduler {
 
   // -- DAG files --------------------------------------------------------------
 
-  /** Reloads DAG files when any changed; a broken file keeps its last good version running. */
+  /**
+   * Reloads DAG files when any changed; a broken file keeps its last good
+   * version running. A DAG folder that cannot be listed (a deploy swapping
+   * it, a mount gone) keeps every DAG last loaded, is logged once, and is
+   * picked up again when it is back (the poll interval notices).
+   */
   private reloadIfChanged(): void {
     const sig = dirSignature(this.o.dagsDir);
     if (sig === this.signature) return;
     this.signature = sig;
-    const { dags, errors } = loadDagsDir(this.o.dagsDir, this.o.registry);
     const { log } = this.o;
+    let loaded: ReturnType<typeof loadDagsDir>;
+    try {
+      loaded = loadDagsDir(this.o.dagsDir, this.o.registry);
+    } catch (err) {
+      const why = errorMessage(err);
+      if (why !== this.folderProblem) {
+        this.folderProblem = why;
+        log.error(
+          { dags_dir: this.o.dagsDir, dags_kept: [...this.loaded.keys()], err: err instanceof DagsFolderError ? undefined : why },
+          `${err instanceof DagsFolderError ? why : `cannot list the DAG folder ${this.o.dagsDir}: ${why}`}; ` +
+            'the DAGs last loaded keep running, and the folder is read again when it is back',
+        );
+      }
+      return;
+    }
+    if (this.folderProblem !== null) {
+      this.folderProblem = null;
+      log.info({ dags_dir: this.o.dagsDir }, 'DAG folder is back; reloading its DAG files');
+    }
+    this.watch();
+    const { dags, errors } = loaded;
     const next = new Map<string, Loaded>();
     for (const dag of dags) next.set(dag.id, { dag, file: dag.file });
     const brokenFiles = new Set(errors.map((e) => e.file));
@@ -258,7 +300,19 @@ export class Scheduler {
     for (const [k, v] of next) this.loaded.set(k, v);
   }
 
+  /** Watches the DAG folder for changes; re-watches when a different folder now sits at its path. */
   private watch(): void {
+    let id: string;
+    try {
+      const st = fs.statSync(this.o.dagsDir);
+      id = `${st.dev}:${st.ino}`;
+    } catch {
+      return;
+    }
+    if (id === this.watched && this.watcher) return;
+    this.watcher?.close();
+    this.watcher = null;
+    this.watched = id;
     try {
       this.watcher = fs.watch(this.o.dagsDir, { recursive: true }, () => this.wake());
       this.watcher.on('error', () => undefined);
@@ -285,14 +339,18 @@ export class Scheduler {
   }
 }
 
-/** Names, sizes and mtimes of the YAML files under a folder: changes when any file does. */
+/**
+ * Names, sizes and mtimes of the YAML files under a folder: changes when any
+ * file does, and when the folder itself goes missing or comes back.
+ */
 function dirSignature(dir: string): string {
   const parts: string[] = [];
   const walk = (d: string) => {
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
+    } catch (err) {
+      if (d === dir) parts.push(`unreadable:${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
       return;
     }
     for (const e of entries) {

@@ -1,0 +1,28 @@
+/**
+ * Runs being executed right now, by any process sharing the state DB: what
+ * `max_active_runs` counts, whichever front door (run-dag, the scheduler,
+ * backfill) executes them.
+ */
+import { HOST, processAlive, type DagRunRow, type StateStore } from './store.js';
+
+export interface ActiveRunsFilter {
+  dagId?: string;
+  /** Leave out the runs this process executes (a caller that counts its own already). */
+  excludeOwn?: boolean;
+  alive?: (pid: number) => boolean;
+}
+
+/**
+ * Runs in state `running` whose executing process is alive. A process on
+ * another host cannot be checked and counts as alive; one of this host that
+ * died does not count (its run is requeued by the next `recoverOrphans`).
+ */
+export function activeRuns(store: StateStore, f: ActiveRunsFilter = {}): DagRunRow[] {
+  const alive = f.alive ?? processAlive;
+  return store.listRuns({ dagId: f.dagId, state: 'running', limit: 100_000 }).filter((r) => {
+    if (r.pid === null) return false;
+    const own = r.host === HOST && r.pid === process.pid;
+    if (own) return !f.excludeOwn;
+    return r.host !== HOST || alive(r.pid);
+  });
+}
