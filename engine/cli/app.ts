@@ -11,10 +11,11 @@ import { loadConfig, PACKAGE_ROOT, type Config } from '../config.js';
 import type { ConnectionResolver, Dag, OperatorDef } from '../interfaces.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { createConsoleLogger, createSinkLogger, TaskLogSink } from '../log.js';
-import { StateStore, type Orphan } from '../state/store.js';
+import { HOST, processAlive, StateStore, type Orphan } from '../state/store.js';
 import { OperatorRegistry } from '../../operators/index.js';
 import { loadDagsDir } from '../dag/index.js';
 import { createConnectionResolver } from '../connections/index.js';
+import { registerUrlSecrets } from '../connections/url.js';
 import type { RunnerDeps } from '../run/runner.js';
 import { closestName } from './format.js';
 
@@ -67,12 +68,21 @@ function isOperatorDef(v: unknown): v is OperatorDef {
   return Boolean(o && typeof o === 'object' && typeof o.name === 'string' && typeof o.execute === 'function' && o.params);
 }
 
-export async function openApp(opts: GlobalOptions, registry = new OperatorRegistry()): Promise<App> {
+export interface OpenAppOptions {
+  /**
+   * The verb only reads the state DB (runs list, logs, report, ...): it is
+   * opened read-only (works on a read-only home), not migrated, and tries
+   * left running by dead processes are left for a writing command to mark.
+   */
+  readonly?: boolean;
+}
+
+export async function openApp(opts: GlobalOptions, registry = new OperatorRegistry(), mode: OpenAppOptions = {}): Promise<App> {
   const config = loadConfig({ file: opts.config, dagsDir: opts.dagsDir });
   await loadPlugins(registry, config.plugins);
-  const store = new StateStore(config.stateDbPath);
+  const store = new StateStore(config.stateDbPath, { readonly: mode.readonly });
   const log = createConsoleLogger(opts.verbose ? 'debug' : config.logLevel === 'info' ? 'warn' : config.logLevel);
-  const orphans = store.recoverOrphans(new Date());
+  const orphans = mode.readonly ? recoverOrphansFromReader(store) : store.recoverOrphans(new Date());
   for (const o of orphans) {
     process.stderr.write(
       `sluice: ${o.run_id} task ${o.task_id} try ${o.try_number} was left running by process ${o.pid}, which died; ` +
@@ -94,11 +104,41 @@ export async function openApp(opts: GlobalOptions, registry = new OperatorRegist
   };
 }
 
-/** Connection URLs in force: the config file, then the state DB's connection store, then SLUICE_CONN_*. */
+/**
+ * A reading verb still reports (and, where the home is writable, marks) tries
+ * a dead process left running, as every verb did before reads became
+ * read-only: through a short writing connection, only when there are some.
+ * On a read-only home they are left for the next writing command.
+ */
+function recoverOrphansFromReader(reader: StateStore): Orphan[] {
+  const running = reader.db.prepare("SELECT DISTINCT pid FROM task_tries WHERE state = 'running' AND host = ?").all(HOST) as {
+    pid: number;
+  }[];
+  if (!running.some((r) => !processAlive(r.pid))) return [];
+  try {
+    fs.accessSync(reader.file, fs.constants.W_OK);
+    fs.accessSync(path.dirname(reader.file), fs.constants.W_OK);
+  } catch {
+    return [];
+  }
+  const writer = new StateStore(reader.file);
+  try {
+    return writer.recoverOrphans(new Date());
+  } finally {
+    writer.close();
+  }
+}
+
+/**
+ * Connection URLs in force: the config file, then the state DB's connection store, then SLUICE_CONN_*.
+ * Every URL's secrets are registered for redaction, the URLs hidden by a higher layer too.
+ */
 export function connectionUrls(config: Config, store: StateStore): Record<string, string> {
   const urls = { ...config.connections };
   for (const c of store.listConnections()) urls[c.name] = c.url;
-  return { ...urls, ...config.envConnections };
+  const all = { ...urls, ...config.envConnections };
+  for (const url of [...Object.values(config.connections), ...Object.values(all)]) registerUrlSecrets(url);
+  return all;
 }
 
 /** Loads every DAG file; the named DAG must be among the good ones. */

@@ -11,7 +11,7 @@
  *   sslmode       verify-full (default) | require (encrypted, certificate not checked) | disable
  */
 import { ConnectionError } from '../errors.js';
-import { redactUrl } from './url.js';
+import { invalidUrlHint, redactUrl } from './url.js';
 
 export const REDSHIFT_DEFAULT_PORT = 5439;
 export const REDSHIFT_DEFAULT_DATABASE = 'dev';
@@ -45,7 +45,7 @@ export function parseRedshiftUrl(url: string, env: NodeJS.ProcessEnv = process.e
   try {
     u = new URL(url.trim());
   } catch {
-    throw new ConnectionError(`invalid redshift URL: ${shown}`);
+    throw new ConnectionError(`invalid redshift URL ${shown}${invalidUrlHint(url)}`);
   }
   if (u.protocol !== 'redshift:') throw new ConnectionError(`not a redshift:// URL: ${shown}`);
   if (!u.hostname) throw new ConnectionError(`redshift URL needs a host (redshift://user@host:5439/db): ${shown}`);

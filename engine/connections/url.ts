@@ -14,6 +14,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConnectionError } from '../errors.js';
+import { registerSecret, urlPasswordSpan } from '../redact.js';
 
 export interface UrlContext {
   /** Directory that relative paths are resolved against (the Sluice home). */
@@ -54,11 +55,21 @@ export function connectionRole(c: ParsedConnection): ConnectionRole {
 /**
  * Removes secrets from a connection URL: the userinfo password and every query
  * parameter whose name looks secret (password, secret_access_key, token, ...).
- * Anything that is not a URL is returned unchanged.
+ * The password is found as written, not as a URL parser reads it: a password
+ * holding '/', '?', '#', '@', ':', '%', spaces or any other character is
+ * masked whole (see urlPasswordSpan). Anything that is not a URL is returned
+ * unchanged.
  */
 export function redactUrl(url: string): string {
-  let out = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#@]*@/i, `$1:${MASK}@`);
-  const q = out.indexOf('?');
+  let out = url;
+  let hostAt = 0;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  if (scheme) {
+    const span = urlPasswordSpan(url, scheme[0].length, url.length);
+    if (span) out = url.slice(0, span.start) + MASK + url.slice(span.end);
+    hostAt = span ? span.start + MASK.length : scheme[0].length;
+  }
+  const q = out.indexOf('?', hostAt);
   if (q >= 0) {
     const hashAt = out.indexOf('#', q);
     const end = hashAt >= 0 ? hashAt : out.length;
@@ -68,14 +79,59 @@ export function redactUrl(url: string): string {
       .map((pair) => {
         const eq = pair.indexOf('=');
         if (eq < 0) return pair;
-        const name = safeDecode(pair.slice(0, eq));
         // access_key_id is not secret; *_env names an environment variable (a reference, not the secret)
-        return SECRET_PARAM.test(name) && !/^access_key_id$|_env$/i.test(name) ? `${pair.slice(0, eq)}=${MASK}` : pair;
+        return isSecretParam(safeDecode(pair.slice(0, eq))) ? `${pair.slice(0, eq)}=${MASK}` : pair;
       })
       .join('&');
     out = out.slice(0, q + 1) + query + out.slice(end);
   }
   return out;
+}
+
+function isSecretParam(name: string): boolean {
+  return SECRET_PARAM.test(name) && !/^access_key_id$|_env$/i.test(name);
+}
+
+/**
+ * Registers the secrets a connection URL holds (its password, as written and
+ * decoded, and secret query values), so that redaction masks them wherever
+ * they appear later, even where no URL shape is left around them (a driver's
+ * message, a password with a space in it).
+ */
+export function registerUrlSecrets(url: string): void {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  if (scheme) {
+    const span = urlPasswordSpan(url, scheme[0].length, url.length);
+    if (span) registerSecretForms(url.slice(span.start, span.end));
+  }
+  const q = url.indexOf('?');
+  if (q < 0) return;
+  for (const pair of url.slice(q + 1).split(/[&#]/)) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && isSecretParam(safeDecode(pair.slice(0, eq)))) registerSecretForms(pair.slice(eq + 1));
+  }
+}
+
+function registerSecretForms(raw: string): void {
+  const decoded = safeDecode(raw);
+  for (const v of [raw, decoded, encodeURIComponent(decoded)]) registerSecret(v);
+}
+
+/**
+ * Why a URL that does not parse fails, without its password: a password
+ * holding '/', '?', '#' or a space ends the host part early as URL parsers
+ * read it; percent-encoding those characters is the fix.
+ */
+export function invalidUrlHint(url: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  const span = scheme ? urlPasswordSpan(url, scheme[0].length, url.length) : null;
+  const reserved = span ? [...new Set(url.slice(span.start, span.end).match(/[/?#@:% ]/g) ?? [])] : [];
+  if (!reserved.length) return ' (expected scheme://user:password@host:port/path; percent-encode reserved characters)';
+  return (
+    `: its password holds ${reserved.map((c) => `'${c}'`).join(', ')}, which a URL cannot hold as written; ` +
+    `percent-encode them (${reserved.map((c) => `${c === ' ' ? 'space' : c} as ${encodeURIComponent(c)}`).join(', ')}), ` +
+    'or keep the password out of the URL (PGPASSWORD for postgres://, ?password_env=VAR for redshift://)'
+  );
 }
 
 /** The store location part of a URL (no query string), used to recognise full URLs given as keys. */
@@ -132,7 +188,7 @@ function parseFilePath(full: string, rest: string, ctx: UrlContext): string {
     try {
       return fileURLToPath(full);
     } catch (err) {
-      throw new ConnectionError(`invalid file URL ${full}: ${(err as Error).message}`);
+      throw new ConnectionError(`invalid file URL ${redactUrl(full)}: ${(err as Error).message}`);
     }
   }
   return path.resolve(ctx.home, safeDecode(rest));
@@ -143,7 +199,7 @@ function parseS3(url: string): S3Location {
   try {
     u = new URL(url);
   } catch {
-    throw new ConnectionError(`invalid S3 URL: ${redactUrl(url)}`);
+    throw new ConnectionError(`invalid S3 URL ${redactUrl(url)}${invalidUrlHint(url)}`);
   }
   const bucket = u.hostname;
   if (!bucket) throw new ConnectionError(`S3 URL needs a bucket (s3://bucket/prefix): ${redactUrl(url)}`);
@@ -179,7 +235,7 @@ function checkParses(url: string): void {
   try {
     new URL(url);
   } catch {
-    throw new ConnectionError(`invalid connection URL: ${redactUrl(url)}`);
+    throw new ConnectionError(`invalid connection URL ${redactUrl(url)}${invalidUrlHint(url)}`);
   }
 }
 

@@ -11,7 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Rejection, RunState, RunType, TaskState } from '../interfaces.js';
+import { StateDbError } from '../errors.js';
 import { migrations as builtinMigrations, type Migration } from './migrations.js';
+import { checkStateFile, createAtomically, openReadOnly, quickCheck, stateDbError } from './open.js';
 
 export interface DagRunRow {
   run_id: string;
@@ -106,6 +108,29 @@ export interface Orphan {
 
 export const HOST = os.hostname();
 
+/**
+ * Switches a new DB to WAL. The switch needs an exclusive lock and SQLite
+ * answers SQLITE_BUSY at once, without the busy timeout, when another
+ * process opens the same new file at that moment: retry for up to 5 s.
+ */
+function enableWal(db: Database.Database): void {
+  const until = Date.now() + 5000;
+  for (;;) {
+    try {
+      if (db.pragma('journal_mode', { simple: true }) === 'wal') return;
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > until) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
+function newerMessage(file: string, current: number, known: number): string {
+  return `${file} has schema version ${current}, newer than this Sluice knows (${known}); upgrade Sluice`;
+}
+
 /** `songplays__manual__2018-11-21T00:00:00Z`: globally unique, readable, sortable per dag. */
 export function makeRunId(dagId: string, runType: RunType, logicalDate: Date): string {
   return `${dagId}__${runType}__${logicalDate.toISOString().replace('.000Z', 'Z')}`;
@@ -121,45 +146,111 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+export interface StateStoreOptions {
+  migrations?: Migration[];
+  /**
+   * Open for reading only (`runs list`, `logs`, ...): no migrations, no
+   * writes, works on a read-only home. A missing file reads as an empty
+   * history (nothing is created); a DB that needs migrating is refused with
+   * the command that migrates it.
+   */
+  readonly?: boolean;
+}
+
 export class StateStore {
   readonly db: Database.Database;
+  readonly readonly: boolean;
+  private cleanup: () => void = () => undefined;
 
-  /** Opens (creating when needed) the state DB and applies pending migrations. */
+  /**
+   * Opens (creating when needed) the state DB, checks it (SQLite quick_check
+   * when cheap) and applies pending migrations after a backup of it
+   * (`state.db.bak-v<version>`). An empty or damaged file is refused with a
+   * StateDbError naming it and the fix, never replaced.
+   */
   constructor(
     readonly file: string,
-    migrations: Migration[] = builtinMigrations,
+    options: Migration[] | StateStoreOptions = builtinMigrations,
   ) {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
+    const opts = Array.isArray(options) ? { migrations: options } : options;
+    const migrations = opts.migrations ?? builtinMigrations;
+    this.readonly = Boolean(opts.readonly);
+    try {
+      this.db = this.readonly ? this.openForReading(migrations) : this.openForWriting(migrations);
+    } catch (err) {
+      throw stateDbError(file, err) ?? err;
+    }
+  }
+
+  private openForWriting(migrations: Migration[]): Database.Database {
+    const file = this.file;
+    if (file !== ':memory:') {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      checkStateFile(file);
+      if (!fs.existsSync(file)) {
+        createAtomically(file, (db) => {
+          this.setUp(db);
+          this.migrateDb(db, migrations, false);
+        });
+      }
+    }
+    const db = new Database(file); // made above; in place where the file system has no hard links
+    try {
+      this.setUp(db);
+      quickCheck(db, file);
+      this.migrateDb(db, migrations, file !== ':memory:');
+      return db;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  private openForReading(migrations: Migration[]): Database.Database {
+    const file = this.file;
+    if (file === ':memory:' || !fs.existsSync(file)) {
+      // nothing recorded yet: an empty history, and nothing created
+      const db = new Database(':memory:');
+      this.migrateDb(db, migrations, false);
+      return db;
+    }
+    checkStateFile(file);
+    const { db, cleanup } = openReadOnly(file);
+    this.cleanup = cleanup;
+    try {
+      db.pragma('busy_timeout = 5000');
+      quickCheck(db, file);
+      const known = Math.max(0, ...migrations.map((m) => m.version));
+      const current = this.versionOf(db);
+      if (current > known) throw new StateDbError(newerMessage(file, current, known), file);
+      if (current < known) {
+        throw new StateDbError(
+          `the state DB ${file} has schema version ${current}; this Sluice uses ${known}. This command only reads, so it does not ` +
+            'upgrade it: run any command that writes (e.g. sluice scheduler --once, or run-dag) to migrate it; ' +
+            `a backup is kept as ${path.basename(file)}.bak-v${current}`,
+          file,
+        );
+      }
+      return db;
+    } catch (err) {
+      db.close();
+      cleanup();
+      throw err;
+    }
+  }
+
+  /** Connection settings every state DB connection uses. */
+  private setUp(db: Database.Database): void {
     // Wait for other processes' locks (first use, migrations) instead of failing.
-    this.db.pragma('busy_timeout = 5000');
-    this.enableWal();
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.migrate(migrations);
+    db.pragma('busy_timeout = 5000');
+    enableWal(db);
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
   }
 
   close(): void {
     this.db.close();
-  }
-
-  /**
-   * Switches a new DB to WAL. The switch needs an exclusive lock and SQLite
-   * answers SQLITE_BUSY at once, without the busy timeout, when another
-   * process opens the same new file at that moment: retry for up to 5 s.
-   */
-  private enableWal(): void {
-    const until = Date.now() + 5000;
-    for (;;) {
-      try {
-        if (this.db.pragma('journal_mode', { simple: true }) === 'wal') return;
-        this.db.pragma('journal_mode = WAL');
-        return;
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > until) throw err;
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      }
-    }
+    this.cleanup();
   }
 
   // -- migrations -----------------------------------------------------------
@@ -171,33 +262,62 @@ export class StateStore {
    * migration leaves the DB at the version it had.
    */
   migrate(list: Migration[]): number[] {
+    return this.migrateDb(this.db, list, false);
+  }
+
+  /**
+   * migrate() on a given connection. With `backup`, a DB that has history and
+   * pending migrations is first copied whole (VACUUM INTO) to
+   * `state.db.bak-v<its version>`, so an upgrade can be undone by hand.
+   */
+  private migrateDb(db: Database.Database, list: Migration[], backup: boolean): number[] {
     const known = Math.max(0, ...list.map((m) => m.version));
-    const apply = this.db.transaction((): number[] => {
-      this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-      const current = this.schemaVersion();
-      if (current > known) {
-        throw new Error(
-          `${this.file} has schema version ${current}, newer than this Sluice knows (${known}); upgrade Sluice`,
-        );
-      }
-      const applied: number[] = [];
-      for (const m of [...list].sort((a, b) => a.version - b.version)) {
-        if (m.version <= current) continue;
-        this.db.exec(m.sql);
-        this.db
-          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-          .run(m.version, m.name, new Date().toISOString());
-        applied.push(m.version);
-      }
-      return applied;
-    });
-    return apply.immediate();
+    const before = this.versionOf(db);
+    let pending: string | null = null;
+    if (backup && before > 0 && before < known) {
+      pending = `${this.file}.bak-v${before}.tmp-${process.pid}`;
+      fs.rmSync(pending, { force: true });
+      db.prepare('VACUUM INTO ?').run(pending);
+    }
+    try {
+      const apply = db.transaction((): number[] => {
+        db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+          version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+        const current = this.versionOf(db);
+        if (current > known) throw new StateDbError(newerMessage(this.file, current, known), this.file);
+        if (pending && current === before && current < known) {
+          const name = `${this.file}.bak-v${current}`;
+          fs.renameSync(pending, fs.existsSync(name) ? `${name}-${new Date().toISOString().replace(/[-:.]/g, '')}` : name);
+          pending = null;
+        }
+        const applied: number[] = [];
+        for (const m of [...list].sort((a, b) => a.version - b.version)) {
+          if (m.version <= current) continue;
+          db.exec(m.sql);
+          db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+            m.version,
+            m.name,
+            new Date().toISOString(),
+          );
+          applied.push(m.version);
+        }
+        return applied;
+      });
+      return apply.immediate();
+    } finally {
+      if (pending) fs.rmSync(pending, { force: true }); // another process upgraded it first (and kept the backup)
+    }
+  }
+
+  /** The schema version of a connection's DB; 0 for a new one. */
+  private versionOf(db: Database.Database): number {
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get()) return 0;
+    const row = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null };
+    return row.v ?? 0;
   }
 
   schemaVersion(): number {
-    const row = this.db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null };
-    return row.v ?? 0;
+    return this.versionOf(this.db);
   }
 
   // -- runs -----------------------------------------------------------------
