@@ -85,6 +85,8 @@ export const StageToRedshift = defineOperator({
       }
       throw err;
     }
+    // The lake listing skipped something the user should hear of (a symlink loop, a file linked twice).
+    for (const w of result.warnings ?? []) log.warn({ table: params.table }, w);
     if (result.rejected.length > 0) {
       ctx.recordRejections(params.table, result.rejected);
       log.warn(

@@ -112,10 +112,89 @@ type FieldFn = (v: unknown) => string | Bad;
 
 const MAX_SHOWN = 256;
 
+/**
+ * How deep a JSON value written to a column may nest; a deeper one rejects
+ * its line ("JSON nested deeper than 1000 levels"), counted against MAXERROR.
+ * Serialising a value (JSON.stringify, PostgreSQL's json parser) recurses
+ * once per level: V8 overflows its stack near 4,500 levels and PGlite loses
+ * its session near 10,000, which used to end the whole load with "Maximum
+ * call stack size exceeded" and no object or line. 1000 levels is far beyond
+ * real data (event logs and song metadata are flat; nested API payloads run
+ * to tens of levels), leaves a wide margin under both limits whatever the
+ * caller's stack, and is well within what a VARCHAR(65535) column can hold
+ * anyway (a value 1000 levels deep is at least 2,000 bytes).
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Whether a parsed JSON value nests deeper than `limit` levels. Iterative, so any depth is safe to ask about. */
+export function nestedDeeperThan(v: unknown, limit: number = MAX_JSON_DEPTH): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  const values: unknown[] = [v];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const x = values.pop() as object;
+    const d = depths.pop()!;
+    if (d > limit) return true;
+    const children = Array.isArray(x) ? (x as unknown[]) : Object.values(x);
+    for (const c of children) {
+      if (c !== null && typeof c === 'object') {
+        values.push(c);
+        depths.push(d + 1);
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * The first `max` characters (or a few more) of JSON.stringify(v), exactly
+ * as it would write them, without recursion and without serialising the
+ * rest: a rejected record may be huge or nested beyond what JSON.stringify
+ * survives.
+ */
+function jsonPrefix(v: unknown, max: number): string {
+  type Frame =
+    | { arr: unknown[]; obj?: undefined; keys?: undefined; i: number }
+    | { arr?: undefined; obj: Record<string, unknown>; keys: string[]; i: number };
+  const stack: Frame[] = [];
+  let s = '';
+  const open = (x: unknown) => {
+    if (Array.isArray(x)) {
+      s += '[';
+      stack.push({ arr: x as unknown[], i: 0 });
+    } else if (x !== null && typeof x === 'object') {
+      s += '{';
+      stack.push({ obj: x as Record<string, unknown>, keys: Object.keys(x), i: 0 });
+    } else {
+      s += JSON.stringify(x) ?? 'null';
+    }
+  };
+  open(v);
+  while (stack.length > 0 && s.length < max) {
+    const f = stack[stack.length - 1]!;
+    const n = f.keys !== undefined ? f.keys.length : f.arr.length;
+    if (f.i >= n) {
+      s += f.keys !== undefined ? '}' : ']';
+      stack.pop();
+      continue;
+    }
+    if (f.i > 0) s += ',';
+    let x: unknown;
+    if (f.keys !== undefined) {
+      const k = f.keys[f.i]!;
+      s += `${JSON.stringify(k)}:`;
+      x = f.obj[k];
+    } else x = f.arr[f.i];
+    f.i++;
+    open(x);
+  }
+  return s;
+}
+
 /** How a rejected value is shown (like stl_load_errors.raw_field_value): truncated. */
 export function showValue(v: unknown): string | null {
   if (v === undefined) return null;
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  const s = typeof v === 'string' ? v : jsonPrefix(v, MAX_SHOWN + 1);
   return s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN)}…` : s;
 }
 
@@ -211,6 +290,9 @@ function booleanField(): FieldFn {
       const w = v.trim().toLowerCase();
       if (TRUE_WORDS.has(w)) return 't';
       if (FALSE_WORDS.has(w)) return 'f';
+    }
+    if (v !== null && typeof v === 'object') {
+      return new Bad(`invalid boolean value: JSON ${Array.isArray(v) ? 'array' : 'object'}`);
     }
     return new Bad(`invalid boolean value ${JSON.stringify(v)}`);
   };
@@ -385,6 +467,9 @@ export function createRowConverter(
           return { ok: false, column: columns[i]!.name, value: showValue(v), reason: 'NULL value in a NOT NULL column' };
         }
         out = '';
+      } else if (typeof v === 'object' && nestedDeeperThan(v)) {
+        const reason = `JSON nested deeper than ${MAX_JSON_DEPTH} levels`;
+        return { ok: false, column: columns[i]!.name, value: showValue(v), reason };
       } else {
         out = f.fn(v);
         if (out instanceof Bad) return { ok: false, column: columns[i]!.name, value: showValue(v), reason: out.reason };

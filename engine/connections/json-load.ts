@@ -12,11 +12,12 @@
  * The caller runs this inside a transaction, so a failed load leaves nothing.
  */
 import type { Readable } from 'node:stream';
-import { LoadError } from '../errors.js';
+import { BAD_INPUT_DATA, LoadError } from '../errors.js';
 import { quoteIdent } from '../operator.js';
 import type { JsonLoadSpec, LoadResult, ObjectInfo, QueryOptions, Rejection } from '../interfaces.js';
 import { StringDecoder } from 'node:string_decoder';
-import { createFastRowEncoder, createRowConverter, CsvBuffer, showValue } from './convert.js';
+import { createFastRowEncoder, createRowConverter, CsvBuffer, showValue, type RowResult } from './convert.js';
+import { corruptGzipReason, corruptGzipText } from './gzip.js';
 import { objectUrl, toStoreKey } from './keys.js';
 import { JsonRecordSplitter, type JsonRecord } from './records.js';
 import { columnList, describeTable, type RunQuery } from './table.js';
@@ -54,7 +55,8 @@ export class JsonLoadError extends LoadError {
     line: number | undefined,
     readonly rejected: Rejection[],
   ) {
-    super(message, object, line);
+    // Bad lines fail the same way on every try: not retried (fix the data, then rerun).
+    super(message, object, line, { retryable: false, notRetriedBecause: BAD_INPUT_DATA });
   }
 }
 
@@ -79,10 +81,24 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   }
 }
 
-async function readWhole(stream: Readable): Promise<Buffer[]> {
+/**
+ * Reads a stream whole, as a source that gives its bytes and then its error,
+ * if it failed part way (corrupt gzip): the loader then reads the lines before
+ * the break and can say which line the object broke off at.
+ */
+async function readWhole(stream: Readable): Promise<Source> {
   const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return parts;
+  let error: unknown;
+  try {
+    for await (const chunk of stream) parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  } catch (err) {
+    error = err;
+  }
+  if (error === undefined) return parts;
+  return (function* () {
+    yield* parts;
+    throw error;
+  })();
 }
 
 /**
@@ -90,7 +106,7 @@ async function readWhole(stream: Readable): Promise<Buffer[]> {
  * whole, concurrently; large ones are opened only when their turn comes.
  */
 function createObjectReader(spec: JsonLoadSpec, objects: ObjectInfo[], opts: QueryOptions) {
-  const ahead = new Map<number, Promise<Buffer[]>>();
+  const ahead = new Map<number, Promise<Source>>();
   const fetchSmall = (i: number) => {
     const p = spec.store.read(objects[i]!.key, opts).then(readWhole);
     p.catch(() => {}); // awaited later; do not report as unhandled meanwhile
@@ -116,9 +132,12 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
   const signal = opts.signal;
   throwIfAborted(signal);
   const prefix = toStoreKey(spec.store.url, spec.source);
-  const objects = await spec.store.list(prefix, opts);
+  const warnings: string[] = [];
+  const objects = await spec.store.list(prefix, { ...opts, onWarning: (m) => warnings.push(m) });
   if (objects.length === 0) {
-    throw new LoadError(`no objects under ${objectUrl(spec.store.url, prefix)} (nothing to load into ${spec.table})`, prefix);
+    const skipped = warnings.length > 0 ? `; skipped: ${warnings.slice(0, 3).join('; ')}` : '';
+    const where = objectUrl(spec.store.url, prefix);
+    throw new LoadError(`no objects under ${where} (nothing to load into ${spec.table})${skipped}`, prefix);
   }
   const columns = await describeTable(target.query, spec.table);
   const convert = createRowConverter(columns, spec.mapping, spec.timeformat);
@@ -153,7 +172,13 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
   };
   /** The general path for one parsed record. */
   const convertValue = (object: string, line: number, value: unknown) => {
-    const r = convert(value);
+    let r: RowResult;
+    try {
+      r = convert(value);
+    } catch (err) {
+      // Never lose the object and line to an unexpected failure on one record: reject that line.
+      r = { ok: false, column: null, value: null, reason: `cannot convert this record: ${(err as Error).message}` };
+    }
     if (r.ok) {
       out.writeString(r.csv);
       rows++;
@@ -235,16 +260,25 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
         if (chunkFull()) await flush();
       }
     };
-    for await (const chunk of source) {
-      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      if (splitter !== null) {
-        (splitter as JsonRecordSplitter).push((decoder as unknown as StringDecoder).write(b), recs);
-        await handleRecords(object, recs);
-        continue;
+    try {
+      for await (const chunk of source) {
+        const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        if (splitter !== null) {
+          (splitter as JsonRecordSplitter).push((decoder as unknown as StringDecoder).write(b), recs);
+          await handleRecords(object, recs);
+          continue;
+        }
+        const whole: Buffer = carry === null ? b : Buffer.concat([carry, b]);
+        carry = null;
+        await scan(whole, false);
       }
-      const whole: Buffer = carry === null ? b : Buffer.concat([carry, b]);
-      carry = null;
-      await scan(whole, false);
+    } catch (err) {
+      // Corrupt or truncated gzip: name the line the data broke off at (the lines before it were read).
+      const reason = corruptGzipReason(err);
+      if (reason === undefined) throw err;
+      const at = (splitter as JsonRecordSplitter | null)?.lineReached ?? line;
+      const message = `load into ${spec.table} failed: ${object} line ${at}: ${corruptGzipText(reason)}`;
+      throw new JsonLoadError(message, object, at, rejected);
     }
     if (splitter === null && carry !== null) {
       const last: Buffer = carry;
@@ -282,5 +316,5 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
   await target.query('SET LOCAL default_statistics_target = 10');
   await target.query(`ANALYZE ${quoteIdent(spec.table)}`);
   await target.query('RESET default_statistics_target');
-  return { rows, objects: objects.length, bytes, rejected };
+  return { rows, objects: objects.length, bytes, rejected, warnings };
 }

@@ -69,6 +69,11 @@ export class JsonRecordSplitter {
     this.line = startLine;
   }
 
+  /** The line the text pushed so far has reached (where the input broke off, if it breaks off now). */
+  get lineReached(): number {
+    return this.line;
+  }
+
   /** Adds text and appends every record completed by it to `out`. */
   push(text: string, out: JsonRecord[]): void {
     if (this.start >= 0) {

@@ -56,7 +56,7 @@ export class S3ObjectStore implements ObjectStore {
     );
     const body = res.Body as Readable | undefined;
     if (!body) return Readable.from([]);
-    return decompressIfGzip(body, rel);
+    return decompressIfGzip(body, rel, objectUrl(this.url, rel));
   }
 
   /** PutObject. A stream body is buffered first (writes are for the generator and tests). */
