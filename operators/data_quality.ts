@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TaskFailure, errorMessage } from '../engine/errors.js';
 import type { Warehouse } from '../engine/interfaces.js';
 import { defineOperator, identifier, quoteIdent, sqlTemplate } from '../engine/operator.js';
-import { columnList, preview } from './sql-support.js';
+import { columnList, preview, splitStatements } from './sql-support.js';
 
 /**
  * Runs data quality checks on warehouse tables (like Airflow's common.sql
@@ -40,8 +40,17 @@ const columns = z.array(identifier).min(1);
 const checkSchema = z.discriminatedUnion('type', [
   z
     .object({
-      type: z.literal('row_count').describe('the number of rows of a table lies within min..max (default: at least 1)'),
+      type: z
+        .literal('row_count')
+        .describe('the number of rows of a table (or of those matching where) lies within min..max (default: at least 1)'),
       table: identifier.describe('table to count'),
+      where: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "count only the rows matching this SQL condition (a Liquid template), e.g. start_time >= {{ data_interval_start | sql_literal }} AND start_time < {{ data_interval_end | sql_literal }}",
+        ),
       ...bounds,
       ...common,
     })
@@ -255,9 +264,10 @@ async function runCheck(
     (await wh.query<Record<string, unknown>>(sql, params, { signal })).rows[0] ?? {};
   switch (c.type) {
     case 'row_count': {
-      const n = count((await one(`SELECT COUNT(*) AS n FROM ${quoteIdent(c.table)}`)).n);
+      const where = c.where === undefined ? '' : ` WHERE (\n${oneCondition(c.where)}\n)`;
+      const n = count((await one(`SELECT COUNT(*) AS n FROM ${quoteIdent(c.table)}${where}`)).n);
       const min = c.min === undefined && c.max === undefined ? 1 : c.min;
-      return { observed: n, expected, passed: within(n, min, c.max) };
+      return { observed: n, expected, passed: within(n, min, c.max), ...(c.where ? { details: { where: preview(c.where, 200) } } : {}) };
     }
     case 'not_null': {
       const perColumn = c.columns.map((col, i) => `SUM(CASE WHEN ${quoteIdent(col)} IS NULL THEN 1 ELSE 0 END) AS c${i}`);
@@ -316,6 +326,19 @@ async function runCheck(
       return { observed: observed instanceof Date ? observed.toISOString() : observed, expected, passed, details: { sql: preview(sql, 200) } };
     }
   }
+}
+
+/**
+ * A `where` condition as written, refused when it holds more than one
+ * statement: the condition is pasted into the check's SELECT, so a `;`
+ * outside quotes would start a statement of its own.
+ */
+function oneCondition(where: string): string {
+  const parts = splitStatements(where);
+  if (parts.length !== 1) {
+    throw new TaskFailure(`where must be one SQL condition, without ';' outside quotes; found ${parts.length} statements: ${preview(where, 120)}`);
+  }
+  return parts[0]!;
 }
 
 function within(n: number, min: number | undefined, max: number | undefined): boolean {

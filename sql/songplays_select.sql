@@ -40,6 +40,6 @@ LEFT JOIN (
  AND s.duration = e.length
 WHERE e.page = 'NextSong'
   AND e.ts IS NOT NULL
-  AND TIMESTAMP 'epoch' + e.ts * INTERVAL '1 millisecond' >= TIMESTAMP '{{ data_interval_start | date: '%Y-%m-%d %H:%M:%S' }}'
-  AND TIMESTAMP 'epoch' + e.ts * INTERVAL '1 millisecond' <  TIMESTAMP '{{ data_interval_end | date: '%Y-%m-%d %H:%M:%S' }}'
+  AND TIMESTAMP 'epoch' + e.ts * INTERVAL '1 millisecond' >= {{ data_interval_start | sql_literal }}
+  AND TIMESTAMP 'epoch' + e.ts * INTERVAL '1 millisecond' <  {{ data_interval_end | sql_literal }}
 ORDER BY start_time, songplay_id

@@ -12,7 +12,7 @@ SELECT
 FROM (
   SELECT DISTINCT start_time
   FROM songplays
-  WHERE start_time >= TIMESTAMP '{{ data_interval_start | date: '%Y-%m-%d %H:%M:%S' }}'
-    AND start_time <  TIMESTAMP '{{ data_interval_end | date: '%Y-%m-%d %H:%M:%S' }}'
+  WHERE start_time >= {{ data_interval_start | sql_literal }}
+    AND start_time <  {{ data_interval_end | sql_literal }}
 ) AS plays
 ORDER BY start_time

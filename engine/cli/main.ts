@@ -13,6 +13,8 @@ import { PACKAGE_ROOT } from '../config.js';
 import { loadDagFile, loadDagsDir, dagJsonSchema, renderDag } from '../dag/index.js';
 import { type App, type GlobalOptions, findDag, openApp } from './app.js';
 import { runDagCommand } from './run-command.js';
+import { isSqliteError, stateDbError } from '../state/open.js';
+import { setLockHolder } from '../connections/pglite-lock.js';
 import { reportCommand } from './report.js';
 import { registerConnectionsCommand } from './connections-command.js';
 import { backfillCommand, nextCommand, pauseCommand, runsMarkCommand, schedulerCommand, tasksClearCommand } from './ops.js';
@@ -24,14 +26,34 @@ const version = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.jso
 
 type Action = (app: App, ...args: never[]) => Promise<number | void> | number | void;
 
+/** Verbs that only read the state DB: opened read-only (they work on a read-only home) and never migrated. */
+const READ_ONLY_VERBS = new Set([
+  'runs list',
+  'tasks list',
+  'logs',
+  'report',
+  'dags list',
+  'dags show',
+  'dags validate',
+  'dags schema',
+  'dags next',
+  'connections list',
+  'connections get',
+]);
+
 /** Wraps a verb: opens the app, runs, closes, maps errors to messages and exit codes. */
 function withApp(cmd: Command, fn: Action): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const g = cmd.optsWithGlobals() as GlobalOptions;
-    const app = await openApp(g);
+    setLockHolder(`sluice ${cmd.name()}`); // who holds a PGlite warehouse, as another process waiting for it is told
+    const verb = cmd.parent && cmd.parent.parent ? `${cmd.parent.name()} ${cmd.name()}` : cmd.name();
+    const app = await openApp(g, undefined, { readonly: READ_ONLY_VERBS.has(verb) });
     try {
       const code = await (fn as (app: App, ...a: unknown[]) => Promise<number | void>)(app, ...args.slice(0, -1));
       process.exitCode = code ?? 0;
+    } catch (err) {
+      // the state DB failing under a verb (damaged pages, a full disk): say which file and what to do
+      throw (isSqliteError(err) && stateDbError(app.store.file, err)) || err;
     } finally {
       await app.close();
     }
@@ -58,7 +80,7 @@ export function buildProgram(): Command {
     .description('create a manual run of a DAG and run it to completion in the foreground')
     .argument('<dag_id>', 'the DAG to run')
     .option('--date <date>', 'logical date: the run of the data interval that starts at this date or time')
-    .option('--conf <json>', 'run configuration, merged over the DAG params (a JSON object)')
+    .option('--conf <json>', 'run configuration: values for the DAG params it declares, checked before the run starts (a JSON object)')
     .option('--dags-dir <dir>', 'folder of DAG files')
     .option('--rerun', 'run an existing run of that date again (clears its tasks)')
     .option('--failed-only', 'with --rerun: only its failed and unfinished tasks')
@@ -69,7 +91,7 @@ export function buildProgram(): Command {
         'run-dag songplays                      # the last complete data interval',
         'run-dag songplays --date 2018-11-21    # covers [2018-11-21, 2018-11-22) for a daily DAG',
         'run-dag songplays --date 2018-11-21 --rerun --failed-only',
-        `run-dag example --conf '{"rows": 10}' --json`,
+        `run-dag redshift_cluster --conf '{"target": "aws"}' --json`,
       ]) + '\nExit status: 0 success, 1 the run failed, 2 usage or validation error, 130 interrupted.\n',
     );
   runDag.action(withApp(runDag, (app: App, dagId: string, o: Record<string, unknown>) =>
@@ -236,7 +258,7 @@ export function buildProgram(): Command {
   // -- report, sql, sample-data ---------------------------------------------
   const report = program
     .command('report')
-    .description("what a run did, from the state DB: rows loaded, rejected lines, data quality checks (exit 1 if an error check failed)")
+    .description("what a run did, from the state DB: rows loaded, rejected lines, data quality checks (exit 1 if the run failed or an error check failed)")
     .argument('<dag_id>')
     .option('--run <run_id>', 'this run (default: the latest)')
     .option('--date <date>', 'the run of this logical date')

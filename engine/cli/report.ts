@@ -8,16 +8,9 @@ import type { DagRunRow } from '../state/store.js';
 import type { App } from './app.js';
 import { runIdentity } from './run-command.js';
 import { colourState, isoSeconds, printJson, table } from './format.js';
+import { type CheckResult, tryFindings } from './findings.js';
 
-export interface CheckResult {
-  name: string;
-  type?: string;
-  severity: 'error' | 'warn';
-  passed: boolean;
-  observed: unknown;
-  expected: unknown;
-  message?: string;
-}
+export type { CheckResult } from './findings.js';
 
 export interface TaskReport {
   task_id: string;
@@ -59,37 +52,21 @@ function pickRun(app: App, dagId: string, o: { run?: string; date?: string }): D
   return r;
 }
 
-function asChecks(v: unknown): CheckResult[] {
-  if (!Array.isArray(v)) return [];
-  return v
-    .filter((c): c is Record<string, unknown> => Boolean(c) && typeof c === 'object')
-    .map((c) => ({
-      name: String(c.name ?? c.type ?? 'check'),
-      type: c.type === undefined ? undefined : String(c.type),
-      severity: c.severity === 'warn' ? 'warn' : 'error',
-      passed: c.passed === true || c.result === 'pass' || c.result === 'passed',
-      observed: c.observed,
-      expected: c.expected ?? c.expectation,
-      message: c.message === undefined ? undefined : String(c.message),
-    }));
-}
-
 export function buildReport(app: App, run: DagRunRow): RunReport {
   const { store } = app;
   const tries = store.listTries(run.run_id);
   const tasks: TaskReport[] = store.listTaskInstances(run.run_id).map((ti) => {
     const mine = tries.filter((t) => t.task_id === ti.task_id);
     const last = mine[mine.length - 1];
-    const outputs = last ? (store.getOutputs(last.try_id) ?? {}) : {};
-    const { checks, ...rest } = outputs;
+    const { outputs, checks, rejections } = tryFindings(store, last?.try_id);
     return {
       task_id: ti.task_id,
       operator: ti.operator,
       state: ti.state,
       try_number: last?.try_number ?? null,
-      outputs: rest,
-      rejections: last ? store.listRejections(last.try_id) : [],
-      checks: asChecks(checks),
+      outputs,
+      rejections,
+      checks,
     };
   });
   const all = tasks.flatMap((t) => t.checks);
@@ -152,9 +129,14 @@ export function formatReport(r: RunReport, colour: boolean): string {
   return s;
 }
 
+/**
+ * Prints the report. Exit status 1 when the run failed or an error check
+ * failed (a script gating on `sluice report` must not pass a failed run whose
+ * checks never ran); 0 otherwise, a run still running included.
+ */
 export function reportCommand(app: App, dagId: string, o: { run?: string; date?: string; json?: boolean }): number {
   const report = buildReport(app, pickRun(app, dagId, o));
   if (o.json) printJson(report);
   else process.stdout.write(formatReport(report, Boolean(process.stdout.isTTY)));
-  return report.checks_failed > 0 ? 1 : 0;
+  return report.state === 'failed' || report.checks_failed > 0 ? 1 : 0;
 }

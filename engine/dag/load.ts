@@ -5,17 +5,19 @@
  * Every problem in a file is collected and thrown as one DagFileError whose
  * problems point at `file:line:col` and name the field path.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isScalar } from 'yaml';
 import type { z } from 'zod';
-import { DagFileError, errorMessage, type DagProblem } from '../errors.js';
+import { ConfigError, DagFileError, errorMessage, type DagProblem } from '../errors.js';
 import type { Dag, OperatorDef, SourcePos, TaskSpec, TriggerRule } from '../interfaces.js';
 import type { OperatorRegistry } from '../../operators/index.js';
 import { downstreamOf, findCycles, topoOrder } from './graph.js';
 import { DAG_KEYS, dagFileSchema, DEFAULT_ARGS_KEYS, ID_HINT, ID_PATTERN, paramKeys, TASK_KEYS, taskKeysSchema } from './schema.js';
 import { DagSource, formatPath, type PathKey } from './source.js';
+import { paramDefaults, paramSpecs } from './params.js';
 import { didYouMean } from './suggest.js';
+import { checkTaskTemplates } from './templates.js';
 import { canonicalTimeZone, parseDagDate } from './time.js';
 
 export interface LoadOptions {
@@ -54,7 +56,8 @@ export function loadDagFile(file: string, registry: OperatorRegistry, opts: Load
  * Loads every *.yaml / *.yml file under `dir` (recursively, skipping dot
  * folders), in path order. A bad file never hides the others. A DAG id used
  * by two files is an error in the later file that names the earlier one; the
- * earlier DAG is kept.
+ * earlier DAG is kept. A folder that is missing or unreadable throws
+ * DagsFolderError (naming it and the settings that choose it).
  */
 export function loadDagsDir(dir: string, registry: OperatorRegistry): { dags: Dag[]; errors: DagFileError[] } {
   const dags: Dag[] = [];
@@ -88,13 +91,49 @@ export function loadDagsDir(dir: string, registry: OperatorRegistry): { dags: Da
   return { dags, errors };
 }
 
-/** The DAG files under a folder, sorted. */
-function dagFiles(dir: string): string[] {
+/**
+ * The DAG folder is missing, not a folder, or unreadable: a setup problem
+ * (exit 2) that names the folder and where its path comes from.
+ */
+export class DagsFolderError extends ConfigError {
+  override name = 'DagsFolderError';
+  constructor(
+    readonly dir: string,
+    readonly reason: 'missing' | 'not a folder' | 'unreadable',
+    detail = '',
+  ) {
+    const what =
+      reason === 'missing' ? 'does not exist' : reason === 'not a folder' ? 'is not a folder' : `cannot be read (${detail})`;
+    super(
+      `DAG folder ${dir} ${what}. Create it, or point Sluice at the folder holding your DAG files: ` +
+        '`dags_dir:` in the config file (relative to the working directory), SLUICE_DAGS_DIR, or --dags-dir <folder>',
+    );
+  }
+}
+
+/** Throws DagsFolderError when the DAG folder cannot be listed (reads no file). */
+export function checkDagsFolder(dir: string): void {
+  dagFiles(dir);
+}
+
+/** The DAG files under a folder, sorted; throws DagsFolderError when the folder itself cannot be listed. */
+function dagFiles(dir: string, top = true): string[] {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A sub-folder removed while walking (a deploy replacing files) is simply not there.
+    if (!top && code === 'ENOENT') return [];
+    if (code === 'ENOENT') throw new DagsFolderError(dir, 'missing');
+    if (code === 'ENOTDIR') throw new DagsFolderError(dir, 'not a folder');
+    throw new DagsFolderError(dir, 'unreadable', code ?? errorMessage(err));
+  }
   const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...dagFiles(path));
+    if (entry.isDirectory()) out.push(...dagFiles(path, false));
     else if (/\.ya?ml$/i.test(entry.name)) out.push(path);
   }
   return out;
@@ -139,6 +178,22 @@ export function loadDagSource(src: string, file: string, registry: OperatorRegis
       `end_date ${endDate.toISOString()} is before start_date ${startDate.toISOString()}; move end_date after start_date or remove it`,
     );
   }
+  // Params and templates: what would otherwise fail only when a task renders.
+  const params = paramSpecs(isPlainObject(raw.params) ? raw.params : {}, (name) => source.pos(['params', name]));
+  if (typeof raw.schedule === 'string') {
+    for (const [name, p] of Object.entries(params)) {
+      if (p.hasDefault) continue;
+      problems.add(
+        ['params', name],
+        `param '${name}' has no default but the DAG has a schedule: scheduled runs have no --conf to set it (as in Airflow); give it a default, or make the DAG manual-only (schedule: null)`,
+      );
+    }
+  }
+  for (const t of tasks) {
+    const op = registry.get(t.keys.operator);
+    if (!op) continue;
+    for (const p of checkTaskTemplates(op, t.params, Object.keys(params), file)) problems.add(['tasks', t.id, ...p.path], p.message);
+  }
   problems.throwIfAny();
   const d = top.data!;
 
@@ -173,7 +228,8 @@ export function loadDagSource(src: string, file: string, registry: OperatorRegis
     catchup: d.catchup ?? false,
     maxActiveRuns: d.max_active_runs ?? 16,
     maxActiveTasks: d.max_active_tasks ?? 16,
-    params: d.params ?? {},
+    params: paramDefaults(params),
+    paramSpecs: params,
     tags: d.tags ?? [],
     tasks: specs,
     downstream: downstreamOf(ids, upstream),

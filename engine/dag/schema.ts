@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import { TRIGGER_RULES } from '../interfaces.js';
 import type { OperatorRegistry } from '../../operators/index.js';
+import { paramsSchema } from './params.js';
 import { didYouMean } from './suggest.js';
 import { canonicalTimeZone, DATE_FORMS, parseDagDate, scheduleProblem, SCHEDULE_PRESETS, timeZoneNames } from './time.js';
 
@@ -93,7 +94,7 @@ function dagShape(tasks: z.ZodType, date: z.ZodType) {
     catchup: z.boolean().optional().describe('run missed intervals since start_date (default false)'),
     max_active_runs: z.number().int().min(1).optional().describe('concurrent runs of this DAG (default 16)'),
     max_active_tasks: z.number().int().min(1).optional().describe('concurrent tasks in one run (default 16)'),
-    params: z.record(z.string(), z.unknown()).optional().describe('values for templates ({{ params.x }})'),
+    params: paramsSchema.optional(),
     tags: z.array(z.string()).optional(),
     default_args: z.object(defaultArgsShape).strict().optional().describe('task settings every task inherits'),
     tasks: tasks.describe('task id -> task'),

@@ -1,9 +1,15 @@
 /**
  * Liquid templating of task fields and SQL files (liquidjs, strict: unknown
  * variables and filters are errors; no code execution).
+ *
+ * Liquid knows nothing of SQL: `{{ x }}` pastes text. Values that reach SQL
+ * go through `| sql_literal` (a quoted literal, per dialect) or
+ * `| sql_ident` (a validated, double-quoted identifier), so a `--conf` value
+ * can never end a string and start a statement. See docs/templates.md.
  */
 import { Liquid } from 'liquidjs';
 import { TemplateError, errorMessage } from '../errors.js';
+import { identifier, quoteIdent } from '../operator.js';
 
 export interface TemplateContext {
   dag_id: string;
@@ -26,6 +32,22 @@ export interface TemplateContext {
   dialect: string;
 }
 
+/** The names a template may use, in the order the docs list them. */
+export const TEMPLATE_VARIABLES = [
+  'dag_id',
+  'run_id',
+  'task_id',
+  'logical_date',
+  'ds',
+  'ds_nodash',
+  'ts',
+  'data_interval_start',
+  'data_interval_end',
+  'params',
+  'conn',
+  'dialect',
+] as const;
+
 const liquid = new Liquid({
   strictVariables: true,
   strictFilters: true,
@@ -34,6 +56,102 @@ const liquid = new Liquid({
   timezoneOffset: 0,
   cache: 500,
 });
+
+/**
+ * `{{ v | sql_literal }}`: v as a SQL literal that PostgreSQL and Redshift
+ * read back as exactly v. Strings are single-quoted with `'` doubled; a
+ * backslash is doubled too, inside an E'' string on PostgreSQL (read the same
+ * whatever standard_conforming_strings says) and in a plain '' string on
+ * Redshift (which reads backslash escapes there, as its QUOTE_LITERAL shows).
+ * NUL cannot be stored in either, so it is refused. Numbers render as numbers
+ * (negative ones in parentheses, so `a -{{ x }}` never becomes a `--`
+ * comment), booleans as TRUE/FALSE, null as NULL, dates as UTC TIMESTAMP
+ * literals, lists as comma-separated literals for `IN (...)`.
+ */
+export function sqlLiteral(value: unknown, dialect: string): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (typeof value === 'bigint') return value < 0n ? `(${value})` : String(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`sql_literal: ${value} is not a finite number; SQL has no literal for it`);
+    return value < 0 || Object.is(value, -0) ? `(${value})` : String(value);
+  }
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new Error('sql_literal: an invalid date has no SQL literal');
+    const iso = value.toISOString();
+    const ms = iso.slice(19, 23) === '.000' ? '' : iso.slice(19, 23);
+    return `TIMESTAMP '${iso.slice(0, 10)} ${iso.slice(11, 19)}${ms}'`;
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) throw new Error('sql_literal: an empty list has no SQL literal (IN () is invalid); guard it with {% if %}');
+    return value.map((v) => sqlLiteral(v, dialect)).join(', ');
+  }
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) throw new Error('sql_literal: the string holds a NUL byte (\\u0000), which PostgreSQL and Redshift cannot store');
+    const quoted = value.replace(/'/g, "''");
+    if (!value.includes('\\')) return `'${quoted}'`;
+    const escaped = quoted.replace(/\\/g, '\\\\');
+    return dialect === 'redshift' ? `'${escaped}'` : `E'${escaped}'`;
+  }
+  throw new Error(
+    `sql_literal: a mapping has no SQL literal; pick a field ({{ params.x.field | sql_literal }}) or pass it as JSON text ({{ params.x | json | sql_literal }})`,
+  );
+}
+
+/**
+ * `{{ v | sql_ident }}`: v as a double-quoted identifier, after checking it
+ * is one (letters, digits and _, optionally schema.name): a table name from
+ * `--conf` cannot smuggle in anything else.
+ */
+export function sqlIdent(value: unknown): string {
+  const parsed = identifier.safeParse(value);
+  if (!parsed.success) {
+    const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+    throw new Error(`sql_ident: ${shown} is not a SQL identifier (letters, digits and _, not starting with a digit; optionally schema.name)`);
+  }
+  return quoteIdent(parsed.data);
+}
+
+liquid.registerFilter('sql_literal', function (value: unknown) {
+  return sqlLiteral(value, String(this.context.getSync(['dialect']) ?? 'postgres'));
+});
+liquid.registerFilter('sql_ident', (value: unknown) => sqlIdent(value));
+
+/** The filters a template may use (Liquid's standard ones, sql_literal and sql_ident). */
+export function templateFilters(): string[] {
+  return Object.keys(liquid.filters);
+}
+
+/** One variable a template reads from its context: `params.limit` is name params, path [params, limit]. */
+export interface TemplateVariable {
+  name: string;
+  path: (string | number)[];
+  /** 1-based line inside the template */
+  line: number;
+}
+
+/**
+ * The context variables a template reads (Liquid's static analysis: names it
+ * assigns itself are left out), so a DAG can be checked before it runs.
+ * Throws TemplateError on a syntax error or an unknown filter.
+ */
+export function templateVariables(template: string): TemplateVariable[] {
+  if (!template.includes('{{') && !template.includes('{%')) return [];
+  let analysis;
+  try {
+    analysis = liquid.analyzeSync(liquid.parse(template), { partials: false });
+  } catch (err) {
+    throw new TemplateError(`template error: ${errorMessage(err).replace(/, line:\d+, col:\d+/, '')}`);
+  }
+  const out: TemplateVariable[] = [];
+  for (const [name, uses] of Object.entries(analysis.globals)) {
+    for (const v of uses) {
+      const path = v.segments.map((s) => (typeof s === 'string' || typeof s === 'number' ? s : String(s)));
+      out.push({ name, path, line: v.location.row });
+    }
+  }
+  return out.sort((a, b) => a.line - b.line);
+}
 
 export function buildContext(a: {
   dagId: string;

@@ -299,15 +299,17 @@ tasks:
     });
 
     it('an unknown variable fails the try naming the task and field', async () => {
+      // (unknown names are caught when the DAG loads; a required param left unset still reaches rendering)
       const dag = h.dag(`
 dag: tpl
+params: { nope: { type: string } }
 tasks:
-  echo: { operator: Echo, message: "{{ nope }}" }
+  echo: { operator: Echo, message: "{{ params.nope }}" }
 `);
       const { runId, state } = await h.run(dag);
       expect(state).to.equal('failed');
       expect(h.store.listTries(runId, 'echo')[0]!.error).to.match(
-        /^task echo, field message: template error: undefined variable: nope/,
+        /^task echo, field message: template error: undefined variable: params\.nope/,
       );
     });
   });

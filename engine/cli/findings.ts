@@ -1,0 +1,50 @@
+/**
+ * What a try found besides its state, read back from the state DB: its data
+ * quality check results (recorded as outputs.checks) and its rejected load
+ * lines. `sluice report` shows them in full; run-dag's summary counts them.
+ */
+import type { StateStore } from '../state/store.js';
+
+export interface CheckResult {
+  name: string;
+  type?: string;
+  severity: 'error' | 'warn';
+  passed: boolean;
+  observed: unknown;
+  expected: unknown;
+  message?: string;
+}
+
+export type Rejection = ReturnType<StateStore['listRejections']>[number];
+
+/** Check results from a try's outputs.checks (tolerant of older or plugin output shapes). */
+export function asChecks(v: unknown): CheckResult[] {
+  if (!Array.isArray(v)) return [];
+  return v
+    .filter((c): c is Record<string, unknown> => Boolean(c) && typeof c === 'object')
+    .map((c) => ({
+      name: String(c.name ?? c.type ?? 'check'),
+      type: c.type === undefined ? undefined : String(c.type),
+      severity: c.severity === 'warn' ? 'warn' : 'error',
+      passed: c.passed === true || c.result === 'pass' || c.result === 'passed',
+      observed: c.observed,
+      expected: c.expected ?? c.expectation,
+      message: c.message === undefined ? undefined : String(c.message),
+    }));
+}
+
+/** A try's outputs (checks split off), its check results and its rejected lines. */
+export function tryFindings(
+  store: StateStore,
+  tryId: number | undefined,
+): { outputs: Record<string, unknown>; checks: CheckResult[]; rejections: Rejection[] } {
+  if (tryId === undefined) return { outputs: {}, checks: [], rejections: [] };
+  const { checks, ...outputs } = store.getOutputs(tryId) ?? {};
+  return { outputs, checks: asChecks(checks), rejections: store.listRejections(tryId) };
+}
+
+/** `observed 2, expected >= 100`, as summaries and errors say it. */
+export function observedVsExpected(c: Pick<CheckResult, 'observed' | 'expected'>): string {
+  const show = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? '-' : JSON.stringify(v));
+  return `observed ${show(c.observed)}, expected ${show(c.expected)}`;
+}

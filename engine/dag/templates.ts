@@ -1,0 +1,107 @@
+/**
+ * Static checks of a DAG's templates, so that `sluice dags validate` finds
+ * what would otherwise fail only when a task renders: unknown variables
+ * (`{{ logical_dat }}`), undeclared params (`{{ params.limt }}`), syntax
+ * errors and unknown filters, in templated fields and in the `.sql` files
+ * they name. Liquid's own static analysis lists the variables a template
+ * reads; nothing is rendered.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../config.js';
+import { errorMessage } from '../errors.js';
+import type { OperatorDef } from '../interfaces.js';
+import { TEMPLATE_VARIABLES, templateFilters, templateVariables } from '../template/index.js';
+import type { PathKey } from './source.js';
+import { didYouMean } from './suggest.js';
+
+/** One problem found in a task's templates; `path` is the field inside the task. */
+export interface TemplateProblem {
+  path: PathKey[];
+  message: string;
+}
+
+const KNOWN = TEMPLATE_VARIABLES.join(', ');
+
+/** Is this field value a reference to a SQL file (as the runner decides)? */
+function isSqlFile(ref: string): boolean {
+  return /\.sql$/i.test(ref) && !/\s/.test(ref.trim());
+}
+
+/**
+ * Where the runner would find a SQL file: the project folder (the parent of
+ * the DAG folder), else the files shipped with Sluice. Null when neither has
+ * it (the run reports a missing file; validation cannot be sure where the
+ * DAG folder will be).
+ */
+function findSqlFile(ref: string, dagFile: string): string | null {
+  if (path.isAbsolute(ref)) return existsSync(ref) ? ref : null;
+  for (const base of [path.resolve(path.dirname(dagFile), '..'), PACKAGE_ROOT]) {
+    const p = path.resolve(base, ref);
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+/** The problems of one template text; `inFile` names the SQL file it came from. */
+function checkText(text: string, params: readonly string[], inFile: string | null): string[] {
+  const where = inFile ? ` in ${inFile}` : '';
+  let vars;
+  try {
+    vars = templateVariables(text);
+  } catch (err) {
+    const filter = /undefined filter: (\S+)/.exec(errorMessage(err))?.[1];
+    return [`${errorMessage(err)}${where}${filter ? didYouMean(filter, templateFilters()) : ''}`];
+  }
+  const out = new Set<string>();
+  for (const v of vars) {
+    const at = inFile ? `${where} line ${v.line}` : '';
+    if (!(TEMPLATE_VARIABLES as readonly string[]).includes(v.name)) {
+      out.add(`unknown template variable '${v.name}'${at}${didYouMean(v.name, TEMPLATE_VARIABLES)} (known variables: ${KNOWN})`);
+      continue;
+    }
+    const name = v.path[1];
+    if (v.name !== 'params' || typeof name !== 'string' || params.includes(name)) continue;
+    out.add(
+      params.length
+        ? `unknown param '${name}' (params.${name})${at}${didYouMean(name, params)} (declared params: ${params.join(', ')}); declare it under \`params:\``
+        : `unknown param '${name}' (params.${name})${at}: the DAG declares no params; declare it under \`params:\``,
+    );
+  }
+  return [...out];
+}
+
+/**
+ * Checks every templated field of a task (strings inside lists and mappings
+ * too) and the SQL files they reference.
+ */
+export function checkTaskTemplates(
+  op: OperatorDef,
+  params: Record<string, unknown>,
+  declaredParams: readonly string[],
+  dagFile: string,
+): TemplateProblem[] {
+  const problems: TemplateProblem[] = [];
+  const walk = (value: unknown, at: PathKey[]) => {
+    if (typeof value === 'string') {
+      let messages: string[];
+      if (isSqlFile(value)) {
+        const file = findSqlFile(value, dagFile);
+        if (!file) return;
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch {
+          return;
+        }
+        messages = checkText(text, declaredParams, value);
+      } else messages = checkText(value, declaredParams, null);
+      for (const message of messages) problems.push({ path: at, message });
+    } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...at, i]));
+    else if (value && typeof value === 'object' && !(value instanceof Date)) {
+      for (const [k, v] of Object.entries(value)) walk(v, [...at, k]);
+    }
+  };
+  for (const field of op.templated) if (params[field] !== undefined) walk(params[field], [field]);
+  return problems;
+}
