@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { loadDagSource } from '../engine/dag/index.js';
-import { OperatorRegistry } from '../operators/index.js';
+import { defaultRegistry } from '../operators/index.js';
 import { StateStore } from '../engine/state/store.js';
 import { executeRun } from '../engine/run/runner.js';
 import { createSinkLogger, TaskLogSink } from '../engine/log.js';
@@ -102,7 +102,7 @@ function storeFloor(store: StateStore, dag: Dag): number {
 }
 
 export async function benchEngine(): Promise<Record<string, unknown>[]> {
-  const registry = new OperatorRegistry();
+  const registry = defaultRegistry();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));
   const results: Record<string, unknown>[] = [];
   try {

@@ -12,7 +12,7 @@ import { generateSampleLake } from '../sample/generate.js';
 import { PACKAGE_ROOT } from '../engine/config.js';
 import { createConnectionResolver } from '../engine/connections/index.js';
 import { loadDagFile } from '../engine/dag/index.js';
-import { OperatorRegistry } from '../operators/index.js';
+import { defaultRegistry } from '../operators/index.js';
 import { StateStore } from '../engine/state/store.js';
 import { executeRun } from '../engine/run/runner.js';
 import { createSinkLogger, TaskLogSink } from '../engine/log.js';
@@ -74,7 +74,7 @@ export async function benchPipeline(): Promise<Record<string, unknown>[]> {
 
 async function runOnce(name: string, warehouseUrl: string, lakeDir: string, home: string): Promise<Record<string, unknown>> {
   fs.mkdirSync(home, { recursive: true });
-  const registry = new OperatorRegistry();
+  const registry = defaultRegistry();
   const dag = loadDagFile(path.join(ROOT, 'dags', 'songplays.yaml'), registry);
   const store = new StateStore(path.join(home, 'state.db'));
   const connections = createConnectionResolver({ warehouse: warehouseUrl, lake: lakeDir }, { home });

@@ -11,7 +11,15 @@ export function defineOperator<S extends z.ZodType>(def: {
   templated?: readonly string[];
   execute: OperatorDef<S>['execute'];
 }): OperatorDef<S> {
-  return { templated: [], ...def };
+  return Object.defineProperty({ templated: [], ...def }, OPERATOR_BRAND, { value: true });
+}
+
+/** Marks what defineOperator made (Symbol.for: a plugin built against another copy of Sluice is recognised too). */
+const OPERATOR_BRAND = Symbol.for('sluice.operator');
+
+/** True for an operator definition made with defineOperator. */
+export function isOperatorDef(v: unknown): v is OperatorDef {
+  return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[OPERATOR_BRAND] === true;
 }
 
 /** A SQL identifier, optionally schema-qualified (letters, digits, underscore). */

@@ -1,8 +1,9 @@
 /**
- * The operator registry: the only place the engine learns about operators.
- * Adding an operator is one file in operators/ plus one line here.
+ * The built-in operators. Adding an operator is one file in operators/ plus
+ * one line here; the registry itself lives in the engine (engine/registry.ts).
  */
 import type { OperatorDef } from '../engine/interfaces.js';
+import { OperatorRegistry } from '../engine/registry.js';
 import { Empty } from './empty.js';
 import { Sql } from './sql.js';
 import { StageToRedshift } from './stage_to_redshift.js';
@@ -23,33 +24,7 @@ export const builtinOperators: OperatorDef[] = [
   DeleteCluster,
 ];
 
-export class OperatorRegistry {
-  private readonly byName = new Map<string, OperatorDef>();
-
-  constructor(ops: Iterable<OperatorDef> = builtinOperators) {
-    for (const op of ops) this.register(op);
-  }
-
-  /** Adds an operator (tests register their own). A name already taken is an error. */
-  register(op: OperatorDef): this {
-    if (this.byName.has(op.name)) throw new Error(`operator ${op.name} is registered twice`);
-    this.byName.set(op.name, op);
-    return this;
-  }
-
-  get(name: string): OperatorDef | undefined {
-    return this.byName.get(name);
-  }
-
-  names(): string[] {
-    return [...this.byName.keys()].sort();
-  }
-
-  all(): OperatorDef[] {
-    return [...this.byName.values()];
-  }
-}
-
+/** A registry holding the built-in operators. */
 export function defaultRegistry(): OperatorRegistry {
-  return new OperatorRegistry();
+  return new OperatorRegistry(builtinOperators);
 }

@@ -5,14 +5,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { loadConfig, PACKAGE_ROOT, type Config } from '../config.js';
-import type { ConnectionResolver, Dag, OperatorDef } from '../interfaces.js';
-import { ConfigError, UsageError } from '../errors.js';
+import type { ConnectionResolver, Dag } from '../interfaces.js';
+import { UsageError } from '../errors.js';
 import { createConsoleLogger, createSinkLogger, TaskLogSink } from '../log.js';
 import { HOST, processAlive, StateStore, type Orphan } from '../state/store.js';
-import { OperatorRegistry } from '../../operators/index.js';
+import { type OperatorRegistry, loadPlugins } from '../registry.js';
+import { defaultRegistry } from '../../operators/index.js';
 import { loadDagsDir } from '../dag/index.js';
 import { createConnectionResolver } from '../connections/index.js';
 import { registerUrlSecrets } from '../connections/url.js';
@@ -48,26 +48,6 @@ export function pathResolver(dagsDir: string): (p: string) => string {
   };
 }
 
-/** Registers the operators exported by each plugin module. */
-export async function loadPlugins(registry: OperatorRegistry, modules: string[]): Promise<void> {
-  for (const file of modules) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-    } catch (err) {
-      throw new ConfigError(`plugin ${file} could not be loaded: ${(err as Error).message}`);
-    }
-    const ops = Object.values(mod).filter(isOperatorDef);
-    if (ops.length === 0) throw new ConfigError(`plugin ${file} exports no operator (made with defineOperator)`);
-    for (const op of ops) registry.register(op);
-  }
-}
-
-function isOperatorDef(v: unknown): v is OperatorDef {
-  const o = v as OperatorDef;
-  return Boolean(o && typeof o === 'object' && typeof o.name === 'string' && typeof o.execute === 'function' && o.params);
-}
-
 export interface OpenAppOptions {
   /**
    * The verb only reads the state DB (runs list, logs, report, ...): it is
@@ -77,7 +57,7 @@ export interface OpenAppOptions {
   readonly?: boolean;
 }
 
-export async function openApp(opts: GlobalOptions, registry = new OperatorRegistry(), mode: OpenAppOptions = {}): Promise<App> {
+export async function openApp(opts: GlobalOptions, registry: OperatorRegistry = defaultRegistry(), mode: OpenAppOptions = {}): Promise<App> {
   const config = loadConfig({ file: opts.config, dagsDir: opts.dagsDir });
   await loadPlugins(registry, config.plugins);
   const store = new StateStore(config.stateDbPath, { readonly: mode.readonly });

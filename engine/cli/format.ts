@@ -11,6 +11,7 @@ export function closestName(name: string, known: string[]): string | null {
   return distance(name, best) <= Math.max(2, Math.floor(name.length / 3)) ? best : null;
 }
 
+// eslint-disable-next-line no-control-regex -- matches ANSI colour escapes
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 function width(s: string): number {

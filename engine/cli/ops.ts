@@ -3,7 +3,7 @@
  * runs, pausing DAGs and showing their next intervals.
  */
 import type { Dag, RunState } from '../interfaces.js';
-import { SluiceError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { createConsoleLogger } from '../log.js';
 import { processAlive, type DagRunRow } from '../state/store.js';
 import { executeRun, Slots } from '../run/runner.js';
@@ -179,7 +179,13 @@ function liveRun(app: App, runId: string): DagRunRow {
 export function downstreamClosure(dag: Dag, ids: string[]): string[] {
   const seen = new Set(ids);
   const work = [...ids];
-  while (work.length) for (const d of dag.downstream.get(work.pop()!) ?? []) if (!seen.has(d)) (seen.add(d), work.push(d));
+  while (work.length) {
+    for (const d of dag.downstream.get(work.pop()!) ?? []) {
+      if (seen.has(d)) continue;
+      seen.add(d);
+      work.push(d);
+    }
+  }
   return dag.order.filter((id) => seen.has(id));
 }
 

@@ -11,7 +11,7 @@ import { isMap, isScalar } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, DagFileError, errorMessage, type DagProblem } from '../errors.js';
 import type { Dag, OperatorDef, SourcePos, TaskSpec, TriggerRule } from '../interfaces.js';
-import type { OperatorRegistry } from '../../operators/index.js';
+import type { OperatorRegistry } from '../registry.js';
 import { downstreamOf, findCycles, topoOrder } from './graph.js';
 import { DAG_KEYS, dagFileSchema, DEFAULT_ARGS_KEYS, ID_HINT, ID_PATTERN, paramKeys, TASK_KEYS, taskKeysSchema } from './schema.js';
 import { DagSource, formatPath, type PathKey } from './source.js';

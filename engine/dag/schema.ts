@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import { TRIGGER_RULES } from '../interfaces.js';
-import type { OperatorRegistry } from '../../operators/index.js';
+import type { OperatorRegistry } from '../registry.js';
 import { paramsSchema } from './params.js';
 import { didYouMean } from './suggest.js';
 import { canonicalTimeZone, DATE_FORMS, parseDagDate, scheduleProblem, SCHEDULE_PRESETS, timeZoneNames } from './time.js';

@@ -19,7 +19,7 @@ import type {
 import { FINISHED_STATES } from '../interfaces.js';
 import { TemplateError, errorMessage, notRetryableReason } from '../errors.js';
 import { redactText } from '../redact.js';
-import type { OperatorRegistry } from '../../operators/index.js';
+import type { OperatorRegistry } from '../registry.js';
 import type { StateStore, TaskInstanceRow, TryRow } from '../state/store.js';
 import { buildContext, render, renderDeep, type TemplateContext } from '../template/index.js';
 import { type Clock, type LongTimer, setLongTimeout, systemClock } from './clock.js';
@@ -97,11 +97,6 @@ export function runStateFromTasks(dag: Dag, states: Map<string, TaskState | null
   }
   for (const s of states.values()) if (s === null || !FINISHED_STATES.has(s)) return 'failed';
   return 'success';
-}
-
-interface Pending {
-  ti: TaskInstanceRow;
-  spec: TaskSpec;
 }
 
 /** How a run may be stopped from outside. */

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Dag, RunState } from '../interfaces.js';
 import { UsageError, errorMessage } from '../errors.js';
-import type { OperatorRegistry } from '../../operators/index.js';
+import type { OperatorRegistry } from '../registry.js';
 import type { DagRunRow, StateStore } from '../state/store.js';
 import { loadDagsDir } from '../dag/index.js';
 import { activeRuns } from '../state/active-runs.js';

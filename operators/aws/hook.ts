@@ -192,7 +192,7 @@ export async function waitForCluster(
           `raise wait_timeout, or run the DAG again later: an existing cluster is reused`,
       );
     }
-    if (name === 'AbortError') throw new Error(`waiting for cluster ${id} was aborted`);
+    if (name === 'AbortError') throw new Error(`waiting for cluster ${id} was aborted`, { cause: err });
     throw new TaskFailure(
       goal === 'available'
         ? `cluster ${id} is being deleted (status ${last?.ClusterStatus ?? 'deleting'}); wait until it is gone, then run again to create it anew`

@@ -64,7 +64,7 @@ function runPg(bin: string, args: string[]): string {
     return execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`${path.basename(bin)} failed: ${e.stderr || e.stdout || e.message}`);
+    throw new Error(`${path.basename(bin)} failed: ${e.stderr || e.stdout || e.message}`, { cause: err });
   }
 }
 
@@ -93,7 +93,7 @@ export async function startPrivatePostgres(binDir: string): Promise<PgServer> {
   } catch (err) {
     const log = existsSync(path.join(base, 'server.log')) ? readFileSync(path.join(base, 'server.log'), 'utf8') : '';
     removeTempDir(base);
-    throw new Error(`${(err as Error).message}\n${log}`);
+    throw new Error(`${(err as Error).message}\n${log}`, { cause: err });
   }
   let stopped = false;
   const stop = () => {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { defineOperator } from '../../../engine/operator.js';
 import { DagFileError, type DagProblem } from '../../../engine/errors.js';
 import { loadDagSource } from '../../../engine/dag/index.js';
-import { OperatorRegistry } from '../../../operators/index.js';
+import { OperatorRegistry } from '../../../engine/registry.js';
 import { Empty } from '../../../operators/empty.js';
 
 /** A test-only operator with typed parameters. */

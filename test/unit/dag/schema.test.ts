@@ -4,6 +4,7 @@ import { defineOperator } from '../../../engine/operator.js';
 import { dagJsonSchema } from '../../../engine/dag/index.js';
 import { testRegistry } from './helpers.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- walking an arbitrary JSON Schema
 type Json = Record<string, any>;
 
 describe('dagJsonSchema', () => {
