@@ -22,6 +22,20 @@ export const PACKAGE_ROOT = (() => {
   return dir;
 })();
 
+/**
+ * A file a DAG names (a SQL file), relative to the project folder (the parent
+ * of the DAG folder) or else among the files shipped with Sluice; an absolute
+ * path as it is. Null when it is in neither.
+ */
+export function findProjectFile(projectRoot: string, p: string): string | null {
+  if (path.isAbsolute(p)) return fs.existsSync(p) ? p : null;
+  for (const base of [projectRoot, PACKAGE_ROOT]) {
+    const file = path.resolve(base, p);
+    if (fs.existsSync(file)) return file;
+  }
+  return null;
+}
+
 export const DEFAULT_CONFIG_FILE = path.join(PACKAGE_ROOT, 'config', 'default.yaml');
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {

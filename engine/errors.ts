@@ -103,6 +103,11 @@ export class LoadError extends SluiceError {
   }
 }
 
+/** An error and the errors in its `cause` chain, outermost first (at most 8: a chain may loop). */
+export function* causeChain(err: unknown): Generator<Error> {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) yield e;
+}
+
 /** The `notRetriedBecause` of errors in the data itself. */
 export const BAD_INPUT_DATA = 'bad input data: a retry reads the same data';
 
@@ -125,7 +130,7 @@ const NOT_RETRYABLE_CODES: Record<string, string> = {
  * a permission an administrator grants.
  */
 export function notRetryableReason(err: unknown): string | null {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+  for (const e of causeChain(err)) {
     if (e instanceof SluiceError && !e.retryable) return e.notRetriedBecause ?? 'retrying cannot fix it';
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && Object.prototype.hasOwnProperty.call(NOT_RETRYABLE_CODES, code)) {

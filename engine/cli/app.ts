@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { loadConfig, PACKAGE_ROOT, type Config } from '../config.js';
+import { findProjectFile, loadConfig, type Config } from '../config.js';
 import type { ConnectionResolver, Dag } from '../interfaces.js';
 import { UsageError } from '../errors.js';
 import { createConsoleLogger, createSinkLogger, TaskLogSink } from '../log.js';
-import { HOST, processAlive, StateStore, type Orphan } from '../state/store.js';
+import { StateStore, type Orphan } from '../state/store.js';
 import { type OperatorRegistry, loadPlugins } from '../registry.js';
 import { defaultRegistry } from '../../operators/index.js';
 import { loadDagsDir } from '../dag/index.js';
@@ -39,13 +39,8 @@ export interface App {
 /** Resolves a path from a DAG file: the project folder (parent of the DAG folder), then the package. */
 export function pathResolver(dagsDir: string): (p: string) => string {
   const projectRoot = path.dirname(dagsDir);
-  return (p: string) => {
-    if (path.isAbsolute(p)) return p;
-    const local = path.resolve(projectRoot, p);
-    if (fs.existsSync(local)) return local;
-    const shipped = path.resolve(PACKAGE_ROOT, p);
-    return fs.existsSync(shipped) ? shipped : local;
-  };
+  // A file in neither place resolves in the project, where the error message then points.
+  return (p: string) => findProjectFile(projectRoot, p) ?? path.resolve(projectRoot, p);
 }
 
 export interface OpenAppOptions {
@@ -91,10 +86,7 @@ export async function openApp(opts: GlobalOptions, registry: OperatorRegistry = 
  * On a read-only home they are left for the next writing command.
  */
 function recoverOrphansFromReader(reader: StateStore): Orphan[] {
-  const running = reader.db.prepare("SELECT DISTINCT pid FROM task_tries WHERE state = 'running' AND host = ?").all(HOST) as {
-    pid: number;
-  }[];
-  if (!running.some((r) => !processAlive(r.pid))) return [];
+  if (!reader.hasOrphans()) return [];
   try {
     fs.accessSync(reader.file, fs.constants.W_OK);
     fs.accessSync(path.dirname(reader.file), fs.constants.W_OK);

@@ -14,7 +14,7 @@ import { closestName, isoSeconds, printJson, table } from './format.js';
 
 type Action = (app: App, ...args: never[]) => Promise<number | void> | number | void;
 /** main.ts's wrapper: opens the app, runs the verb, closes, sets the exit code. */
-export type WithApp = (cmd: Command, fn: Action) => (...args: unknown[]) => Promise<void>;
+export type WithApp = (cmd: Command, fn: Action, mode?: { readonly?: boolean }) => (...args: unknown[]) => Promise<void>;
 
 export type ConnectionSource = 'config' | 'store' | 'env';
 
@@ -135,7 +135,7 @@ export function registerConnectionsCommand(program: Command, withApp: WithApp): 
           ]),
         ),
       );
-    }) as never,
+    }, { readonly: true }) as never,
   );
 
   const get = connections
@@ -156,7 +156,7 @@ export function registerConnectionsCommand(program: Command, withApp: WithApp): 
       }
       if (v.updated_at) lines.push(`updated: ${isoSeconds(v.updated_at)}${v.updated_by ? ` by ${v.updated_by}` : ''}`);
       process.stdout.write(lines.join('\n') + '\n');
-    }) as never,
+    }, { readonly: true }) as never,
   );
 
   const set = connections

@@ -26,28 +26,16 @@ const version = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.jso
 
 type Action = (app: App, ...args: never[]) => Promise<number | void> | number | void;
 
-/** Verbs that only read the state DB: opened read-only (they work on a read-only home) and never migrated. */
-const READ_ONLY_VERBS = new Set([
-  'runs list',
-  'tasks list',
-  'logs',
-  'report',
-  'dags list',
-  'dags show',
-  'dags validate',
-  'dags schema',
-  'dags next',
-  'connections list',
-  'connections get',
-]);
-
-/** Wraps a verb: opens the app, runs, closes, maps errors to messages and exit codes. */
-function withApp(cmd: Command, fn: Action): (...args: unknown[]) => Promise<void> {
+/**
+ * Wraps a verb: opens the app, runs, closes, maps errors to messages and exit
+ * codes. A verb that only reads the state DB says `readonly`: the DB is then
+ * opened read-only (it works on a read-only home) and never migrated.
+ */
+function withApp(cmd: Command, fn: Action, mode: { readonly?: boolean } = {}): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const g = cmd.optsWithGlobals() as GlobalOptions;
     setLockHolder(`sluice ${cmd.name()}`); // who holds a PGlite warehouse, as another process waiting for it is told
-    const verb = cmd.parent && cmd.parent.parent ? `${cmd.parent.name()} ${cmd.name()}` : cmd.name();
-    const app = await openApp(g, undefined, { readonly: READ_ONLY_VERBS.has(verb) });
+    const app = await openApp(g, undefined, mode);
     try {
       const code = await (fn as (app: App, ...a: unknown[]) => Promise<number | void>)(app, ...args.slice(0, -1));
       process.exitCode = code ?? 0;
@@ -58,6 +46,11 @@ function withApp(cmd: Command, fn: Action): (...args: unknown[]) => Promise<void
       await app.close();
     }
   };
+}
+
+/** withApp for a verb that only reads the state DB. */
+function withAppReading(cmd: Command, fn: Action): (...args: unknown[]) => Promise<void> {
+  return withApp(cmd, fn, { readonly: true });
 }
 
 function examples(lines: string[]): string {
@@ -106,7 +99,7 @@ export function buildProgram(): Command {
     .description('list the DAGs in the DAG folder (broken files are reported on stderr)')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice dags list', 'sluice dags list --json']));
-  dagsList.action(withApp(dagsList, (app: App, o: { json?: boolean }) => {
+  dagsList.action(withAppReading(dagsList, (app: App, o: { json?: boolean }) => {
     const { dags: list, errors } = loadDagsDir(app.config.dagsDir, app.registry);
     const rows = list.map((d) => {
       const last = app.store.listRuns({ dagId: d.id, limit: 1 })[0];
@@ -138,7 +131,7 @@ export function buildProgram(): Command {
     .argument('<dag_id>')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'mermaid', 'dot']).default('text'))
     .addHelpText('after', examples(['sluice dags show songplays', 'sluice dags show songplays --format mermaid', 'sluice dags show songplays --format dot | dot -Tpng > dag.png']));
-  dagsShow.action(withApp(dagsShow, (app: App, dagId: string, o: { format: 'text' | 'mermaid' | 'dot' }) => {
+  dagsShow.action(withAppReading(dagsShow, (app: App, dagId: string, o: { format: 'text' | 'mermaid' | 'dot' }) => {
     process.stdout.write(renderDag(findDag(app, dagId), o.format).replace(/\n?$/, '\n'));
   }) as never);
 
@@ -148,7 +141,7 @@ export function buildProgram(): Command {
     .argument('[paths...]', 'files or folders')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice dags validate', 'sluice dags validate dags/songplays.yaml my-dags/']));
-  dagsValidate.action(withApp(dagsValidate, (app: App, paths: string[], o: { json?: boolean }) =>
+  dagsValidate.action(withAppReading(dagsValidate, (app: App, paths: string[], o: { json?: boolean }) =>
     validateCommand(app, paths, Boolean(o.json)),
   ) as never);
 
@@ -159,7 +152,7 @@ export function buildProgram(): Command {
       'after',
       examples(['sluice dags schema > dag.schema.json', '# then in a DAG file:  # yaml-language-server: $schema=./dag.schema.json']),
     );
-  dagsSchema.action(withApp(dagsSchema, (app: App) => printJson(dagJsonSchema(app.registry))) as never);
+  dagsSchema.action(withAppReading(dagsSchema, (app: App) => printJson(dagJsonSchema(app.registry))) as never);
 
   // -- runs, tasks, logs -----------------------------------------------------
   const runs = program.command('runs').description('inspect DAG runs');
@@ -171,7 +164,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'at most n runs', '50')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice runs list', 'sluice runs list --dag songplays --state failed']));
-  runsList.action(withApp(runsList, (app: App, o: { dag?: string; state?: string; limit: string; json?: boolean }) => {
+  runsList.action(withAppReading(runsList, (app: App, o: { dag?: string; state?: string; limit: string; json?: boolean }) => {
     const list = app.store.listRuns({ dagId: o.dag, state: o.state, limit: Number(o.limit) || 50 });
     if (o.json) return void printJson(list.map((r) => ({ ...r, conf: JSON.parse(r.conf) })));
     const colour = Boolean(process.stdout.isTTY);
@@ -198,7 +191,7 @@ export function buildProgram(): Command {
     .argument('<run_id>')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice tasks list songplays__manual__2018-11-21T00:00:00Z']));
-  tasksList.action(withApp(tasksList, (app: App, runId: string, o: { json?: boolean }) => {
+  tasksList.action(withAppReading(tasksList, (app: App, runId: string, o: { json?: boolean }) => {
     requireRun(app, runId);
     const tis = app.store.listTaskInstances(runId);
     const tries = app.store.listTries(runId);
@@ -232,7 +225,7 @@ export function buildProgram(): Command {
     .option('--try <n>', 'the try number')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice logs songplays__manual__2018-11-21T00:00:00Z stage_events', 'sluice logs <run_id> quality --try 2']));
-  logs.action(withApp(logs, (app: App, runId: string, taskId: string, o: { try?: string; json?: boolean }) => {
+  logs.action(withAppReading(logs, (app: App, runId: string, taskId: string, o: { try?: string; json?: boolean }) => {
     requireRun(app, runId);
     const tries = app.store.listTries(runId, taskId);
     if (!app.store.getTaskInstance(runId, taskId)) {
@@ -264,7 +257,7 @@ export function buildProgram(): Command {
     .option('--date <date>', 'the run of this logical date')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice report songplays', 'sluice report songplays --date 2018-11-21 --json']));
-  report.action(withApp(report, (app: App, dagId: string, o: { run?: string; date?: string; json?: boolean }) =>
+  report.action(withAppReading(report, (app: App, dagId: string, o: { run?: string; date?: string; json?: boolean }) =>
     reportCommand(app, dagId, o),
   ) as never);
 
@@ -415,7 +408,7 @@ export function buildProgram(): Command {
     .option('-n, --count <n>', 'how many', '5')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice dags next songplays', 'sluice dags next songplays -n 10 --json']));
-  dagsNext.action(withApp(dagsNext, (app: App, dagId: string, o: { count: string; json?: boolean }) => nextCommand(app, dagId, o)) as never);
+  dagsNext.action(withAppReading(dagsNext, (app: App, dagId: string, o: { count: string; json?: boolean }) => nextCommand(app, dagId, o)) as never);
 
   registerConnectionsCommand(program, withApp);
 

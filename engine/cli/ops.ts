@@ -5,7 +5,8 @@
 import type { Dag, RunState } from '../interfaces.js';
 import { UsageError } from '../errors.js';
 import { createConsoleLogger } from '../log.js';
-import { processAlive, type DagRunRow } from '../state/store.js';
+import type { DagRunRow } from '../state/store.js';
+import { isExecuting } from '../state/active-runs.js';
 import { executeRun, Slots } from '../run/runner.js';
 import { Scheduler } from '../schedule/scheduler.js';
 import { intervalsBetween, lastCompleteInterval, nextIntervals } from '../schedule/interval.js';
@@ -65,7 +66,7 @@ export function planBackfill(app: App, dag: Dag, from: Date, to: Date, reprocess
     const existing = app.store.getRunByDate(dag.id, interval.start);
     let action: Planned['action'] = 'create';
     if (existing) {
-      if (existing.state === 'running' && existing.pid !== null && processAlive(existing.pid)) action = 'skip';
+      if (isExecuting(existing)) action = 'skip';
       else if (reprocess === 'completed') action = 'rerun';
       else if (reprocess === 'failed' && existing.state !== 'success') action = 'rerun failed';
       else action = 'skip';
@@ -169,7 +170,7 @@ export async function backfillCommand(
 function liveRun(app: App, runId: string): DagRunRow {
   const run = app.store.getRun(runId);
   if (!run) throw new UsageError(`no run '${runId}' (see: sluice runs list)`);
-  if (run.state === 'running' && run.pid !== null && processAlive(run.pid)) {
+  if (isExecuting(run)) {
     throw new UsageError(`run ${runId} is being executed by process ${run.pid}; wait for it or stop it first`);
   }
   return run;

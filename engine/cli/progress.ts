@@ -62,12 +62,9 @@ export class Progress {
     else if (e.state !== 'scheduled' && e.state !== 'queued' && e.state !== null) {
       const tryPart = e.state === 'skipped' || e.state === 'upstream_failed' ? '' : ` (try ${e.tryNumber})`;
       // A retry may be minutes away: say when, so a quiet console is not mistaken for a hang.
-      const next =
-        e.state === 'up_for_retry' && e.nextTryAt && e.maxTries
-          ? `; next: ${describeNextTry(e.tryNumber + 1, e.maxTries, e.nextTryAt, e.at)}`
-          : '';
+      const next = nextTry(e.state, e.tryNumber, e.nextTryAt, e.maxTries, e.at);
       this.out.write(
-        `${e.at.toISOString()} ${e.taskId} ${e.state}${tryPart}${e.error ? `: ${firstLine(e.error)}` : ''}${next}\n`,
+        `${e.at.toISOString()} ${e.taskId} ${e.state}${tryPart}${e.error ? `: ${firstLine(e.error)}` : ''}${next ? `; next: ${next}` : ''}\n`,
       );
     }
   }
@@ -88,11 +85,8 @@ export class Progress {
       const s = l.state ?? 'none';
       const dur = l.startedAt ? humanMs((l.endedAt ?? now) - l.startedAt) : '';
       const tries = l.tryNumber > 1 ? ` try ${l.tryNumber}` : '';
-      const next =
-        l.state === 'up_for_retry' && l.nextTryAt && l.maxTries
-          ? `  next: ${describeNextTry(l.tryNumber + 1, l.maxTries, l.nextTryAt, new Date(now))}`
-          : '';
-      return `  ${SYMBOL[s] ?? ' '} ${id.padEnd(width)}  ${colourState(l.state, true)}${tries}${dur ? `  ${dur}` : ''}${next}`;
+      const next = nextTry(l.state, l.tryNumber, l.nextTryAt, l.maxTries, new Date(now));
+      return `  ${SYMBOL[s] ?? ' '} ${id.padEnd(width)}  ${colourState(l.state, true)}${tries}${dur ? `  ${dur}` : ''}${next ? `  next: ${next}` : ''}`;
     });
     let s = '';
     if (this.drawn > 0) s += `\x1b[${this.drawn}A`;
@@ -113,4 +107,9 @@ export class Progress {
 function firstLine(s: string): string {
   const l = s.split('\n')[0] ?? '';
   return l.length > 300 ? l.slice(0, 300) + '…' : l;
+}
+
+/** For an up_for_retry task, when its next try starts ("try 2 of 4 at 12:34:56Z (in 5m)"); else ''. */
+function nextTry(state: TaskState | null, tryNumber: number, at: Date | null | undefined, maxTries: number | null | undefined, now: Date): string {
+  return state === 'up_for_retry' && at && maxTries ? describeNextTry(tryNumber + 1, maxTries, at, now) : '';
 }

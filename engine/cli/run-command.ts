@@ -4,8 +4,8 @@
  */
 import type { Dag, RunState } from '../interfaces.js';
 import { UsageError } from '../errors.js';
-import { processAlive, type DagRunRow } from '../state/store.js';
-import { activeRuns } from '../state/active-runs.js';
+import type { DagRunRow } from '../state/store.js';
+import { activeRuns, isExecuting } from '../state/active-runs.js';
 import { executeRun } from '../run/runner.js';
 import { systemClock } from '../run/clock.js';
 import { setLockHolder } from '../connections/pglite-lock.js';
@@ -114,7 +114,7 @@ export function prepareRun(
   }));
   const existing = store.getRunByDate(dag.id, interval.start);
   if (existing) {
-    if (existing.state === 'running' && existing.pid !== null && processAlive(existing.pid)) {
+    if (isExecuting(existing)) {
       throw new UsageError(
         `run ${existing.run_id} is being executed right now by process ${existing.pid}; wait for it or stop it first`,
       );

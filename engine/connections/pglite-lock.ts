@@ -26,6 +26,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { ConnectionError } from '../errors.js';
 import { formatDuration } from '../duration.js';
@@ -168,7 +169,8 @@ export class WarehouseLock {
           if (opts.onWait) opts.onWait(msg);
           else process.stderr.write(`sluice: ${msg}\n`);
         }
-        await sleep(Math.min(POLL_MS, timeoutMs - waited), opts.signal);
+        // An abort ends the nap early; the check at the top of the loop then throws its reason.
+        await delay(Math.min(POLL_MS, timeoutMs - waited), undefined, { signal: opts.signal }).catch(() => undefined);
       }
     } catch (err) {
       db.close();
@@ -218,19 +220,4 @@ function busyError(dataDir: string, holder: LockHolderInfo | null, timeoutMs: nu
 
 function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('aborted');
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortReason(signal));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -20,7 +20,7 @@
  * pending and later call fails with a ConnectionError: reopen the warehouse.
  */
 import { Worker } from 'node:worker_threads';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, causeChain } from '../errors.js';
 import { parseDuration } from '../duration.js';
 import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse, WarehouseSession } from '../interfaces.js';
 import { loadJsonLocally, type CsvSink, type LocalLoadTarget } from './json-load.js';
@@ -93,7 +93,7 @@ function checkSignal(signal: AbortSignal | undefined): void {
  * PGlite answers with afterwards.
  */
 export function isFatalPgliteError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+  for (const e of causeChain(err)) {
     const code = (e as { code?: unknown }).code;
     if (e.name === 'RuntimeError' || code === 'ENOSPC' || code === '53100') return true;
     if (/cannot drop active portal|No space left on device|\bENOSPC\b|Aborted\(\)|PGlite crashed|PGlite worker (crashed|exited)/.test(e.message)) {

@@ -61,15 +61,10 @@ export function connectionRole(c: ParsedConnection): ConnectionRole {
  * unchanged.
  */
 export function redactUrl(url: string): string {
-  let out = url;
-  let hostAt = 0;
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
-  if (scheme) {
-    const span = urlPasswordSpan(url, scheme[0].length, url.length);
-    if (span) out = url.slice(0, span.start) + MASK + url.slice(span.end);
-    hostAt = span ? span.start + MASK.length : scheme[0].length;
-  }
-  const q = out.indexOf('?', hostAt);
+  const span = passwordSpanOf(url);
+  let out = span ? url.slice(0, span.start) + MASK + url.slice(span.end) : url;
+  // A '?' inside the password is not the query's start.
+  const q = out.indexOf('?', span ? span.start + MASK.length : 0);
   if (q >= 0) {
     const hashAt = out.indexOf('#', q);
     const end = hashAt >= 0 ? hashAt : out.length;
@@ -88,6 +83,12 @@ export function redactUrl(url: string): string {
   return out;
 }
 
+/** Where the userinfo password of a `scheme://` URL lies (see urlPasswordSpan), or null. */
+function passwordSpanOf(url: string): { start: number; end: number } | null {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  return scheme ? urlPasswordSpan(url, scheme[0].length, url.length) : null;
+}
+
 function isSecretParam(name: string): boolean {
   return SECRET_PARAM.test(name) && !/^access_key_id$|_env$/i.test(name);
 }
@@ -99,11 +100,8 @@ function isSecretParam(name: string): boolean {
  * message, a password with a space in it).
  */
 export function registerUrlSecrets(url: string): void {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
-  if (scheme) {
-    const span = urlPasswordSpan(url, scheme[0].length, url.length);
-    if (span) registerSecretForms(url.slice(span.start, span.end));
-  }
+  const span = passwordSpanOf(url);
+  if (span) registerSecretForms(url.slice(span.start, span.end));
   const q = url.indexOf('?');
   if (q < 0) return;
   for (const pair of url.slice(q + 1).split(/[&#]/)) {
@@ -123,8 +121,7 @@ function registerSecretForms(raw: string): void {
  * read it; percent-encoding those characters is the fix.
  */
 export function invalidUrlHint(url: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
-  const span = scheme ? urlPasswordSpan(url, scheme[0].length, url.length) : null;
+  const span = passwordSpanOf(url);
   const reserved = span ? [...new Set(url.slice(span.start, span.end).match(/[/?#@:% ]/g) ?? [])] : [];
   if (!reserved.length) return ' (expected scheme://user:password@host:port/path; percent-encode reserved characters)';
   return (

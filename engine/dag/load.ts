@@ -14,7 +14,7 @@ import type { Dag, OperatorDef, SourcePos, TaskSpec, TriggerRule } from '../inte
 import type { OperatorRegistry } from '../registry.js';
 import { downstreamOf, findCycles, topoOrder } from './graph.js';
 import { DAG_KEYS, dagFileSchema, DEFAULT_ARGS_KEYS, ID_HINT, ID_PATTERN, paramKeys, TASK_KEYS, taskKeysSchema } from './schema.js';
-import { DagSource, formatPath, type PathKey } from './source.js';
+import { DagSource, formatPath, isPlainObject, type PathKey } from './source.js';
 import { paramDefaults, paramSpecs } from './params.js';
 import { didYouMean } from './suggest.js';
 import { checkTaskTemplates } from './templates.js';
@@ -111,16 +111,15 @@ export class DagsFolderError extends ConfigError {
   }
 }
 
-/** Throws DagsFolderError when the DAG folder cannot be listed (reads no file). */
+/** Throws DagsFolderError when the DAG folder cannot be listed (reads no file, walks no sub-folder). */
 export function checkDagsFolder(dir: string): void {
-  dagFiles(dir);
+  readFolder(dir, true);
 }
 
-/** The DAG files under a folder, sorted; throws DagsFolderError when the folder itself cannot be listed. */
-function dagFiles(dir: string, top = true): string[] {
-  let entries: Dirent[];
+/** A folder's entries; the DAG folder itself (top) must be there, a sub-folder removed meanwhile is empty. */
+function readFolder(dir: string, top: boolean): Dirent[] {
   try {
-    entries = readdirSync(dir, { withFileTypes: true });
+    return readdirSync(dir, { withFileTypes: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // A sub-folder removed while walking (a deploy replacing files) is simply not there.
@@ -129,6 +128,11 @@ function dagFiles(dir: string, top = true): string[] {
     if (code === 'ENOTDIR') throw new DagsFolderError(dir, 'not a folder');
     throw new DagsFolderError(dir, 'unreadable', code ?? errorMessage(err));
   }
+}
+
+/** The DAG files under a folder, sorted; throws DagsFolderError when the folder itself cannot be listed. */
+function dagFiles(dir: string, top = true): string[] {
+  const entries = readFolder(dir, top);
   const out: string[] = [];
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (entry.name.startsWith('.')) continue;
@@ -449,10 +453,6 @@ function dateOrNull(v: unknown, tz: string): Date | null {
   } catch {
     return null;
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
 function valueAt(data: unknown, path: readonly PathKey[]): unknown {

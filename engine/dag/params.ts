@@ -17,6 +17,7 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import type { Dag, DagParam } from '../interfaces.js';
+import { isPlainObject } from './source.js';
 import { didYouMean } from './suggest.js';
 
 /** The JSON Schema keywords a param declaration may use. */
@@ -80,10 +81,6 @@ const declarationSchema = z.object({
   maxItems: nonNegative.optional(),
   uniqueItems: z.boolean().optional(),
 });
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
 
 /** Whether a `params:` value declares a param (rather than being a plain default value). */
 export function isDeclaration(v: unknown): v is Record<string, unknown> {

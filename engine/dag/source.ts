@@ -145,6 +145,11 @@ function pathOf(ancestors: readonly unknown[]): PathKey[] {
   return path;
 }
 
+/** A YAML mapping as JavaScript: an object that is not a list or a date. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
 /** `tasks.stage_events.upstream[0]` */
 export function formatPath(path: readonly PathKey[]): string {
   let out = '';

@@ -6,12 +6,12 @@
  * they name. Liquid's own static analysis lists the variables a template
  * reads; nothing is rendered.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../config.js';
+import { findProjectFile } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { OperatorDef } from '../interfaces.js';
-import { TEMPLATE_VARIABLES, templateFilters, templateVariables } from '../template/index.js';
+import { isSqlFileRef, TEMPLATE_VARIABLES, templateFilters, templateVariables } from '../template/index.js';
 import type { PathKey } from './source.js';
 import { didYouMean } from './suggest.js';
 
@@ -22,26 +22,6 @@ export interface TemplateProblem {
 }
 
 const KNOWN = TEMPLATE_VARIABLES.join(', ');
-
-/** Is this field value a reference to a SQL file (as the runner decides)? */
-function isSqlFile(ref: string): boolean {
-  return /\.sql$/i.test(ref) && !/\s/.test(ref.trim());
-}
-
-/**
- * Where the runner would find a SQL file: the project folder (the parent of
- * the DAG folder), else the files shipped with Sluice. Null when neither has
- * it (the run reports a missing file; validation cannot be sure where the
- * DAG folder will be).
- */
-function findSqlFile(ref: string, dagFile: string): string | null {
-  if (path.isAbsolute(ref)) return existsSync(ref) ? ref : null;
-  for (const base of [path.resolve(path.dirname(dagFile), '..'), PACKAGE_ROOT]) {
-    const p = path.resolve(base, ref);
-    if (existsSync(p)) return p;
-  }
-  return null;
-}
 
 /** The problems of one template text; `inFile` names the SQL file it came from. */
 function checkText(text: string, params: readonly string[], inFile: string | null): string[] {
@@ -85,8 +65,10 @@ export function checkTaskTemplates(
   const walk = (value: unknown, at: PathKey[]) => {
     if (typeof value === 'string') {
       let messages: string[];
-      if (isSqlFile(value)) {
-        const file = findSqlFile(value, dagFile);
+      if (isSqlFileRef(value)) {
+        // Where the runner finds it: the project folder (the parent of the DAG folder), else the shipped files.
+        // Not found: the run reports it (validation cannot be sure where the DAG folder will be).
+        const file = findProjectFile(path.resolve(path.dirname(dagFile), '..'), value);
         if (!file) return;
         let text: string;
         try {

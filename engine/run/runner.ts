@@ -21,7 +21,7 @@ import { TemplateError, errorMessage, notRetryableReason } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { OperatorRegistry } from '../registry.js';
 import type { StateStore, TaskInstanceRow, TryRow } from '../state/store.js';
-import { buildContext, render, renderDeep, type TemplateContext } from '../template/index.js';
+import { buildContext, isSqlFileRef, render, renderDeep, type TemplateContext } from '../template/index.js';
 import { type Clock, type LongTimer, setLongTimeout, systemClock } from './clock.js';
 import { evaluateTrigger } from './trigger.js';
 import { formatDuration } from '../duration.js';
@@ -443,7 +443,7 @@ async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
       render: (t, field) => render(t, tctx, `task ${spec.id}${field ? `, field ${field}` : ''}`),
       sql: async (ref, field) => {
         const where = `task ${spec.id}${field ? `, field ${field}` : ''}`;
-        if (/\.sql$/i.test(ref) && !/\s/.test(ref.trim())) {
+        if (isSqlFileRef(ref)) {
           const file = deps.resolvePath(ref);
           let text: string;
           try {

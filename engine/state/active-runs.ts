@@ -13,16 +13,20 @@ export interface ActiveRunsFilter {
 }
 
 /**
- * Runs in state `running` whose executing process is alive. A process on
- * another host cannot be checked and counts as alive; one of this host that
- * died does not count (its run is requeued by the next `recoverOrphans`).
+ * Whether a run is being executed right now: state `running` and its
+ * process alive. A process on another host cannot be checked and counts as
+ * alive; one of this host that died does not (its run is requeued by the
+ * next `recoverOrphans`).
  */
+export function isExecuting(r: DagRunRow, alive: (pid: number) => boolean = processAlive): boolean {
+  return r.state === 'running' && r.pid !== null && (r.host !== HOST || alive(r.pid));
+}
+
+/** The runs being executed right now (isExecuting), by any process sharing the state DB. */
 export function activeRuns(store: StateStore, f: ActiveRunsFilter = {}): DagRunRow[] {
-  const alive = f.alive ?? processAlive;
   return store.listRuns({ dagId: f.dagId, state: 'running', limit: 100_000 }).filter((r) => {
-    if (r.pid === null) return false;
     const own = r.host === HOST && r.pid === process.pid;
     if (own) return !f.excludeOwn;
-    return r.host !== HOST || alive(r.pid);
+    return isExecuting(r, f.alive);
   });
 }

@@ -745,6 +745,16 @@ export class StateStore {
 
   // -- crash recovery -------------------------------------------------------
 
+  /** Tries recorded as running by processes of this host. */
+  private runningTriesHere(): TryRow[] {
+    return this.db.prepare(`SELECT * FROM task_tries WHERE state = 'running' AND host = ?`).all(HOST) as TryRow[];
+  }
+
+  /** Whether recoverOrphans would find something: a try left running by a process of this host that is gone (reads only). */
+  hasOrphans(alive: (pid: number) => boolean = processAlive): boolean {
+    return this.runningTriesHere().some((t) => !alive(t.pid));
+  }
+
   /**
    * Finds tries left `running` by a process of this host that is gone, marks
    * each failed ("process died"), and moves its task instance to
@@ -752,9 +762,7 @@ export class StateStore {
    * gone go back to `queued`, for the scheduler (or `run-dag --rerun`) to resume. Returns what was found, for the caller to report.
    */
   recoverOrphans(now: Date, alive: (pid: number) => boolean = processAlive): Orphan[] {
-    const running = this.db
-      .prepare(`SELECT * FROM task_tries WHERE state = 'running' AND host = ?`)
-      .all(HOST) as TryRow[];
+    const running = this.runningTriesHere();
     const orphans: Orphan[] = [];
     this.db.transaction(() => {
       for (const t of running) {

@@ -32,6 +32,11 @@ export interface TemplateContext {
   dialect: string;
 }
 
+/** Whether a SQL field names a `.sql` file (rendered from that file) rather than holding inline SQL. */
+export function isSqlFileRef(ref: string): boolean {
+  return /\.sql$/i.test(ref) && !/\s/.test(ref.trim());
+}
+
 /** The names a template may use, in the order the docs list them. */
 export const TEMPLATE_VARIABLES = [
   'dag_id',
