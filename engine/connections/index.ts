@@ -8,22 +8,16 @@ import { pathToFileURL } from 'node:url';
 import { ConnectionError } from '../errors.js';
 import type { ConnectionResolver, ObjectStore, Warehouse } from '../interfaces.js';
 import { LocalObjectStore } from './local-store.js';
-import { PgliteWarehouse, pgliteUrlOptions } from './pglite.js';
-import { PostgresWarehouse } from './postgres.js';
-import { RedshiftWarehouse } from './redshift.js';
-import { S3ObjectStore } from './s3-store.js';
-import { connectionRole, parseConnectionUrl, redactUrl, type ParsedConnection, type UrlContext } from './url.js';
+import { connectionRole, parseConnectionUrl, pgliteUrlOptions, redactUrl, type ParsedConnection, type UrlContext } from './url.js';
 
 export { redactUrl, parseConnectionUrl, type ParsedConnection } from './url.js';
 export { parseJsonPaths } from './jsonpaths.js';
 export { JsonLoadError } from './json-load.js';
 export { QueryError } from './sql-error.js';
 export { LocalObjectStore } from './local-store.js';
-export { S3ObjectStore } from './s3-store.js';
-export { PgliteWarehouse } from './pglite.js';
 export { WarehouseBusyError } from './pglite-lock.js';
-export { PostgresWarehouse } from './postgres.js';
-export { RedshiftWarehouse } from './redshift.js';
+// The drivers (PGlite, pg, the S3 client) load when a connection of their kind opens, not with this module:
+// a command that opens none pays nothing for them. Import their classes from their own modules.
 
 export interface OpenOptions {
   /** Directory that relative paths in URLs are resolved against (the Sluice home). */
@@ -36,7 +30,7 @@ function describeKind(c: ParsedConnection): string {
   return connectionRole(c) === 'warehouse' ? `a warehouse (${c.kind})` : `an object store (${c.kind})`;
 }
 
-/** Opens a warehouse: pglite:..., postgres://..., postgresql://..., redshift://... */
+/** Opens a warehouse: pglite:..., postgres://..., postgresql://..., redshift://... (its driver loads now). */
 export async function openWarehouse(url: string, opts: OpenOptions): Promise<Warehouse> {
   const c = parseConnectionUrl(url, opts);
   const shown = redactUrl(url);
@@ -45,16 +39,21 @@ export async function openWarehouse(url: string, opts: OpenOptions): Promise<War
       // ?thread=main|worker&lock_timeout=10m (see pglite.ts) are options, not part of the data dir
       const { base, thread, lockTimeoutMs } = pgliteUrlOptions(url);
       const loc = base === url ? c : parseConnectionUrl(base, opts);
+      const { PgliteWarehouse } = await import('./pglite.js');
       return PgliteWarehouse.open(shown, loc.kind === 'pglite' ? loc.dataDir : c.dataDir, {
         thread,
         lockTimeoutMs,
         signal: opts.signal,
       });
     }
-    case 'postgres':
+    case 'postgres': {
+      const { PostgresWarehouse } = await import('./postgres.js');
       return PostgresWarehouse.open(shown, c.connectionString);
-    case 'redshift':
+    }
+    case 'redshift': {
+      const { RedshiftWarehouse } = await import('./redshift.js');
       return RedshiftWarehouse.open(shown, c.connectionString);
+    }
     default:
       throw new ConnectionError(`${shown} is ${describeKind(c)}, not a warehouse`);
   }
@@ -66,8 +65,10 @@ export async function openObjectStore(url: string, opts: OpenOptions): Promise<O
   switch (c.kind) {
     case 'local':
       return new LocalObjectStore(c.root);
-    case 's3':
+    case 's3': {
+      const { S3ObjectStore } = await import('./s3-store.js');
       return new S3ObjectStore(url, c);
+    }
     default:
       throw new ConnectionError(`${redactUrl(url)} is ${describeKind(c)}, not an object store`);
   }

@@ -30,9 +30,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { ConnectionError } from '../errors.js';
 import { formatDuration } from '../duration.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from './url.js';
 
-/** How long a second process waits for the warehouse by default (pglite URL option `lock_timeout` changes it). */
-export const DEFAULT_LOCK_TIMEOUT_MS = 10 * 60_000;
 /** How often a waiting process tries the lock again. */
 const POLL_MS = 200;
 

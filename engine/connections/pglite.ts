@@ -21,7 +21,6 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ConnectionError, causeChain } from '../errors.js';
-import { parseDuration } from '../duration.js';
 import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse, WarehouseSession } from '../interfaces.js';
 import { loadJsonLocally, type CsvSink, type LocalLoadTarget } from './json-load.js';
 import {
@@ -34,15 +33,14 @@ import {
   type WorkerRequest,
 } from './pglite-worker-core.js';
 import { toSluiceError } from './sql-error.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, WarehouseLock } from './pglite-lock.js';
+import { WarehouseLock } from './pglite-lock.js';
+import type { PgliteThread } from './url.js';
 
 /** Rows per `COPY ... FROM '/dev/blob'`: 2.5k-100k measured the same; with ?thread=main, smaller blocks the event loop for less. */
 export const PGLITE_CHUNK_ROWS = 10_000;
 export const PGLITE_CHUNK_BYTES = 8 * 1024 * 1024;
 /** COPY chunks queued to the worker at once: one being copied, one waiting (while the next is converted here). */
 export const PGLITE_COPY_WINDOW = 2;
-
-export type PgliteThread = 'worker' | 'main';
 
 export interface PgliteOpenOptions {
   /** Where PGlite runs: a worker thread (default) or the calling thread. */
@@ -56,30 +54,6 @@ export interface PgliteOpenOptions {
   signal?: AbortSignal;
   /** Told once when the wait for the lock begins (default: a line on stderr). */
   onLockWait?: (message: string) => void;
-}
-
-/**
- * The options of a pglite URL (`thread`, `lock_timeout`), and the URL
- * without its query string (what the URL parser takes for the location).
- */
-export function pgliteUrlOptions(url: string): { base: string; thread: PgliteThread; lockTimeoutMs: number } {
-  const q = url.indexOf('?');
-  if (q < 0) return { base: url, thread: 'worker', lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS };
-  const params = new URLSearchParams(url.slice(q + 1));
-  const thread = params.get('thread') ?? 'worker';
-  if (thread !== 'worker' && thread !== 'main') {
-    throw new ConnectionError(`pglite URL option thread=${thread} is not one of worker, main: ${url}`);
-  }
-  let lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS;
-  const lt = params.get('lock_timeout');
-  if (lt !== null) {
-    try {
-      lockTimeoutMs = parseDuration(lt);
-    } catch (err) {
-      throw new ConnectionError(`pglite URL option lock_timeout=${lt}: ${(err as Error).message}: ${url}`);
-    }
-  }
-  return { base: url.slice(0, q), thread, lockTimeoutMs };
 }
 
 function checkSignal(signal: AbortSignal | undefined): void {

@@ -14,6 +14,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConnectionError } from '../errors.js';
+import { parseDuration } from '../duration.js';
 import { registerSecret, urlPasswordSpan } from '../redact.js';
 
 export interface UrlContext {
@@ -242,4 +243,36 @@ function safeDecode(s: string): string {
   } catch {
     return s;
   }
+}
+
+// -- pglite URL options ----------------------------------------------------------
+
+/** Where PGlite runs: a worker thread (default) or the calling thread. */
+export type PgliteThread = 'worker' | 'main';
+
+/** How long a second process waits for an embedded warehouse by default (pglite URL option `lock_timeout`). */
+export const DEFAULT_LOCK_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * The options of a pglite URL (`thread`, `lock_timeout`), and the URL
+ * without its query string (what the URL parser takes for the location).
+ */
+export function pgliteUrlOptions(url: string): { base: string; thread: PgliteThread; lockTimeoutMs: number } {
+  const q = url.indexOf('?');
+  if (q < 0) return { base: url, thread: 'worker', lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS };
+  const params = new URLSearchParams(url.slice(q + 1));
+  const thread = params.get('thread') ?? 'worker';
+  if (thread !== 'worker' && thread !== 'main') {
+    throw new ConnectionError(`pglite URL option thread=${thread} is not one of worker, main: ${url}`);
+  }
+  let lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS;
+  const lt = params.get('lock_timeout');
+  if (lt !== null) {
+    try {
+      lockTimeoutMs = parseDuration(lt);
+    } catch (err) {
+      throw new ConnectionError(`pglite URL option lock_timeout=${lt}: ${(err as Error).message}: ${url}`);
+    }
+  }
+  return { base: url.slice(0, q), thread, lockTimeoutMs };
 }

@@ -7,7 +7,8 @@
  */
 import { expect } from 'chai';
 import { ConnectionError } from '../../../engine/errors.js';
-import { createConnectionResolver, PgliteWarehouse } from '../../../engine/connections/index.js';
+import { createConnectionResolver } from '../../../engine/connections/index.js';
+import { PgliteWarehouse } from '../../../engine/connections/pglite.js';
 import { isFatalPgliteError } from '../../../engine/connections/pglite.js';
 
 describe('connections: a broken PGlite session is discarded', function () {

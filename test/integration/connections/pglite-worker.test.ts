@@ -7,7 +7,8 @@
  */
 import { expect } from 'chai';
 import { ConnectionError } from '../../../engine/errors.js';
-import { openObjectStore, openWarehouse, PgliteWarehouse } from '../../../engine/connections/index.js';
+import { openObjectStore, openWarehouse } from '../../../engine/connections/index.js';
+import { PgliteWarehouse } from '../../../engine/connections/pglite.js';
 import type { ObjectStore } from '../../../engine/interfaces.js';
 import { fromWireError, toWireError } from '../../../engine/connections/pglite-worker-core.js';
 import { toSluiceError } from '../../../engine/connections/sql-error.js';

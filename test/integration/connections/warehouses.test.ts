@@ -4,7 +4,8 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { openWarehouse, PostgresWarehouse } from '../../../engine/connections/index.js';
+import { openWarehouse } from '../../../engine/connections/index.js';
+import { PostgresWarehouse } from '../../../engine/connections/postgres.js';
 import { freshPgliteUrl } from '../../helpers/pglite.js';
 import { usePostgres } from '../../helpers/postgres.js';
 import { makeTempDir } from '../../helpers/tmp.js';
