@@ -99,4 +99,40 @@ describe('e2e: a PostgreSQL outage mid-task', function () {
       }
     });
   }
+
+  it('the scheduler daemon survives the outage: the try is retried, the run succeeds, and the daemon keeps running', async function () {
+    this.timeout(120_000);
+    const p = new Project({ SLUICE_CONN_WAREHOUSE: url });
+    // Daily from yesterday without catchup: one run is due as soon as the daemon starts.
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    p.write('dags/outage.yaml', DAG.replace('start_date: 2024-01-01', `start_date: ${yesterday}\ncatchup: false`));
+    const daemon = p.start(['scheduler']);
+    try {
+      await waitForSleepingQuery(server!.adminUrl, daemon);
+      server!.halt('immediate');
+      server!.resume();
+      let runs: { run_id: string; state: string }[] = [];
+      for (const until = Date.now() + 90_000; Date.now() < until; await new Promise((r) => setTimeout(r, 250))) {
+        const r = p.run(['runs', 'list', '--dag', 'outage', '--json']);
+        runs = r.code === 0 ? (JSON.parse(r.stdout) as { run_id: string; state: string }[]) : [];
+        if (runs.some((x) => x.state === 'success' || x.state === 'failed') || daemon.exitCode !== null) break;
+      }
+      expect(runs.map((x) => x.state), JSON.stringify(daemon.output())).to.deep.equal(['success']);
+      // The daemon is still up: the outage ended one try, not the process.
+      expect(daemon.exitCode).to.equal(null);
+      const list = p.run(['tasks', 'list', runs[0]!.run_id, '--json']);
+      const { tries } = JSON.parse(list.stdout) as { tries: TryJson[] };
+      const slow = tries.filter((t) => t.task_id === 'slow');
+      expect(slow.map((t) => t.state)).to.deep.equal(['failed', 'success']);
+      expect(slow[0]!.error).to.match(/connection to the server was lost/);
+      daemon.kill('SIGTERM');
+      const code = await daemon.done;
+      const out = daemon.output();
+      expect(out.stderr + out.stdout).to.not.match(/Unhandled 'error' event/);
+      expect(code, out.stdout + out.stderr).to.equal(0);
+    } finally {
+      if (daemon.exitCode === null) daemon.kill('SIGKILL');
+      p.remove();
+    }
+  });
 });
