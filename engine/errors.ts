@@ -2,7 +2,7 @@
  * Errors a user can cause. Each says where and what to do; the CLI prints
  * them without a stack trace unless --verbose.
  */
-import type { SourcePos } from './interfaces.js';
+import type { Rejection, SourcePos } from './interfaces.js';
 
 export interface SluiceErrorOptions extends ErrorOptions {
   /** false: a retry cannot succeed (see SluiceError.retryable). */
@@ -103,6 +103,101 @@ export class LoadError extends SluiceError {
   }
 }
 
+/** A load that failed on bad data; carries every rejection seen so far. */
+export class JsonLoadError extends LoadError {
+  override name = 'LoadError';
+  constructor(
+    message: string,
+    object: string | undefined,
+    line: number | undefined,
+    readonly rejected: Rejection[],
+  ) {
+    // Bad lines fail the same way on every try: not retried (fix the data, then rerun).
+    super(message, object, line, { retryable: false, notRetriedBecause: BAD_INPUT_DATA });
+  }
+}
+
+/** A statement the database refused (syntax error, missing table, constraint, ...). */
+export class QueryError extends SluiceError {
+  override name = 'QueryError';
+  constructor(
+    message: string,
+    /** SQLSTATE, e.g. 42P01 for an undefined table. */
+    readonly code: string | undefined,
+    /** 1-based character position in the SQL, when the server gave one. */
+    readonly position: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** What the holder of an embedded warehouse's lock wrote about itself. */
+export interface LockHolderInfo {
+  pid: number;
+  host: string;
+  /** ISO time the lock was taken. */
+  since: string;
+  /** What the process does, e.g. `run songplays__manual__2018-11-22T00:00:00Z (run-dag)`. */
+  holder: string;
+}
+
+/**
+ * The embedded warehouse stayed in use by another process for the whole
+ * timeout. Retryable (SluiceError's default): a later try finds it free.
+ */
+export class WarehouseBusyError extends ConnectionError {
+  override name = 'WarehouseBusyError';
+  constructor(
+    message: string,
+    readonly dataDir: string,
+    readonly holder: LockHolderInfo | null,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The DAG folder is missing, not a folder, or unreadable: a setup problem
+ * (exit 2) that names the folder and where its path comes from.
+ */
+export class DagsFolderError extends ConfigError {
+  override name = 'DagsFolderError';
+  constructor(
+    readonly dir: string,
+    readonly reason: 'missing' | 'not a folder' | 'unreadable',
+    detail = '',
+  ) {
+    const what =
+      reason === 'missing' ? 'does not exist' : reason === 'not a folder' ? 'is not a folder' : `cannot be read (${detail})`;
+    super(
+      `DAG folder ${dir} ${what}. Create it, or point Sluice at the folder holding your DAG files: ` +
+        '`dags_dir:` in the config file (relative to the working directory), SLUICE_DAGS_DIR, or --dags-dir <folder>',
+    );
+  }
+}
+
+/**
+ * A run's conf does not fit its DAG's params (Airflow's ParamValidationError):
+ * an unknown key, a value of the wrong type, a required param left out.
+ * Exit 2, as for any input the user must fix before anything runs.
+ */
+export class ParamValidationError extends SluiceError {
+  override name = 'ParamValidationError';
+  override exitCode = 2;
+}
+
+/**
+ * Why a try's AbortSignal was aborted: an execution_timeout, or the run being
+ * interrupted. `retryable` false (an interruption that fails the run) fails the
+ * task at once, with the abort's message as the reason.
+ */
+export class TryAbort extends SluiceError {
+  override name = 'TryAbort';
+  constructor(message: string, retryable: boolean) {
+    super(message, { retryable, notRetriedBecause: message });
+  }
+}
+
 /** An error and the errors in its `cause` chain, outermost first (at most 8: a chain may loop). */
 export function* causeChain(err: unknown): Generator<Error> {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) yield e;
@@ -160,4 +255,21 @@ export class StateDbError extends SluiceError {
   ) {
     super(message, { retryable: false, notRetriedBecause: 'the state DB needs fixing first', ...options });
   }
+}
+
+/**
+ * A request about DAG runs that the runs' state refuses (as Airflow's
+ * DagRunAlreadyExists, DagRunNotFound): a run that exists already or is being
+ * executed by another process, no such run or task, a date range with nothing
+ * to backfill. The message says what to do; exit 2, as a usage error.
+ */
+export class RunRequestError extends SluiceError {
+  override name = 'RunRequestError';
+  override exitCode = 2;
+}
+
+/** Another scheduler holds the state DB's scheduler lock (one scheduler per state DB): exit 2. */
+export class SchedulerLockError extends SluiceError {
+  override name = 'SchedulerLockError';
+  override exitCode = 2;
 }

@@ -220,6 +220,12 @@ export interface ConnectionResolver {
   objectStore(name?: string): Promise<ObjectStore>;
   /** The URL of a connection with secrets removed (for templates and logs). */
   publicUrl(name: string): string;
+  /**
+   * The SQL dialect of a warehouse connection (default `warehouse`), from its
+   * URL's kind, without opening it. Throws a ConnectionError for an unknown
+   * name, a malformed URL, or an object store.
+   */
+  dialect(name?: string): Dialect;
   names(): string[];
   closeAll(): Promise<void>;
 }
@@ -275,5 +281,11 @@ export interface OperatorDef<S extends z.ZodType = z.ZodType> {
   params: S;
   /** Names of top-level parameters whose string values (also inside arrays/objects) are Liquid templates. */
   templated: readonly string[];
+  /**
+   * The parameter naming the warehouse connection a task of this operator
+   * works on (e.g. `connection`): its templates render in that connection's
+   * dialect (`{{ dialect }}`, `| sql_literal`). Absent: the `warehouse` connection's.
+   */
+  connectionParam?: string;
   execute(ctx: TaskContext<z.output<S>>): Promise<void>;
 }

@@ -9,6 +9,8 @@ export function defineOperator<S extends z.ZodType>(def: {
   description: string;
   params: S;
   templated?: readonly string[];
+  /** The parameter that names the task's warehouse connection (see OperatorDef.connectionParam). */
+  connectionParam?: keyof z.output<S> & string;
   execute: OperatorDef<S>['execute'];
 }): OperatorDef<S> {
   return Object.defineProperty({ templated: [], ...def }, OPERATOR_BRAND, { value: true });

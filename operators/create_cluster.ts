@@ -65,6 +65,7 @@ export const CreateCluster = defineOperator({
   description: 'Creates or reuses an IAM role and a Redshift cluster and records it as the warehouse connection (local: creates the database)',
   params,
   templated: ['target', 'ingress_cidr'],
+  connectionParam: 'connection',
   async execute(ctx) {
     const p = ctx.params;
     if (resolveTarget(ctx, p.target, p.connection) === 'local') return createLocal(ctx);

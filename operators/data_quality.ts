@@ -153,6 +153,7 @@ export const DataQuality = defineOperator({
     })
     .strict(),
   templated: ['checks'],
+  connectionParam: 'connection',
   async execute(ctx) {
     const { params, signal, log, record } = ctx;
     const wh = await ctx.warehouse(params.connection);

@@ -34,6 +34,7 @@ export const DeleteCluster = defineOperator({
   description: 'Deletes the Redshift cluster (final snapshot optional) and optionally its IAM role; forgets the recorded connection',
   params,
   templated: ['target'],
+  connectionParam: 'connection',
   async execute(ctx) {
     const p = ctx.params;
     if (resolveTarget(ctx, p.target, p.connection) === 'local') {

@@ -42,6 +42,7 @@ export const LoadDimension = defineOperator({
       }
     }),
   templated: ['sql'],
+  connectionParam: 'connection',
   async execute(ctx) {
     const { params, signal, log, record } = ctx;
     const select = asSubquery(await ctx.sql(params.sql, 'sql'), 'sql');

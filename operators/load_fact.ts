@@ -29,6 +29,7 @@ export const LoadFact = defineOperator({
     })
     .strict(),
   templated: ['sql'],
+  connectionParam: 'connection',
   async execute(ctx) {
     const { params, signal, log, record } = ctx;
     const select = asSubquery(await ctx.sql(params.sql, 'sql'), 'sql');

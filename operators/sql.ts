@@ -22,6 +22,7 @@ export const Sql = defineOperator({
     })
     .strict(),
   templated: ['sql'],
+  connectionParam: 'connection',
   async execute(ctx) {
     const { params, signal, log, record } = ctx;
     const script = await ctx.sql(params.sql, 'sql');

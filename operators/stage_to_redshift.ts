@@ -49,6 +49,7 @@ export const StageToRedshift = defineOperator({
     })
     .strict(),
   templated: ['source'],
+  connectionParam: 'connection',
   async execute(ctx) {
     const { params, signal, log, record } = ctx;
     const store = await ctx.objectStore(params.lake);

@@ -12,10 +12,7 @@ import { connectionRole, parseConnectionUrl, pgliteUrlOptions, redactUrl, type P
 
 export { redactUrl, parseConnectionUrl, type ParsedConnection } from './url.js';
 export { parseJsonPaths } from './jsonpaths.js';
-export { JsonLoadError } from './json-load.js';
-export { QueryError } from './sql-error.js';
 export { LocalObjectStore } from './local-store.js';
-export { WarehouseBusyError } from './pglite-lock.js';
 // The drivers (PGlite, pg, the S3 client) load when a connection of their kind opens, not with this module:
 // a command that opens none pays nothing for them. Import their classes from their own modules.
 
@@ -90,7 +87,7 @@ export function publicConnectionUrl(url: string, ctx: UrlContext): string {
 
 /**
  * A resolver over named connection URLs. Each connection is opened on first
- * use and shared; a failed open is not cached (the next call retries).
+ * use and shared (its dialect is known from its URL, without opening it); a failed open is not cached (the next call retries).
  * Default names: `warehouse` and `lake`.
  */
 export function createConnectionResolver(urls: Record<string, string>, opts: OpenOptions): ConnectionResolver {
@@ -141,6 +138,12 @@ export function createConnectionResolver(urls: Record<string, string>, opts: Ope
     },
     publicUrl(name) {
       return publicConnectionUrl(urlOf(name), opts);
+    },
+    dialect(name = 'warehouse') {
+      const c = parseConnectionUrl(urlOf(name), opts);
+      if (c.kind === 'redshift') return 'redshift';
+      if (c.kind === 'pglite' || c.kind === 'postgres') return 'postgres';
+      throw new ConnectionError(`connection '${name}' (${redactUrl(urlOf(name))}) is an object store, not a warehouse`);
     },
     names: known,
     async closeAll() {

@@ -12,7 +12,7 @@
  * The caller runs this inside a transaction, so a failed load leaves nothing.
  */
 import type { Readable } from 'node:stream';
-import { BAD_INPUT_DATA, LoadError } from '../errors.js';
+import { JsonLoadError, LoadError } from '../errors.js';
 import { quoteIdent } from '../operator.js';
 import type { JsonLoadSpec, LoadResult, ObjectInfo, QueryOptions, Rejection } from '../interfaces.js';
 import { StringDecoder } from 'node:string_decoder';
@@ -45,20 +45,6 @@ export interface LocalLoadTarget {
   chunkRows: number;
   /** ...or this many bytes of CSV, whichever comes first. */
   chunkBytes: number;
-}
-
-/** A load that failed on bad data; carries every rejection seen so far. */
-export class JsonLoadError extends LoadError {
-  override name = 'LoadError';
-  constructor(
-    message: string,
-    object: string | undefined,
-    line: number | undefined,
-    readonly rejected: Rejection[],
-  ) {
-    // Bad lines fail the same way on every try: not retried (fix the data, then rerun).
-    super(message, object, line, { retryable: false, notRetriedBecause: BAD_INPUT_DATA });
-  }
 }
 
 const NL = 10;

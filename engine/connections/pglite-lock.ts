@@ -28,37 +28,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, WarehouseBusyError, type LockHolderInfo } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from './url.js';
 
 /** How often a waiting process tries the lock again. */
 const POLL_MS = 200;
-
-/** What a lock's holder wrote about itself. */
-export interface LockHolderInfo {
-  pid: number;
-  host: string;
-  /** ISO time the lock was taken. */
-  since: string;
-  /** What the process does, e.g. `run songplays__manual__2018-11-22T00:00:00Z (run-dag)`. */
-  holder: string;
-}
-
-/**
- * The embedded warehouse stayed in use by another process for the whole
- * timeout. Retryable (SluiceError's default): a later try finds it free.
- */
-export class WarehouseBusyError extends ConnectionError {
-  override name = 'WarehouseBusyError';
-  constructor(
-    message: string,
-    readonly dataDir: string,
-    readonly holder: LockHolderInfo | null,
-  ) {
-    super(message);
-  }
-}
 
 let holderText = defaultHolder();
 

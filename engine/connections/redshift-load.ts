@@ -14,9 +14,8 @@
  *   the statement with *** in their place.
  */
 import { createHash } from 'node:crypto';
-import { ConnectionError, LoadError, errorMessage } from '../errors.js';
+import { ConnectionError, JsonLoadError, LoadError, errorMessage } from '../errors.js';
 import type { JsonLoadSpec, LoadResult, ObjectInfo, ObjectStore, QueryOptions, QueryResult, Rejection } from '../interfaces.js';
-import { JsonLoadError } from './json-load.js';
 import { objectUrl, toStoreKey } from './keys.js';
 import {
   buildCopySql,

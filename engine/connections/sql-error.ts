@@ -2,21 +2,7 @@
  * Database errors as Sluice errors: the message carries PostgreSQL's own
  * message, its detail and hint, and where in the SQL it happened.
  */
-import { ConnectionError, SluiceError } from '../errors.js';
-
-/** A statement the database refused (syntax error, missing table, constraint, ...). */
-export class QueryError extends SluiceError {
-  override name = 'QueryError';
-  constructor(
-    message: string,
-    /** SQLSTATE, e.g. 42P01 for an undefined table. */
-    readonly code: string | undefined,
-    /** 1-based character position in the SQL, when the server gave one. */
-    readonly position: number | undefined,
-  ) {
-    super(message);
-  }
-}
+import { ConnectionError, QueryError, SluiceError } from '../errors.js';
 
 interface DbErrorLike {
   message: string;

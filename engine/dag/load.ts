@@ -9,7 +9,8 @@ import { readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isScalar } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, DagFileError, errorMessage, type DagProblem } from '../errors.js';
+import { DagFileError, DagsFolderError, errorMessage, type DagProblem } from '../errors.js';
+/** Kept while engine/schedule/scheduler.ts still imports it from here; its home is errors.ts. */
 import type { Dag, OperatorDef, SourcePos, TaskSpec, TriggerRule } from '../interfaces.js';
 import type { OperatorRegistry } from '../registry.js';
 import { downstreamOf, findCycles, topoOrder } from './graph.js';
@@ -89,26 +90,6 @@ export function loadDagsDir(dir: string, registry: OperatorRegistry): { dags: Da
     }
   }
   return { dags, errors };
-}
-
-/**
- * The DAG folder is missing, not a folder, or unreadable: a setup problem
- * (exit 2) that names the folder and where its path comes from.
- */
-export class DagsFolderError extends ConfigError {
-  override name = 'DagsFolderError';
-  constructor(
-    readonly dir: string,
-    readonly reason: 'missing' | 'not a folder' | 'unreadable',
-    detail = '',
-  ) {
-    const what =
-      reason === 'missing' ? 'does not exist' : reason === 'not a folder' ? 'is not a folder' : `cannot be read (${detail})`;
-    super(
-      `DAG folder ${dir} ${what}. Create it, or point Sluice at the folder holding your DAG files: ` +
-        '`dags_dir:` in the config file (relative to the working directory), SLUICE_DAGS_DIR, or --dags-dir <folder>',
-    );
-  }
 }
 
 /** Throws DagsFolderError when the DAG folder cannot be listed (reads no file, walks no sub-folder). */

@@ -15,7 +15,7 @@
  * renders (validateConf); defaults are checked when the DAG loads.
  */
 import { z } from 'zod';
-import { UsageError } from '../errors.js';
+import { ParamValidationError } from '../errors.js';
 import type { Dag, DagParam } from '../interfaces.js';
 import { isPlainObject } from './source.js';
 import { didYouMean } from './suggest.js';
@@ -247,7 +247,7 @@ function issueMessage(issue: z.core.$ZodIssue, schema: Record<string, unknown>):
 /**
  * Checks a run's `--conf` against the DAG's params before anything renders:
  * every key must be a declared param and every value must fit its schema;
- * params without a default must be given. Throws a UsageError (exit 2)
+ * params without a default must be given. Throws a ParamValidationError (exit 2)
  * naming each param with its place in the DAG file. `partial`: a conf that
  * may leave required params unset (a rerun keeping its run's conf).
  */
@@ -276,7 +276,7 @@ export function validateConf(dag: Dag, conf: Record<string, unknown>, opts: { pa
     }
   }
   if (problems.length) {
-    throw new UsageError(`--conf does not fit the params of DAG ${dag.id}:\n  ${problems.join('\n  ')}`);
+    throw new ParamValidationError(`--conf does not fit the params of DAG ${dag.id}:\n  ${problems.join('\n  ')}`);
   }
   return conf;
 }

@@ -3,28 +3,22 @@
  * concurrently up to a limit, trigger rules, retries with Airflow's policy,
  * execution timeouts and cancellation through AbortSignal. Every state change
  * is written to the state store before the runner acts on it.
+ *
+ * This is the run loop; one try (its TaskContext, timeout and record) is in
+ * try.ts, the task slots runs share in slots.ts.
  */
-import fs from 'node:fs';
-import type { Logger } from 'pino';
-import type {
-  ConnectionResolver,
-  Dag,
-  Dialect,
-  RetryPolicy,
-  RunState,
-  TaskContext,
-  TaskSpec,
-  TaskState,
-} from '../interfaces.js';
+import type { Dag, RunState, TaskState } from '../interfaces.js';
 import { FINISHED_STATES } from '../interfaces.js';
-import { TemplateError, errorMessage, notRetryableReason } from '../errors.js';
-import { redactText } from '../redact.js';
-import type { OperatorRegistry } from '../registry.js';
-import type { StateStore, TaskInstanceRow, TryRow } from '../state/store.js';
-import { buildContext, isSqlFileRef, render, renderDeep, type TemplateContext } from '../template/index.js';
-import { type Clock, type LongTimer, setLongTimeout, systemClock } from './clock.js';
+import { TryAbort } from '../errors.js';
+import type { TaskInstanceRow } from '../state/store.js';
+import { type Clock, systemClock } from './clock.js';
+import type { Slots } from './slots.js';
 import { evaluateTrigger } from './trigger.js';
-import { formatDuration } from '../duration.js';
+import { runTry, type RetryInfo, type TryDeps } from './try.js';
+
+// Re-exported for the modules that start runs: they import the run loop's API from here.
+export { Slots } from './slots.js';
+export { MAX_TASK_RETRY_DELAY_MS, describeNextTry, retryDelayMs } from './try.js';
 
 export type RunEvent =
   | {
@@ -41,51 +35,11 @@ export type RunEvent =
     }
   | { type: 'run'; runId: string; state: RunState; at: Date; note?: string };
 
-export interface RunnerDeps {
-  store: StateStore;
-  registry: OperatorRegistry;
-  connections: ConnectionResolver;
-  /** The logger task loggers are children of (its destination stores lines per try). */
-  logger: Logger;
+/** What a run needs from the process executing it (see TryDeps for what each try uses). */
+export interface RunnerDeps extends TryDeps {
   parallelism: number;
-  /** Resolves a relative path from a DAG file (SQL files). */
-  resolvePath: (p: string) => string;
   clock?: Clock;
   onEvent?: (e: RunEvent) => void;
-}
-
-/** Why a try's signal was aborted. */
-export class TryAbort extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message);
-    this.name = 'TryAbort';
-  }
-}
-
-/** Airflow's `[core] max_task_retry_delay` default: no exponential backoff waits longer than a day. */
-export const MAX_TASK_RETRY_DELAY_MS = 86_400_000;
-
-/**
- * How long to wait before the next try, after try `tryNumber` failed, as
- * Airflow's TaskInstance.next_retry_datetime computes it:
- * - without retry_exponential_backoff: retry_delay, as it is (max_retry_delay
- *   does not apply: Airflow reads it only with backoff);
- * - with it: retry_delay x 2^(tryNumber-1), rounded up to whole seconds and at
- *   least 1 s, capped at 24 h (max_task_retry_delay), then at max_retry_delay
- *   when one is set.
- * Unlike Airflow, no jitter is added (Airflow adds a hash-based 0-100 % on
- * top of the backoff to spread a cluster's workers): a retry comes exactly
- * when the log line says it will.
- */
-export function retryDelayMs(policy: RetryPolicy, tryNumber: number): number {
-  if (!policy.retryExponentialBackoff) return policy.retryDelayMs;
-  const seconds = Math.max(1, Math.ceil((policy.retryDelayMs / 1000) * 2 ** Math.max(0, tryNumber - 1)));
-  let delay = Math.min(seconds * 1000, MAX_TASK_RETRY_DELAY_MS);
-  if (policy.maxRetryDelayMs) delay = Math.min(delay, policy.maxRetryDelayMs);
-  return delay;
 }
 
 /** A run's final state follows from its leaves, as in Airflow. */
@@ -114,34 +68,6 @@ export interface RunControl {
   untilIdle?: boolean;
   /** Task slots shared with other runs of this process (the scheduler's parallelism). */
   slots?: Slots;
-}
-
-/** A counting semaphore shared by concurrent runs. */
-export class Slots {
-  private used = 0;
-  private readonly waiters = new Set<() => void>();
-  constructor(readonly size: number) {}
-
-  tryAcquire(): boolean {
-    if (this.used >= this.size) return false;
-    this.used++;
-    return true;
-  }
-
-  release(): void {
-    this.used = Math.max(0, this.used - 1);
-    for (const w of [...this.waiters]) w();
-  }
-
-  /** Calls fn at the next release; returns a function that cancels. */
-  onRelease(fn: () => void): () => void {
-    this.waiters.add(fn);
-    return () => this.waiters.delete(fn);
-  }
-
-  get inUse(): number {
-    return this.used;
-  }
 }
 
 /**
@@ -344,207 +270,4 @@ export async function executeRun(
   else store.finishRun(runId, final, clock.now(), note);
   emit({ type: 'run', runId, state: final, at: clock.now(), note: note ?? undefined });
   return final;
-}
-
-interface TryArgs {
-  dag: Dag;
-  runId: string;
-  spec: TaskSpec;
-  conf: Record<string, unknown>;
-  deps: RunnerDeps;
-  clock: Clock;
-  abort: AbortController;
-  tryOf: TaskInstanceRow;
-  setState: (taskId: string, s: TaskState | null, tryNumber: number, error?: string, retry?: RetryInfo) => void;
-}
-
-interface RetryInfo {
-  nextTryAt: Date;
-  maxTries: number;
-}
-
-/**
- * "try 2 of 4 at 12:34:56Z (in 5m)": when an up_for_retry task runs again
- * (UTC, as every time Sluice prints; the date too when it is not today's).
- */
-export function describeNextTry(nextTry: number, maxTries: number, at: Date, now: Date): string {
-  const iso = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const sameDay = iso.slice(0, 10) === now.toISOString().slice(0, 10);
-  const inMs = Math.max(0, at.getTime() - now.getTime());
-  return `try ${nextTry} of ${maxTries} at ${sameDay ? iso.slice(11) : iso} (in ${formatDuration(Math.ceil(inMs / 1000) * 1000)})`;
-}
-
-/**
- * Why a failed try is not retried although tries are left, or null. A
- * TryAbort says so itself (an interruption without requeue); other errors
- * through their `retryable` flag, OS error code or SQLSTATE (errors.ts).
- */
-function whyNotRetried(error: unknown): string | null {
-  if (error instanceof TryAbort) return error.retryable ? null : error.message;
-  return notRetryableReason(error);
-}
-
-/** Runs one try of a task and records it; returns the task instance as it now stands. */
-async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
-  const { dag, runId, spec, deps, clock, abort } = a;
-  const store = deps.store;
-  const op = deps.registry.get(spec.operator);
-  const tryRow: TryRow = store.startTry(runId, spec.id, clock.now());
-  a.setState(spec.id, 'running', tryRow.try_number);
-  const log = deps.logger.child({
-    dag_id: dag.id,
-    run_id: runId,
-    task_id: spec.id,
-    try: tryRow.try_number,
-    try_id: tryRow.try_id,
-  });
-  const outputs: Record<string, unknown> = {};
-  let timer: LongTimer | undefined;
-  if (spec.executionTimeoutMs !== null) {
-    const ms = spec.executionTimeoutMs;
-    // Chained timers: a plain setTimeout beyond 2^31 - 1 ms (~24.8 days) would fire at once.
-    timer = setLongTimeout(
-      () => abort.abort(new TryAbort(`execution_timeout of ${formatDuration(ms)} exceeded`, true)),
-      ms,
-    );
-  }
-  let error: unknown = null;
-  try {
-    if (!op) throw new Error(`operator ${spec.operator} is not registered`);
-    const run = store.getRun(runId)!;
-    const tctx: TemplateContext = buildContext({
-      dagId: dag.id,
-      runId,
-      taskId: spec.id,
-      logicalDate: new Date(run.logical_date),
-      dataIntervalStart: new Date(run.data_interval_start),
-      dataIntervalEnd: new Date(run.data_interval_end),
-      dagParams: dag.params,
-      conf: a.conf,
-      conn: publicUrls(deps.connections),
-      // A task's own `connection` parameter, when it has one, decides its templates' dialect.
-      dialect: dialectOf(deps.connections, typeof spec.params.connection === 'string' ? spec.params.connection : undefined),
-    });
-    const params: Record<string, unknown> = { ...spec.params };
-    for (const field of op.templated) {
-      if (params[field] !== undefined) {
-        params[field] = await renderDeep(params[field], tctx, `task ${spec.id}, field ${field}`);
-      }
-    }
-    const ctx: TaskContext<Record<string, unknown>> = {
-      dagId: dag.id,
-      runId,
-      taskId: spec.id,
-      tryNumber: tryRow.try_number,
-      logicalDate: tctx.logical_date,
-      dataIntervalStart: tctx.data_interval_start,
-      dataIntervalEnd: tctx.data_interval_end,
-      params,
-      render: (t, field) => render(t, tctx, `task ${spec.id}${field ? `, field ${field}` : ''}`),
-      sql: async (ref, field) => {
-        const where = `task ${spec.id}${field ? `, field ${field}` : ''}`;
-        if (isSqlFileRef(ref)) {
-          const file = deps.resolvePath(ref);
-          let text: string;
-          try {
-            text = fs.readFileSync(file, 'utf8');
-          } catch {
-            throw new TemplateError(`${where}: SQL file ${ref} not found (looked at ${file})`);
-          }
-          return render(text, tctx, `${where} (${ref})`);
-        }
-        return ref; // inline SQL: already rendered when its field is templated
-      },
-      resolvePath: deps.resolvePath,
-      warehouse: (name) => deps.connections.warehouse(name),
-      objectStore: (name) => deps.connections.objectStore(name),
-      log,
-      signal: abort.signal,
-      record: (o) => Object.assign(outputs, o),
-      recordRejections: (table, list) => store.recordRejections(tryRow.try_id, table, list),
-      dialect: (name) => dialectOf(deps.connections, name),
-      connectionStore: store,
-    };
-    log.info({ operator: spec.operator }, 'try started');
-    if (abort.signal.aborted) throw abort.signal.reason;
-    const work = op.execute(ctx as never);
-    work.catch(() => undefined); // an operator that ignores its signal may reject after we moved on
-    await Promise.race([work, rejectOnAbort(abort.signal)]);
-    if (abort.signal.aborted) throw abort.signal.reason;
-  } catch (err) {
-    error = abort.signal.aborted ? abort.signal.reason : err;
-  } finally {
-    timer?.clear();
-  }
-
-  const now = clock.now();
-  if (error === null) {
-    log.info({ outputs: Object.keys(outputs).length ? outputs : undefined }, 'try succeeded');
-    store.endTry(tryRow, { state: 'success', taskState: 'success', now, outputs });
-    a.setState(spec.id, 'success', tryRow.try_number);
-    return store.getTaskInstance(runId, spec.id)!;
-  }
-
-  let message = redactText(errorMessage(error));
-  const notRetried = whyNotRetried(error);
-  const ti = store.getTaskInstance(runId, spec.id)!;
-  const triesLeft = ti.try_number < ti.max_tries;
-  const retry = notRetried === null && triesLeft;
-  const nextTryAt = retry ? new Date(now.getTime() + retryDelayMs(spec, tryRow.try_number)) : null;
-  if (retry) {
-    const next = describeNextTry(ti.try_number + 1, ti.max_tries, nextTryAt!, now);
-    log.error({ err: message, next_try_at: nextTryAt!.toISOString() }, `try failed; up_for_retry: ${next}`);
-  } else if (triesLeft && !(error instanceof TryAbort)) {
-    // Tries were left, but this failure would come back on every one of them: say so where the user looks first.
-    const why = redactText(notRetried!);
-    log.error({ err: message }, `try failed; not retried: ${why} (${ti.max_tries - ti.try_number} retries left unused)`);
-    message = `not retried (${why}): ${message}`;
-  } else {
-    log.error({ err: message }, 'try failed');
-  }
-  store.endTry(tryRow, {
-    state: 'failed',
-    taskState: retry ? 'up_for_retry' : 'failed',
-    now,
-    error: message,
-    stack: error instanceof Error && error.stack ? redactText(error.stack) : null,
-    nextTryAt,
-    outputs,
-  });
-  a.setState(
-    spec.id,
-    retry ? 'up_for_retry' : 'failed',
-    tryRow.try_number,
-    message,
-    retry ? { nextTryAt: nextTryAt!, maxTries: ti.max_tries } : undefined,
-  );
-  return store.getTaskInstance(runId, spec.id)!;
-}
-
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
-}
-
-/** The dialect of a warehouse connection from its URL scheme (redshift:// or anything PostgreSQL-like). */
-export function dialectOf(c: ConnectionResolver, name = 'warehouse'): Dialect {
-  try {
-    return c.publicUrl(name).startsWith('redshift:') ? 'redshift' : 'postgres';
-  } catch {
-    return 'postgres';
-  }
-}
-
-function publicUrls(c: ConnectionResolver): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const n of c.names()) {
-    try {
-      out[n] = c.publicUrl(n);
-    } catch {
-      // a malformed URL is reported when the connection is used
-    }
-  }
-  return out;
 }

@@ -15,7 +15,7 @@ import {
   type DescribeClustersCommandOutput,
 } from '@aws-sdk/client-redshift';
 import { S3Client } from '@aws-sdk/client-s3';
-import { TaskFailure } from '../../engine/errors.js';
+import { TaskFailure, TryAbort } from '../../engine/errors.js';
 import type { TaskContext } from '../../engine/interfaces.js';
 import { awsEndpoint, childAbort } from './params.js';
 
@@ -72,7 +72,8 @@ export function awsErrorName(err: unknown): string {
 export function describeAwsError(err: unknown, action: string): Error {
   const name = awsErrorName(err);
   const msg = ((err as AwsErrorLike)?.message ?? String(err)).split('\n')[0]!;
-  if (name === 'AbortError' || (err as Error)?.name === 'TryAbort') return err as Error;
+  // An SDK abort (matched by its name: the SDK's class is not ours) or the try's own abort reason passes through.
+  if (err instanceof TryAbort || name === 'AbortError') return err as Error;
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(msg)) {
     return new TaskFailure(
       `${action}: no AWS credentials found. Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ` +

@@ -4,8 +4,7 @@
  */
 import { expect } from 'chai';
 import { gzipSync } from 'node:zlib';
-import { JsonLoadError } from '../../../engine/connections/index.js';
-import { LoadError } from '../../../engine/errors.js';
+import { JsonLoadError, LoadError } from '../../../engine/errors.js';
 import type { JsonLoadSpec, ObjectStore, Warehouse } from '../../../engine/interfaces.js';
 import { expectReject } from './warehouse-suite.js';
 

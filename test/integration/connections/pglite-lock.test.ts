@@ -11,10 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConnectionError } from '../../../engine/errors.js';
+import { ConnectionError, WarehouseBusyError } from '../../../engine/errors.js';
 import { openWarehouse } from '../../../engine/connections/index.js';
 import { pgliteUrlOptions } from '../../../engine/connections/url.js';
-import { WarehouseBusyError, WarehouseLock, setLockHolder } from '../../../engine/connections/pglite-lock.js';
+import { WarehouseLock, setLockHolder } from '../../../engine/connections/pglite-lock.js';
 import { freshPgliteUrl } from '../../helpers/pglite.js';
 import { makeTempDir } from '../../helpers/tmp.js';
 

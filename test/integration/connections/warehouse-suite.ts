@@ -3,7 +3,7 @@
  * types, SQL errors, transactions and signals. Used by warehouses.test.ts.
  */
 import { expect } from 'chai';
-import { QueryError } from '../../../engine/connections/index.js';
+import { QueryError } from '../../../engine/errors.js';
 import type { Warehouse } from '../../../engine/interfaces.js';
 
 export async function expectReject(p: Promise<unknown>): Promise<Error> {

@@ -1,0 +1,287 @@
+/**
+ * One try of one task: the TaskContext an operator gets (rendered params,
+ * the run's interval, connections, SQL file reads, a logger, an AbortSignal),
+ * the execution timeout, and the record of how the try ended; with Airflow's
+ * retry policy deciding whether, and when, another try comes.
+ */
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import type { ConnectionResolver, Dag, Dialect, OperatorDef, RetryPolicy, TaskContext, TaskSpec, TaskState } from '../interfaces.js';
+import { TemplateError, TryAbort, errorMessage, notRetryableReason } from '../errors.js';
+import { redactText } from '../redact.js';
+import type { OperatorRegistry } from '../registry.js';
+import type { StateStore, TaskInstanceRow, TryRow } from '../state/store.js';
+import { buildContext, isSqlFileRef, render, renderDeep, type TemplateContext } from '../template/index.js';
+import { type Clock, type LongTimer, setLongTimeout } from './clock.js';
+import { formatDuration } from '../duration.js';
+
+/** What a try needs from the process running it. */
+export interface TryDeps {
+  store: StateStore;
+  registry: OperatorRegistry;
+  connections: ConnectionResolver;
+  /** The logger task loggers are children of (its destination stores lines per try). */
+  logger: Logger;
+  /** Resolves a relative path from a DAG file (SQL files). */
+  resolvePath: (p: string) => string;
+}
+
+/** up_for_retry: when the next try starts, and how many tries the task has. */
+export interface RetryInfo {
+  nextTryAt: Date;
+  maxTries: number;
+}
+
+/** Tells the run loop (and its listeners) of a task's new state. */
+export type SetTaskState = (taskId: string, s: TaskState | null, tryNumber: number, error?: string, retry?: RetryInfo) => void;
+
+export interface TryArgs {
+  dag: Dag;
+  runId: string;
+  spec: TaskSpec;
+  conf: Record<string, unknown>;
+  deps: TryDeps;
+  clock: Clock;
+  /** Aborted by the execution timeout here, or by the run loop when the run is interrupted (reason: a TryAbort). */
+  abort: AbortController;
+  tryOf: TaskInstanceRow;
+  setState: SetTaskState;
+}
+
+/** Airflow's `[core] max_task_retry_delay` default: no exponential backoff waits longer than a day. */
+export const MAX_TASK_RETRY_DELAY_MS = 86_400_000;
+
+/**
+ * How long to wait before the next try, after try `tryNumber` failed, as
+ * Airflow's TaskInstance.next_retry_datetime computes it:
+ * - without retry_exponential_backoff: retry_delay, as it is (max_retry_delay
+ *   does not apply: Airflow reads it only with backoff);
+ * - with it: retry_delay x 2^(tryNumber-1), rounded up to whole seconds and at
+ *   least 1 s, capped at 24 h (max_task_retry_delay), then at max_retry_delay
+ *   when one is set.
+ * Unlike Airflow, no jitter is added (Airflow adds a hash-based 0-100 % on
+ * top of the backoff to spread a cluster's workers): a retry comes exactly
+ * when the log line says it will.
+ */
+export function retryDelayMs(policy: RetryPolicy, tryNumber: number): number {
+  if (!policy.retryExponentialBackoff) return policy.retryDelayMs;
+  const seconds = Math.max(1, Math.ceil((policy.retryDelayMs / 1000) * 2 ** Math.max(0, tryNumber - 1)));
+  let delay = Math.min(seconds * 1000, MAX_TASK_RETRY_DELAY_MS);
+  if (policy.maxRetryDelayMs) delay = Math.min(delay, policy.maxRetryDelayMs);
+  return delay;
+}
+
+/**
+ * "try 2 of 4 at 12:34:56Z (in 5m)": when an up_for_retry task runs again
+ * (UTC, as every time Sluice prints; the date too when it is not today's).
+ */
+export function describeNextTry(nextTry: number, maxTries: number, at: Date, now: Date): string {
+  const iso = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const sameDay = iso.slice(0, 10) === now.toISOString().slice(0, 10);
+  const inMs = Math.max(0, at.getTime() - now.getTime());
+  return `try ${nextTry} of ${maxTries} at ${sameDay ? iso.slice(11) : iso} (in ${formatDuration(Math.ceil(inMs / 1000) * 1000)})`;
+}
+
+/** Runs one try of a task and records it; returns the task instance as it now stands. */
+export async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
+  const { dag, runId, spec, deps, clock, abort } = a;
+  const store = deps.store;
+  const op = deps.registry.get(spec.operator);
+  const tryRow: TryRow = store.startTry(runId, spec.id, clock.now());
+  a.setState(spec.id, 'running', tryRow.try_number);
+  const log = deps.logger.child({
+    dag_id: dag.id,
+    run_id: runId,
+    task_id: spec.id,
+    try: tryRow.try_number,
+    try_id: tryRow.try_id,
+  });
+  const outputs: Record<string, unknown> = {};
+  let timer: LongTimer | undefined;
+  if (spec.executionTimeoutMs !== null) {
+    const ms = spec.executionTimeoutMs;
+    // Chained timers: a plain setTimeout beyond 2^31 - 1 ms (~24.8 days) would fire at once.
+    timer = setLongTimeout(
+      () => abort.abort(new TryAbort(`execution_timeout of ${formatDuration(ms)} exceeded`, true)),
+      ms,
+    );
+  }
+  let error: unknown = null;
+  try {
+    if (!op) throw new Error(`operator ${spec.operator} is not registered`);
+    const ctx = await taskContext(a, op, tryRow, log, outputs);
+    log.info({ operator: spec.operator }, 'try started');
+    if (abort.signal.aborted) throw abort.signal.reason;
+    const work = op.execute(ctx as never);
+    work.catch(() => undefined); // an operator that ignores its signal may reject after we moved on
+    await Promise.race([work, rejectOnAbort(abort.signal)]);
+    if (abort.signal.aborted) throw abort.signal.reason;
+  } catch (err) {
+    error = abort.signal.aborted ? abort.signal.reason : err;
+  } finally {
+    timer?.clear();
+  }
+  return recordEnd(a, tryRow, log, outputs, error);
+}
+
+/**
+ * The context an operator's execute gets: the run's template context, the
+ * templated params rendered once, SQL file reads, connections, and recording.
+ */
+async function taskContext(
+  a: TryArgs,
+  op: OperatorDef,
+  tryRow: TryRow,
+  log: Logger,
+  outputs: Record<string, unknown>,
+): Promise<TaskContext<Record<string, unknown>>> {
+  const { dag, runId, spec, deps, abort } = a;
+  const store = deps.store;
+  const run = store.getRun(runId)!;
+  const tctx: TemplateContext = buildContext({
+    dagId: dag.id,
+    runId,
+    taskId: spec.id,
+    logicalDate: new Date(run.logical_date),
+    dataIntervalStart: new Date(run.data_interval_start),
+    dataIntervalEnd: new Date(run.data_interval_end),
+    dagParams: dag.params,
+    conf: a.conf,
+    conn: publicUrls(deps.connections),
+    dialect: dialectOf(deps.connections, taskConnection(op, spec)),
+  });
+  const params: Record<string, unknown> = { ...spec.params };
+  for (const field of op.templated) {
+    if (params[field] !== undefined) {
+      params[field] = await renderDeep(params[field], tctx, `task ${spec.id}, field ${field}`);
+    }
+  }
+  return {
+    dagId: dag.id,
+    runId,
+    taskId: spec.id,
+    tryNumber: tryRow.try_number,
+    logicalDate: tctx.logical_date,
+    dataIntervalStart: tctx.data_interval_start,
+    dataIntervalEnd: tctx.data_interval_end,
+    params,
+    render: (t, field) => render(t, tctx, `task ${spec.id}${field ? `, field ${field}` : ''}`),
+    sql: async (ref, field) => {
+      const where = `task ${spec.id}${field ? `, field ${field}` : ''}`;
+      if (isSqlFileRef(ref)) {
+        const file = deps.resolvePath(ref);
+        let text: string;
+        try {
+          text = fs.readFileSync(file, 'utf8');
+        } catch {
+          throw new TemplateError(`${where}: SQL file ${ref} not found (looked at ${file})`);
+        }
+        return render(text, tctx, `${where} (${ref})`);
+      }
+      return ref; // inline SQL: already rendered when its field is templated
+    },
+    resolvePath: deps.resolvePath,
+    warehouse: (name) => deps.connections.warehouse(name),
+    objectStore: (name) => deps.connections.objectStore(name),
+    log,
+    signal: abort.signal,
+    record: (o) => Object.assign(outputs, o),
+    recordRejections: (table, list) => store.recordRejections(tryRow.try_id, table, list),
+    dialect: (name) => dialectOf(deps.connections, name),
+    connectionStore: store,
+  };
+}
+
+/** Logs and records how a try ended (error null: success); decides up_for_retry or failed. */
+function recordEnd(
+  a: TryArgs,
+  tryRow: TryRow,
+  log: Logger,
+  outputs: Record<string, unknown>,
+  error: unknown,
+): TaskInstanceRow {
+  const { runId, spec, clock } = a;
+  const store = a.deps.store;
+  const now = clock.now();
+  if (error === null) {
+    log.info({ outputs: Object.keys(outputs).length ? outputs : undefined }, 'try succeeded');
+    store.endTry(tryRow, { state: 'success', taskState: 'success', now, outputs });
+    a.setState(spec.id, 'success', tryRow.try_number);
+    return store.getTaskInstance(runId, spec.id)!;
+  }
+
+  let message = redactText(errorMessage(error));
+  // A TryAbort says itself whether it may be retried (an interruption without requeue may not); other errors
+  // through their `retryable` flag, OS error code or SQLSTATE (errors.ts).
+  const notRetried = notRetryableReason(error);
+  const ti = store.getTaskInstance(runId, spec.id)!;
+  const triesLeft = ti.try_number < ti.max_tries;
+  const retry = notRetried === null && triesLeft;
+  const nextTryAt = retry ? new Date(now.getTime() + retryDelayMs(spec, tryRow.try_number)) : null;
+  if (retry) {
+    const next = describeNextTry(ti.try_number + 1, ti.max_tries, nextTryAt!, now);
+    log.error({ err: message, next_try_at: nextTryAt!.toISOString() }, `try failed; up_for_retry: ${next}`);
+  } else if (triesLeft && !(error instanceof TryAbort)) {
+    // Tries were left, but this failure would come back on every one of them: say so where the user looks first.
+    const why = redactText(notRetried!);
+    log.error({ err: message }, `try failed; not retried: ${why} (${ti.max_tries - ti.try_number} retries left unused)`);
+    message = `not retried (${why}): ${message}`;
+  } else {
+    log.error({ err: message }, 'try failed');
+  }
+  store.endTry(tryRow, {
+    state: 'failed',
+    taskState: retry ? 'up_for_retry' : 'failed',
+    now,
+    error: message,
+    stack: error instanceof Error && error.stack ? redactText(error.stack) : null,
+    nextTryAt,
+    outputs,
+  });
+  a.setState(
+    spec.id,
+    retry ? 'up_for_retry' : 'failed',
+    tryRow.try_number,
+    message,
+    retry ? { nextTryAt: nextTryAt!, maxTries: ti.max_tries } : undefined,
+  );
+  return store.getTaskInstance(runId, spec.id)!;
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+/** The connection a task works on, when its operator declares the parameter naming it (else: the warehouse). */
+function taskConnection(op: OperatorDef, spec: TaskSpec): string | undefined {
+  const value = op.connectionParam === undefined ? undefined : spec.params[op.connectionParam];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * The dialect of a warehouse connection, as the resolver knows it from the
+ * URL. An unknown or malformed connection renders as postgres: the task
+ * fails with the connection's own error when it opens it.
+ */
+function dialectOf(c: ConnectionResolver, name?: string): Dialect {
+  try {
+    return c.dialect(name);
+  } catch {
+    return 'postgres';
+  }
+}
+
+function publicUrls(c: ConnectionResolver): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of c.names()) {
+    try {
+      out[n] = c.publicUrl(n);
+    } catch {
+      // a malformed URL is reported when the connection is used
+    }
+  }
+  return out;
+}
