@@ -14,6 +14,7 @@ import { loadDagSource } from '../engine/dag/index.js';
 import { defaultRegistry } from '../operators/index.js';
 import { StateStore } from '../engine/state/store.js';
 import { executeRun } from '../engine/run/runner.js';
+import { Runs } from '../engine/run/runs.js';
 import { createSinkLogger, TaskLogSink } from '../engine/log.js';
 import type { ConnectionResolver, Dag } from '../engine/interfaces.js';
 
@@ -61,6 +62,7 @@ const noConnections: ConnectionResolver = {
     throw new Error('none');
   },
   publicUrl: () => '',
+  dialect: () => 'postgres',
   names: () => [],
   closeAll: async () => {},
 };
@@ -80,15 +82,11 @@ async function timeAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
 /** The state writes a task costs, without the runner: the floor for run overhead. */
 function storeFloor(store: StateStore, dag: Dag): number {
   const day = new Date('2030-01-01T00:00:00Z');
-  const run = store.createRun({
-    dagId: `${dag.id}_floor`,
-    logicalDate: day,
-    dataIntervalStart: day,
-    dataIntervalEnd: day,
+  const run = new Runs(store).createRun({
+    dag: { ...dag, id: `${dag.id}_floor` },
+    interval: { start: day, end: day },
     runType: 'manual',
-    conf: {},
-    tasks: dag.order.map((id) => ({ taskId: id, operator: 'Empty', maxTries: 1 })),
-    now: new Date(),
+    maxTries: 1,
   })!;
   const [, ms] = time(() => {
     for (const id of dag.order) {
@@ -125,15 +123,11 @@ export async function benchEngine(): Promise<Record<string, unknown>[]> {
       const store = new StateStore(path.join(dir, `${name.replace(/\W/g, '_')}.db`));
       const logger = createSinkLogger(new TaskLogSink(store, null), 'info');
       const day = new Date('2024-01-01T00:00:00Z');
-      const run = store.createRun({
-        dagId: dag.id,
-        logicalDate: day,
-        dataIntervalStart: day,
-        dataIntervalEnd: new Date('2024-01-02T00:00:00Z'),
+      const run = new Runs(store).createRun({
+        dag,
+        interval: { start: day, end: new Date('2024-01-02T00:00:00Z') },
         runType: 'manual',
-        conf: {},
-        tasks: dag.order.map((id) => ({ taskId: id, operator: 'Empty', maxTries: 1 })),
-        now: new Date(),
+        maxTries: 1,
       })!;
       const [state, runMs] = await timeAsync(() =>
         executeRun(dag, run.run_id, {

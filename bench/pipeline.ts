@@ -15,6 +15,7 @@ import { loadDagFile } from '../engine/dag/index.js';
 import { defaultRegistry } from '../operators/index.js';
 import { StateStore } from '../engine/state/store.js';
 import { executeRun } from '../engine/run/runner.js';
+import { Runs } from '../engine/run/runs.js';
 import { createSinkLogger, TaskLogSink } from '../engine/log.js';
 import type { Warehouse } from '../engine/interfaces.js';
 
@@ -79,15 +80,12 @@ async function runOnce(name: string, warehouseUrl: string, lakeDir: string, home
   const store = new StateStore(path.join(home, 'state.db'));
   const connections = createConnectionResolver({ warehouse: warehouseUrl, lake: lakeDir }, { home });
   try {
-    const run = store.createRun({
-      dagId: dag.id,
-      logicalDate: DAY,
-      dataIntervalStart: DAY,
-      dataIntervalEnd: new Date(DAY.getTime() + 86_400_000),
+    // One try per task: a failure fails the bench at once instead of waiting out the DAG's retry_delay.
+    const run = new Runs(store).createRun({
+      dag,
+      interval: { start: DAY, end: new Date(DAY.getTime() + 86_400_000) },
       runType: 'manual',
-      conf: {},
-      tasks: dag.order.map((id) => ({ taskId: id, operator: dag.tasks.get(id)!.operator, maxTries: 1 })),
-      now: new Date(),
+      maxTries: 1,
     })!;
     const t0 = performance.now();
     const state = await executeRun(dag, run.run_id, {

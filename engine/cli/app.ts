@@ -11,6 +11,7 @@ import type { ConnectionResolver, Dag } from '../interfaces.js';
 import { UsageError } from '../errors.js';
 import { createConsoleLogger, createSinkLogger, TaskLogSink } from '../log.js';
 import { StateStore, type Orphan } from '../state/store.js';
+import { Runs } from '../run/runs.js';
 import { type OperatorRegistry, loadPlugins } from '../registry.js';
 import { defaultRegistry } from '../../operators/index.js';
 import { loadDagsDir } from '../dag/index.js';
@@ -28,6 +29,8 @@ export interface GlobalOptions {
 export interface App {
   config: Config;
   store: StateStore;
+  /** The run lifecycle (create, rerun, clear, mark, backfill, recover) over `store`. */
+  runs: Runs;
   registry: OperatorRegistry;
   log: Logger;
   connections: ConnectionResolver;
@@ -57,7 +60,9 @@ export async function openApp(opts: GlobalOptions, registry: OperatorRegistry = 
   await loadPlugins(registry, config.plugins);
   const store = new StateStore(config.stateDbPath, { readonly: mode.readonly });
   const log = createConsoleLogger(opts.verbose ? 'debug' : config.logLevel === 'info' ? 'warn' : config.logLevel);
-  const orphans = mode.readonly ? recoverOrphansFromReader(store) : store.recoverOrphans(new Date());
+  const runs = new Runs(store);
+  // A reading verb still reports (and, where the home is writable, marks) tries a dead process left running.
+  const orphans = runs.recoverOrphans();
   for (const o of orphans) {
     process.stderr.write(
       `sluice: ${o.run_id} task ${o.task_id} try ${o.try_number} was left running by process ${o.pid}, which died; ` +
@@ -68,6 +73,7 @@ export async function openApp(opts: GlobalOptions, registry: OperatorRegistry = 
   return {
     config,
     store,
+    runs,
     registry,
     log,
     connections,
@@ -77,28 +83,6 @@ export async function openApp(opts: GlobalOptions, registry: OperatorRegistry = 
       store.close();
     },
   };
-}
-
-/**
- * A reading verb still reports (and, where the home is writable, marks) tries
- * a dead process left running, as every verb did before reads became
- * read-only: through a short writing connection, only when there are some.
- * On a read-only home they are left for the next writing command.
- */
-function recoverOrphansFromReader(reader: StateStore): Orphan[] {
-  if (!reader.hasOrphans()) return [];
-  try {
-    fs.accessSync(reader.file, fs.constants.W_OK);
-    fs.accessSync(path.dirname(reader.file), fs.constants.W_OK);
-  } catch {
-    return [];
-  }
-  const writer = new StateStore(reader.file);
-  try {
-    return writer.recoverOrphans(new Date());
-  } finally {
-    writer.close();
-  }
 }
 
 /**

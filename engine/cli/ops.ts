@@ -5,11 +5,10 @@
 import type { Dag, RunState } from '../interfaces.js';
 import { UsageError } from '../errors.js';
 import { createConsoleLogger } from '../log.js';
-import type { DagRunRow } from '../state/store.js';
-import { isExecuting } from '../state/active-runs.js';
 import { executeRun, Slots } from '../run/runner.js';
+import type { Reprocess } from '../run/runs.js';
 import { Scheduler } from '../schedule/scheduler.js';
-import { intervalsBetween, lastCompleteInterval, nextIntervals } from '../schedule/interval.js';
+import { lastCompleteInterval, nextIntervals } from '../dag/interval.js';
 import { parseDagDate, DATE_FORMS } from '../dag/time.js';
 import { type App, findDag, runnerDeps } from './app.js';
 import { abortOnSignals, exitCodeFor } from './run-command.js';
@@ -43,7 +42,7 @@ export async function schedulerCommand(app: App, o: { once?: boolean; verbose?: 
 
 // -- backfill -------------------------------------------------------------------
 
-export type Reprocess = 'failed' | 'completed' | 'none';
+export type { Reprocess };
 
 function parseDate(dag: Dag, flag: string, v: string): Date {
   try {
@@ -53,35 +52,13 @@ function parseDate(dag: Dag, flag: string, v: string): Date {
   }
 }
 
-interface Planned {
-  interval: { start: Date; end: Date };
-  existing: DagRunRow | undefined;
-  action: 'create' | 'rerun' | 'rerun failed' | 'skip';
-}
-
-export function planBackfill(app: App, dag: Dag, from: Date, to: Date, reprocess: Reprocess): Planned[] {
-  if (to < from) throw new UsageError(`--to (${isoSeconds(to)}) is before --from (${isoSeconds(from)})`);
-  if (dag.schedule === null) throw new UsageError(`DAG ${dag.id} has no schedule, so it has no intervals to backfill`);
-  return intervalsBetween(dag, from, to).map((interval) => {
-    const existing = app.store.getRunByDate(dag.id, interval.start);
-    let action: Planned['action'] = 'create';
-    if (existing) {
-      if (isExecuting(existing)) action = 'skip';
-      else if (reprocess === 'completed') action = 'rerun';
-      else if (reprocess === 'failed' && existing.state !== 'success') action = 'rerun failed';
-      else action = 'skip';
-    }
-    return { interval, existing, action };
-  });
-}
-
 export async function backfillCommand(
   app: App,
   dagId: string,
   o: { from: string; to: string; reprocess: Reprocess; maxActiveRuns?: string; dryRun?: boolean; json?: boolean; verbose?: boolean },
 ): Promise<number> {
   const dag = findDag(app, dagId);
-  const plan = planBackfill(app, dag, parseDate(dag, '--from', o.from), parseDate(dag, '--to', o.to), o.reprocess);
+  const plan = app.runs.planBackfill(dag, parseDate(dag, '--from', o.from), parseDate(dag, '--to', o.to), o.reprocess);
   const maxActive = o.maxActiveRuns !== undefined ? Number(o.maxActiveRuns) : dag.maxActiveRuns;
   if (!Number.isInteger(maxActive) || maxActive < 1) throw new UsageError('--max-active-runs must be a whole number >= 1');
   if (o.dryRun) {
@@ -105,30 +82,8 @@ export async function backfillCommand(
     return 0;
   }
 
-  const { store } = app;
-  const triesFor = (id: string) => (dag.tasks.get(id)?.retries ?? 0) + 1;
-  const tasks = dag.order.map((id) => ({ taskId: id, operator: dag.tasks.get(id)!.operator, maxTries: triesFor(id) }));
-  const runIds: string[] = [];
-  for (const p of plan) {
-    if (p.action === 'skip') continue;
-    if (p.existing) {
-      store.ensureTaskInstances(p.existing.run_id, tasks);
-      store.clearTasks(p.existing.run_id, triesFor, { failedOnly: p.action === 'rerun failed' });
-      runIds.push(p.existing.run_id);
-    } else {
-      const run = store.createRun({
-        dagId: dag.id,
-        logicalDate: p.interval.start,
-        dataIntervalStart: p.interval.start,
-        dataIntervalEnd: p.interval.end,
-        runType: 'backfill',
-        conf: {},
-        tasks,
-        now: new Date(),
-      });
-      if (run) runIds.push(run.run_id);
-    }
-  }
+  const { runs } = app;
+  const runIds = runs.queueBackfill(dag, plan);
   const skipped = plan.length - runIds.length;
   if (!o.json) {
     process.stdout.write(`backfill ${dag.id}: ${plan.length} intervals, ${runIds.length} to run, ${skipped} skipped, ${maxActive} at a time\n`);
@@ -142,8 +97,8 @@ export async function backfillCommand(
   const worker = async () => {
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
       if (stop.signal.aborted) break;
-      if (!store.claimRun(id, new Date())) {
-        results.set(id, store.getRun(id)!.state);
+      if (!runs.claim(id)) {
+        results.set(id, runs.get(id)!.state);
         if (!o.json) process.stdout.write(`${id}: taken by another process, not run here\n`);
         continue;
       }
@@ -167,47 +122,13 @@ export async function backfillCommand(
 
 // -- tasks clear, runs mark, pause, next --------------------------------------------
 
-function liveRun(app: App, runId: string): DagRunRow {
-  const run = app.store.getRun(runId);
-  if (!run) throw new UsageError(`no run '${runId}' (see: sluice runs list)`);
-  if (isExecuting(run)) {
-    throw new UsageError(`run ${runId} is being executed by process ${run.pid}; wait for it or stop it first`);
-  }
-  return run;
-}
-
-/** All tasks downstream of the given ones (transitively). */
-export function downstreamClosure(dag: Dag, ids: string[]): string[] {
-  const seen = new Set(ids);
-  const work = [...ids];
-  while (work.length) {
-    for (const d of dag.downstream.get(work.pop()!) ?? []) {
-      if (seen.has(d)) continue;
-      seen.add(d);
-      work.push(d);
-    }
-  }
-  return dag.order.filter((id) => seen.has(id));
-}
-
 export function tasksClearCommand(
   app: App,
   runId: string,
   o: { task?: string[]; downstream?: boolean; failedOnly?: boolean; json?: boolean },
 ): number {
-  const run = liveRun(app, runId);
-  const dag = findDag(app, run.dag_id);
-  let ids: string[] | undefined;
-  if (o.task && o.task.length) {
-    for (const t of o.task) {
-      if (!dag.tasks.has(t)) throw new UsageError(`DAG ${dag.id} has no task '${t}'. Its tasks: ${dag.order.join(', ')}`);
-    }
-    ids = o.downstream ? downstreamClosure(dag, o.task) : o.task;
-  } else if (o.downstream) throw new UsageError('--downstream goes with --task');
-  const cleared = app.store.clearTasks(runId, (id) => (dag.tasks.get(id)?.retries ?? 0) + 1, {
-    taskIds: ids,
-    failedOnly: o.failedOnly,
-  });
+  const dag = findDag(app, app.runs.idleRun(runId).dag_id);
+  const { run, cleared } = app.runs.clearTasks(dag, runId, { tasks: o.task, downstream: o.downstream, failedOnly: o.failedOnly });
   if (o.json) printJson({ run_id: runId, cleared });
   else {
     process.stdout.write(`cleared ${cleared.length} task(s) of ${runId}: ${cleared.join(', ') || '(none)'}\n`);
@@ -217,9 +138,7 @@ export function tasksClearCommand(
 }
 
 export function runsMarkCommand(app: App, runId: string, state: string): number {
-  if (state !== 'success' && state !== 'failed') throw new UsageError(`a run can be marked success or failed, not '${state}'`);
-  liveRun(app, runId);
-  app.store.markRun(runId, state, new Date());
+  app.runs.markRun(runId, state);
   process.stdout.write(`marked ${runId} ${state}\n`);
   return 0;
 }

@@ -5,13 +5,10 @@
 import type { Dag, RunState } from '../interfaces.js';
 import { UsageError } from '../errors.js';
 import type { DagRunRow } from '../state/store.js';
-import { activeRuns, isExecuting } from '../state/active-runs.js';
 import { executeRun } from '../run/runner.js';
-import { systemClock } from '../run/clock.js';
 import { setLockHolder } from '../connections/pglite-lock.js';
-import { dataIntervalFor, lastCompleteInterval } from '../schedule/interval.js';
+import { dataIntervalFor, lastCompleteInterval } from '../dag/interval.js';
 import { parseDagDate, DATE_FORMS } from '../dag/time.js';
-import { validateConf } from '../dag/params.js';
 import { type App, findDag, runnerDeps } from './app.js';
 import { Progress } from './progress.js';
 import { colourState, humanMs, isoSeconds, printJson, table } from './format.js';
@@ -92,75 +89,9 @@ export function intervalForRun(dag: Dag, date: string | undefined, now: Date): {
 }
 
 /**
- * Creates the run, or clears an existing one for --rerun. Returns the run
- * row, or null (having changed nothing) when the request is valid but
- * `slotFree` says the run may not start yet.
- */
-export function prepareRun(
-  app: App,
-  dag: Dag,
-  interval: { start: Date; end: Date },
-  o: RunDagOptions,
-  slotFree: () => boolean = () => true,
-): DagRunRow | null {
-  const { store } = app;
-  const conf = parseConf(o.conf);
-  // Checked against the DAG's params before anything renders (a rerun without --conf keeps its run's conf).
-  validateConf(dag, conf, { partial: Boolean(o.rerun) && o.conf === undefined });
-  const tasks = dag.order.map((id) => ({
-    taskId: id,
-    operator: dag.tasks.get(id)!.operator,
-    maxTries: dag.tasks.get(id)!.retries + 1,
-  }));
-  const existing = store.getRunByDate(dag.id, interval.start);
-  if (existing) {
-    if (isExecuting(existing)) {
-      throw new UsageError(
-        `run ${existing.run_id} is being executed right now by process ${existing.pid}; wait for it or stop it first`,
-      );
-    }
-    if (!o.rerun) {
-      throw new UsageError(
-        `DAG ${dag.id} already has a run for ${isoSeconds(interval.start)}: ${existing.run_id} (${existing.state}). ` +
-          `Use --rerun to run it again, or --rerun --failed-only for its failed and unfinished tasks only.`,
-      );
-    }
-    if (!slotFree()) return null;
-    store.ensureTaskInstances(existing.run_id, tasks);
-    store.clearTasks(existing.run_id, (id) => (dag.tasks.get(id)?.retries ?? 0) + 1, {
-      failedOnly: o.failedOnly,
-      claim: true,
-    });
-    if (o.conf !== undefined) store.setRunConf(existing.run_id, conf);
-    return store.getRun(existing.run_id)!;
-  }
-  if (o.failedOnly) throw new UsageError('--failed-only goes with --rerun of an existing run');
-  if (!slotFree()) return null;
-  const created = store.createRun({
-    dagId: dag.id,
-    logicalDate: interval.start,
-    dataIntervalStart: interval.start,
-    dataIntervalEnd: interval.end,
-    runType: 'manual',
-    conf,
-    tasks,
-    now: new Date(),
-    claim: true,
-  });
-  if (!created) throw new UsageError(`another process created the run of ${dag.id} for ${isoSeconds(interval.start)} first`);
-  return created;
-}
-
-/** How often run-dag looks again for a free max_active_runs slot. */
-const SLOT_POLL_MS = 500;
-
-/**
- * prepareRun once the DAG has fewer than `max_active_runs` runs executing in
- * any process that shares the state DB (run-dag, the scheduler, backfill).
- * Airflow queues a run past the limit; run-dag waits likewise, saying once on
- * stderr which runs it waits for, until a slot frees or the signal aborts
- * (then null, nothing created). The count and the creation are one IMMEDIATE
- * transaction, so two processes never both take the last slot.
+ * The run-dag request: a new manual run, or the existing one cleared for
+ * --rerun, once the DAG has a free max_active_runs slot (saying once on
+ * stderr which runs it waits for). Null when the signal ends the wait.
  */
 export async function prepareRunWhenFree(
   app: App,
@@ -169,29 +100,14 @@ export async function prepareRunWhenFree(
   o: RunDagOptions,
   signal: AbortSignal,
 ): Promise<DagRunRow | null> {
-  let told = false;
-  for (;;) {
-    let active: DagRunRow[] = [];
-    const run = app.store.db
-      .transaction(() =>
-        prepareRun(app, dag, interval, o, () => {
-          active = activeRuns(app.store, { dagId: dag.id });
-          return active.length < dag.maxActiveRuns;
-        }),
-      )
-      .immediate();
-    if (run) return run;
-    if (!told) {
-      told = true;
-      const list = active.map((r) => `${r.run_id} (pid ${r.pid} on ${r.host ?? '?'})`).join(', ');
-      process.stderr.write(
-        `sluice: DAG ${dag.id} has ${active.length} active run${active.length === 1 ? '' : 's'} ` +
-          `(max_active_runs ${dag.maxActiveRuns}): ${list}; waiting for a slot (Ctrl-C to give up)...\n`,
-      );
-    }
-    await systemClock.sleep(SLOT_POLL_MS, signal);
-    if (signal.aborted) return null;
-  }
+  const conf = o.conf === undefined ? undefined : parseConf(o.conf);
+  return app.runs.triggerWhenSlotFree(dag, interval, { conf, rerun: o.rerun, failedOnly: o.failedOnly }, signal, (active) => {
+    const list = active.map((r) => `${r.run_id} (pid ${r.pid} on ${r.host ?? '?'})`).join(', ');
+    process.stderr.write(
+      `sluice: DAG ${dag.id} has ${active.length} active run${active.length === 1 ? '' : 's'} ` +
+        `(max_active_runs ${dag.maxActiveRuns}): ${list}; waiting for a slot (Ctrl-C to give up)...\n`,
+    );
+  });
 }
 
 /** Runs the command; resolves to the process exit code. */

@@ -10,15 +10,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Dag, RunState } from '../interfaces.js';
-import { UsageError, errorMessage } from '../errors.js';
+import { SchedulerLockError, errorMessage } from '../errors.js';
 import type { OperatorRegistry } from '../registry.js';
 import type { DagRunRow, StateStore } from '../state/store.js';
 import { loadDagsDir } from '../dag/index.js';
-import { activeRuns } from '../state/active-runs.js';
-import { checkDagsFolder, DagsFolderError } from '../dag/load.js';
+import { checkDagsFolder } from '../dag/load.js';
+import { DagsFolderError } from '../errors.js';
 import { type Clock, setLongTimeout, systemClock } from '../run/clock.js';
 import { executeRun, Slots, type RunnerDeps } from '../run/runner.js';
-import { intervalsBetween, lastCompleteInterval, nextIntervals, type DataInterval } from './interval.js';
+import { Runs } from '../run/runs.js';
+import { intervalsBetween, lastCompleteInterval, nextIntervals, type DataInterval } from '../dag/interval.js';
 
 export interface SchedulerOptions {
   store: StateStore;
@@ -68,6 +69,8 @@ export function dueIntervals(dag: Dag, latest: DagRunRow | undefined, now: Date)
 export class Scheduler {
   private readonly o: SchedulerOptions;
   private readonly clock: Clock;
+  /** Creating, counting and claiming runs: the run lifecycle API. */
+  private readonly runs: Runs;
   private readonly slots: Slots;
   private readonly loaded = new Map<string, Loaded>();
   private readonly reported = new Map<string, string>();
@@ -91,6 +94,7 @@ export class Scheduler {
   constructor(opts: SchedulerOptions) {
     this.o = opts;
     this.clock = opts.clock ?? systemClock;
+    this.runs = new Runs(opts.store, { clock: this.clock });
     this.slots = new Slots(opts.parallelism);
   }
 
@@ -119,7 +123,7 @@ export class Scheduler {
     checkDagsFolder(this.o.dagsDir);
     const holder = store.acquireSchedulerLock(this.clock.now());
     if (holder) {
-      throw new UsageError(
+      throw new SchedulerLockError(
         `another scheduler is running on this state DB: pid ${holder.pid} on ${holder.host}, since ${holder.started_at}. ` +
           `Stop it first (its lock ends with its process).`,
       );
@@ -170,25 +174,16 @@ export class Scheduler {
   }
 
   private createDueRuns(dag: Dag, now: Date): void {
-    const { store, log } = this.o;
+    const { log } = this.o;
     let due: DataInterval[];
     try {
-      due = dueIntervals(dag, store.latestRun(dag.id, 'scheduled'), now);
+      due = dueIntervals(dag, this.runs.latest(dag.id, 'scheduled'), now);
     } catch (err) {
       log.error({ dag_id: dag.id, err: errorMessage(err) }, 'cannot compute the due intervals');
       return;
     }
     for (const i of due) {
-      const run = store.createRun({
-        dagId: dag.id,
-        logicalDate: i.start,
-        dataIntervalStart: i.start,
-        dataIntervalEnd: i.end,
-        runType: 'scheduled',
-        conf: {},
-        tasks: dag.order.map((id) => ({ taskId: id, operator: dag.tasks.get(id)!.operator, maxTries: dag.tasks.get(id)!.retries + 1 })),
-        now,
-      });
+      const run = this.runs.createRun({ dag, interval: i, runType: 'scheduled' });
       if (run) {
         this.runsCreated++;
         log.info({ dag_id: dag.id, run_id: run.run_id }, 'run created');
@@ -200,15 +195,15 @@ export class Scheduler {
     const perDag = new Map<string, number>();
     for (const a of this.active.values()) perDag.set(a.dagId, (perDag.get(a.dagId) ?? 0) + 1);
     // Runs other processes execute (run-dag, backfill) count against max_active_runs too.
-    for (const r of activeRuns(this.o.store, { excludeOwn: true })) perDag.set(r.dag_id, (perDag.get(r.dag_id) ?? 0) + 1);
-    for (const run of this.o.store.queuedRuns()) {
+    for (const r of this.runs.activeRuns({ excludeOwn: true })) perDag.set(r.dag_id, (perDag.get(r.dag_id) ?? 0) + 1);
+    for (const run of this.runs.queued()) {
       if (this.active.has(run.run_id) || paused.has(run.dag_id)) continue;
       if (this.o.once && this.executed.has(run.run_id)) continue;
       const loaded = this.loaded.get(run.dag_id);
       if (!loaded) continue; // its DAG file is gone or never loaded: reported by reload
       const n = perDag.get(run.dag_id) ?? 0;
       if (n >= loaded.dag.maxActiveRuns) continue;
-      if (!this.o.store.claimRun(run.run_id, this.clock.now())) continue; // another process took it
+      if (!this.runs.claim(run.run_id)) continue; // another process took it
       perDag.set(run.dag_id, n + 1);
       this.start(loaded.dag, run);
     }

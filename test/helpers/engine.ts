@@ -12,6 +12,7 @@ import type { OperatorRegistry } from '../../engine/registry.js';
 import { defaultRegistry } from '../../operators/index.js';
 import { StateStore } from '../../engine/state/store.js';
 import { FakeClock, type Clock } from '../../engine/run/clock.js';
+import { Runs } from '../../engine/run/runs.js';
 import { executeRun, type RunEvent } from '../../engine/run/runner.js';
 import { createSinkLogger, TaskLogSink } from '../../engine/log.js';
 import { loadDagSource } from '../../engine/dag/index.js';
@@ -97,6 +98,7 @@ export function testOperators(probe: Probe) {
       name: 'Echo',
       description: 'test: records its templated message and logs it',
       params: z.object({ message: z.string(), secret_url: z.string().optional(), connection: z.string().optional() }).strict(),
+      connectionParam: 'connection',
       templated: ['message'],
       async execute({ params, record, log }) {
         log.info({ message: params.message, password: 'hunter2' }, `echo ${params.secret_url ?? ''}`);
@@ -110,12 +112,14 @@ export function noConnections(): ConnectionResolver {
   const fail = async (): Promise<never> => {
     throw new Error('this test has no connections');
   };
-  return { warehouse: fail, objectStore: fail, publicUrl: () => '', names: () => [], closeAll: async () => {} };
+  return { warehouse: fail, objectStore: fail, publicUrl: () => '', dialect: () => 'postgres', names: () => [], closeAll: async () => {} };
 }
 
 export interface Harness {
   dir: string;
   store: StateStore;
+  /** The run lifecycle API over `store`, on the harness clock. */
+  runs: Runs;
   registry: OperatorRegistry;
   clock: Clock;
   probe: Probe;
@@ -137,10 +141,12 @@ export function harness(opts: { clock?: Clock; connections?: ConnectionResolver;
   for (const op of testOperators(probe)) if (!registry.get(op.name)) registry.register(op);
   const clock = opts.clock ?? new FakeClock('2024-01-02T00:00:00Z');
   const events: RunEvent[] = [];
+  const runs = new Runs(store, { clock });
   const logger = createSinkLogger(new TaskLogSink(store, null), 'debug');
   return {
     dir,
     store,
+    runs,
     registry,
     clock,
     probe,
@@ -148,16 +154,13 @@ export function harness(opts: { clock?: Clock; connections?: ConnectionResolver;
     dag: (yaml) => loadDagSource(yaml, path.join(dir, 'dag.yaml'), registry),
     async run(dag, o = {}) {
       const logical = o.logicalDate ?? new Date('2024-01-01T00:00:00Z');
-      const row = store.createRun({
-        dagId: dag.id,
-        logicalDate: logical,
-        dataIntervalStart: logical,
-        dataIntervalEnd: new Date(logical.getTime() + 86_400_000),
+      const row = runs.createRun({
+        dag,
+        interval: { start: logical, end: new Date(logical.getTime() + 86_400_000) },
         runType: 'manual',
-        conf: o.conf ?? {},
-        tasks: dag.order.map((id) => ({ taskId: id, operator: dag.tasks.get(id)!.operator, maxTries: dag.tasks.get(id)!.retries + 1 })),
-        now: clock.now(),
-      })!;
+        conf: o.conf,
+      });
+      if (!row) throw new Error(`DAG ${dag.id} already has a run for ${logical.toISOString()}`);
       const state = await executeRun(
         dag,
         row.run_id,

@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import type { Scheduled } from "../../../engine/schedule/interval.js";
+import type { Scheduled } from "../../../engine/dag/interval.js";
 import {
   dataIntervalFor,
   intervalsBetween,
   lastCompleteInterval,
   nextIntervals,
-} from "../../../engine/schedule/interval.js";
+} from "../../../engine/dag/interval.js";
 
 const d = (s: string) => new Date(s);
 const iso = (iv: { start: Date; end: Date } | null | undefined) =>

@@ -6,7 +6,7 @@ import {
   nextIntervals,
   type DataInterval,
   type Scheduled,
-} from '../../../engine/schedule/interval.js';
+} from '../../../engine/dag/interval.js';
 
 const d = (iso: string) => new Date(iso);
 const HOUR = 3_600_000;

@@ -1,0 +1,464 @@
+/**
+ * The run lifecycle, in one place: create a run (manual, scheduled,
+ * backfill), rerun it (all tasks or the failed ones), clear tasks (with
+ * their downstream), mark it, plan a backfill, count the runs being executed
+ * (max_active_runs) and recover the runs and tries of processes that died.
+ *
+ * Every front door (the CLI verbs, the scheduler daemon, the tests' harness,
+ * the benches; a web server and remote workers next) asks this module, so a
+ * run means the same thing wherever the request comes from: one per
+ * (dag_id, logical_date), its conf checked against the DAG's params, never
+ * touched while another process executes it. Executing a run is the
+ * runner's job (executeRun), once the run is claimed here.
+ *
+ * Errors a request can cause are RunRequestErrors (exit 2) whose messages
+ * say what to do; they never write to the console (the caller decides).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Dag, RunType } from '../interfaces.js';
+import { RunRequestError } from '../errors.js';
+import { validateConf } from '../dag/params.js';
+import { intervalsBetween, type DataInterval } from '../dag/interval.js';
+import { HOST, processAlive, StateStore, type DagRunRow, type Orphan } from '../state/store.js';
+import { systemClock, type Clock } from './clock.js';
+
+export type { DataInterval };
+
+/** Whether a process with this pid is alive on this host (injectable for tests). */
+export type AliveCheck = (pid: number) => boolean;
+
+export interface RunsOptions {
+  clock?: Clock;
+  alive?: AliveCheck;
+}
+
+export interface CreateRunRequest {
+  dag: Dag;
+  interval: DataInterval;
+  runType: RunType;
+  /**
+   * The run's conf, checked against the DAG's params (all required params
+   * given, every value fitting). Absent: `{}`, unchecked (scheduled and
+   * backfill runs render with the params' defaults).
+   */
+  conf?: Record<string, unknown>;
+  /** Create it already claimed (running, owned by this process), so no scheduler picks it up. */
+  claim?: boolean;
+  /** Tries every task gets (default: its retries + 1); the benches use 1 to fail fast. */
+  maxTries?: number;
+}
+
+export interface TriggerRequest {
+  /** The conf of a new run; with rerun, replaces the run's conf (absent: the run keeps its own). */
+  conf?: Record<string, unknown>;
+  /** Run an existing run of that date again (its tasks are cleared). */
+  rerun?: boolean;
+  /** With rerun: only its failed and unfinished tasks. */
+  failedOnly?: boolean;
+}
+
+export interface RerunRequest {
+  /** Only the tasks not finished successfully (failed, upstream_failed, unfinished). */
+  failedOnly?: boolean;
+  /** Replaces the run's conf (checked against the params); absent: the run keeps its own. */
+  conf?: Record<string, unknown>;
+  /** Take the run for this process at once (it is executed here next). */
+  claim?: boolean;
+}
+
+export interface ClearTasksRequest {
+  /** The tasks to clear (default: all). */
+  tasks?: string[];
+  /** With tasks: also every task downstream of them. */
+  downstream?: boolean;
+  /** Only the tasks not finished successfully. */
+  failedOnly?: boolean;
+}
+
+export type Reprocess = 'failed' | 'completed' | 'none';
+
+export interface PlannedInterval {
+  interval: DataInterval;
+  existing: DagRunRow | undefined;
+  action: 'create' | 'rerun' | 'rerun failed' | 'skip';
+}
+
+export interface ActiveRunsFilter {
+  dagId?: string;
+  /** Leave out the runs this process executes (a caller that counts its own already). */
+  excludeOwn?: boolean;
+}
+
+/** How often triggerWhenSlotFree looks again for a free max_active_runs slot. */
+export const SLOT_POLL_MS = 500;
+
+/** `2018-11-21T00:00:00Z`: as run ids and the CLI show dates. */
+function iso(d: Date | string): string {
+  return new Date(d).toISOString().replace('.000Z', 'Z');
+}
+
+/** Tries each task of `dag` gets when its run is created or cleared: retries + 1. */
+function triesFor(dag: Dag): (taskId: string) => number {
+  return (id) => (dag.tasks.get(id)?.retries ?? 0) + 1;
+}
+
+function taskInstances(dag: Dag, maxTries?: number): { taskId: string; operator: string; maxTries: number }[] {
+  const tries = triesFor(dag);
+  return dag.order.map((id) => ({
+    taskId: id,
+    operator: dag.tasks.get(id)!.operator,
+    maxTries: maxTries ?? tries(id),
+  }));
+}
+
+/**
+ * Whether a run is being executed right now: state `running` and its
+ * process alive. A process on another host cannot be checked and counts as
+ * alive; one of this host that died does not (its run is requeued by the
+ * next recoverOrphans).
+ */
+export function isExecuting(r: DagRunRow, alive: AliveCheck = processAlive): boolean {
+  return r.state === 'running' && r.pid !== null && (r.host !== HOST || alive(r.pid));
+}
+
+/** All tasks downstream of the given ones (transitively), with them, in the DAG's order. */
+export function downstreamClosure(dag: Dag, ids: string[]): string[] {
+  const seen = new Set(ids);
+  const work = [...ids];
+  while (work.length) {
+    for (const d of dag.downstream.get(work.pop()!) ?? []) {
+      if (seen.has(d)) continue;
+      seen.add(d);
+      work.push(d);
+    }
+  }
+  return dag.order.filter((id) => seen.has(id));
+}
+
+/** The run lifecycle API over one state store; time from the injected clock. */
+export class Runs {
+  readonly clock: Clock;
+  private readonly alive: AliveCheck;
+
+  constructor(
+    readonly store: StateStore,
+    opts: RunsOptions = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.alive = opts.alive ?? processAlive;
+  }
+
+  // -- reading ----------------------------------------------------------------
+
+  get(runId: string): DagRunRow | undefined {
+    return this.store.getRun(runId);
+  }
+
+  /** The DAG's run for the data interval starting at `logicalDate`, if any. */
+  forDate(dagId: string, logicalDate: Date): DagRunRow | undefined {
+    return this.store.getRunByDate(dagId, logicalDate);
+  }
+
+  /** The latest run of a DAG by logical date (of one run type, or any). */
+  latest(dagId: string, runType?: RunType): DagRunRow | undefined {
+    return this.store.latestRun(dagId, runType);
+  }
+
+  /** Runs waiting for an executor, oldest logical date first. */
+  queued(): DagRunRow[] {
+    return this.store.queuedRuns();
+  }
+
+  isExecuting(run: DagRunRow): boolean {
+    return isExecuting(run, this.alive);
+  }
+
+  /**
+   * The runs being executed right now by any process sharing the state DB:
+   * what `max_active_runs` counts, whichever front door (run-dag, the
+   * scheduler, backfill) executes them.
+   */
+  activeRuns(f: ActiveRunsFilter = {}): DagRunRow[] {
+    return this.store.listRuns({ dagId: f.dagId, state: 'running', limit: 100_000 }).filter((r) => {
+      const own = r.host === HOST && r.pid === process.pid;
+      if (own) return !f.excludeOwn;
+      return this.isExecuting(r);
+    });
+  }
+
+  /**
+   * The run, which no process is executing: what may be cleared, rerun or
+   * marked. Throws when there is no such run or another process executes it.
+   */
+  idleRun(runId: string): DagRunRow {
+    const run = this.store.getRun(runId);
+    if (!run) throw new RunRequestError(`no run '${runId}' (see: sluice runs list)`);
+    if (this.isExecuting(run)) {
+      throw new RunRequestError(`run ${runId} is being executed by process ${run.pid}; wait for it or stop it first`);
+    }
+    return run;
+  }
+
+  // -- creating and claiming ----------------------------------------------------
+
+  /**
+   * Creates a queued run of `dag` for the interval, with a task instance per
+   * task. Idempotent per (dag_id, logical_date): returns null, changing
+   * nothing, when the DAG already has a run for that logical date.
+   */
+  createRun(r: CreateRunRequest): DagRunRow | null {
+    if (r.conf !== undefined) validateConf(r.dag, r.conf);
+    return this.store.createRun({
+      dagId: r.dag.id,
+      logicalDate: r.interval.start,
+      dataIntervalStart: r.interval.start,
+      dataIntervalEnd: r.interval.end,
+      runType: r.runType,
+      conf: r.conf ?? {},
+      tasks: taskInstances(r.dag, r.maxTries),
+      now: this.clock.now(),
+      claim: r.claim,
+    });
+  }
+
+  /**
+   * Takes a queued run for this process (running, our pid). False when
+   * another process took it first: two executors never run the same run.
+   */
+  claim(runId: string): boolean {
+    return this.store.claimRun(runId, this.clock.now());
+  }
+
+  /**
+   * Queues an idle run again (Airflow's "clear"): adds task instances for
+   * tasks added to the DAG since, clears all its tasks or the failed ones
+   * (each gets its full tries again; tries and logs are kept), and replaces
+   * its conf when one is given. Returns the run and the tasks cleared.
+   */
+  rerun(dag: Dag, runId: string, o: RerunRequest = {}): { run: DagRunRow; cleared: string[] } {
+    const run = this.idleRun(runId);
+    this.checkDagOf(dag, run);
+    if (o.conf !== undefined) validateConf(dag, o.conf);
+    const cleared = this.reset(dag, runId, o);
+    return { run: this.store.getRun(runId)!, cleared };
+  }
+
+  /**
+   * A manual run for the interval (run-dag): a new run, claimed by this
+   * process; or, with `rerun`, the existing one cleared and claimed.
+   * Returns null, having changed nothing, when the request is valid but
+   * `slotFree` says the run may not start yet (max_active_runs).
+   */
+  trigger(
+    dag: Dag,
+    interval: DataInterval,
+    o: TriggerRequest = {},
+    slotFree: () => boolean = () => true,
+  ): DagRunRow | null {
+    const conf = o.conf ?? {};
+    // Checked against the DAG's params before anything renders (a rerun without conf keeps its run's conf).
+    validateConf(dag, conf, { partial: Boolean(o.rerun) && o.conf === undefined });
+    const existing = this.store.getRunByDate(dag.id, interval.start);
+    if (existing) {
+      if (this.isExecuting(existing)) {
+        throw new RunRequestError(
+          `run ${existing.run_id} is being executed right now by process ${existing.pid}; wait for it or stop it first`,
+        );
+      }
+      if (!o.rerun) {
+        throw new RunRequestError(
+          `DAG ${dag.id} already has a run for ${iso(interval.start)}: ${existing.run_id} (${existing.state}). ` +
+            `Use --rerun to run it again, or --rerun --failed-only for its failed and unfinished tasks only.`,
+        );
+      }
+      if (!slotFree()) return null;
+      this.reset(dag, existing.run_id, { failedOnly: o.failedOnly, conf: o.conf, claim: true });
+      return this.store.getRun(existing.run_id)!;
+    }
+    if (o.failedOnly) throw new RunRequestError('--failed-only goes with --rerun of an existing run');
+    if (!slotFree()) return null;
+    const created = this.store.createRun({
+      dagId: dag.id,
+      logicalDate: interval.start,
+      dataIntervalStart: interval.start,
+      dataIntervalEnd: interval.end,
+      runType: 'manual',
+      conf,
+      tasks: taskInstances(dag),
+      now: this.clock.now(),
+      claim: true,
+    });
+    if (!created) {
+      throw new RunRequestError(`another process created the run of ${dag.id} for ${iso(interval.start)} first`);
+    }
+    return created;
+  }
+
+  /**
+   * trigger() once the DAG has fewer than `max_active_runs` runs executing
+   * in any process sharing the state DB (run-dag, the scheduler, backfill).
+   * Airflow queues a run past the limit; this waits likewise, calling
+   * `onWaiting` once with the runs it waits for, until a slot frees or the
+   * signal aborts (then null, nothing created). The count and the creation
+   * are one IMMEDIATE transaction, so two processes never both take the last
+   * slot.
+   */
+  async triggerWhenSlotFree(
+    dag: Dag,
+    interval: DataInterval,
+    o: TriggerRequest,
+    signal: AbortSignal,
+    onWaiting: (active: DagRunRow[]) => void = () => undefined,
+  ): Promise<DagRunRow | null> {
+    let told = false;
+    for (;;) {
+      let active: DagRunRow[] = [];
+      const run = this.store.db
+        .transaction(() =>
+          this.trigger(dag, interval, o, () => {
+            active = this.activeRuns({ dagId: dag.id });
+            return active.length < dag.maxActiveRuns;
+          }),
+        )
+        .immediate();
+      if (run) return run;
+      if (!told) {
+        told = true;
+        onWaiting(active);
+      }
+      await this.clock.sleep(SLOT_POLL_MS, signal);
+      if (signal.aborted) return null;
+    }
+  }
+
+  // -- clearing and marking -------------------------------------------------------
+
+  /**
+   * Clears tasks of an idle run so they run again (`sluice tasks clear`): the
+   * named ones (with everything downstream of them when asked) or all, or
+   * only those not finished successfully. The run goes back to the queue,
+   * for a scheduler (or `run-dag --rerun`) to resume.
+   */
+  clearTasks(dag: Dag, runId: string, o: ClearTasksRequest = {}): { run: DagRunRow; cleared: string[] } {
+    const run = this.idleRun(runId);
+    this.checkDagOf(dag, run);
+    let ids: string[] | undefined;
+    if (o.tasks && o.tasks.length) {
+      for (const t of o.tasks) {
+        if (!dag.tasks.has(t)) {
+          throw new RunRequestError(`DAG ${dag.id} has no task '${t}'. Its tasks: ${dag.order.join(', ')}`);
+        }
+      }
+      ids = o.downstream ? downstreamClosure(dag, o.tasks) : o.tasks;
+    } else if (o.downstream) throw new RunRequestError('--downstream goes with --task');
+    const cleared = this.store.clearTasks(runId, triesFor(dag), { taskIds: ids, failedOnly: o.failedOnly });
+    return { run, cleared };
+  }
+
+  /**
+   * Marks an idle run success or failed by hand (Airflow's "mark
+   * success/failed"): success marks every task not yet successful or skipped
+   * success; failed marks every unfinished task failed.
+   */
+  markRun(runId: string, state: string): DagRunRow {
+    if (state !== 'success' && state !== 'failed') {
+      throw new RunRequestError(`a run can be marked success or failed, not '${state}'`);
+    }
+    this.idleRun(runId);
+    this.store.markRun(runId, state, this.clock.now());
+    return this.store.getRun(runId)!;
+  }
+
+  // -- backfill ---------------------------------------------------------------------
+
+  /**
+   * What a backfill of [from, to] would do for each data interval: create
+   * its run, rerun it (`reprocess: completed`: all of them; `failed`: the
+   * ones not successful, their failed tasks only) or skip it (a run exists
+   * and is not to be reprocessed, or is being executed right now).
+   */
+  planBackfill(dag: Dag, from: Date, to: Date, reprocess: Reprocess): PlannedInterval[] {
+    if (to < from) throw new RunRequestError(`--to (${iso(to)}) is before --from (${iso(from)})`);
+    if (dag.schedule === null) {
+      throw new RunRequestError(`DAG ${dag.id} has no schedule, so it has no intervals to backfill`);
+    }
+    return intervalsBetween(dag, from, to).map((interval) => {
+      const existing = this.store.getRunByDate(dag.id, interval.start);
+      let action: PlannedInterval['action'] = 'create';
+      if (existing) {
+        if (this.isExecuting(existing)) action = 'skip';
+        else if (reprocess === 'completed') action = 'rerun';
+        else if (reprocess === 'failed' && existing.state !== 'success') action = 'rerun failed';
+        else action = 'skip';
+      }
+      return { interval, existing, action };
+    });
+  }
+
+  /**
+   * Does what a backfill plan says: creates the missing runs (run type
+   * backfill) and clears the ones to rerun, all queued. Returns the ids of
+   * the runs to execute, in the plan's order; the caller claims each before
+   * executing it (another process may take some first).
+   */
+  queueBackfill(dag: Dag, plan: PlannedInterval[]): string[] {
+    const runIds: string[] = [];
+    for (const p of plan) {
+      if (p.action === 'skip') continue;
+      if (p.existing) {
+        this.reset(dag, p.existing.run_id, { failedOnly: p.action === 'rerun failed' });
+        runIds.push(p.existing.run_id);
+      } else {
+        const run = this.createRun({ dag, interval: p.interval, runType: 'backfill' });
+        if (run) runIds.push(run.run_id);
+      }
+    }
+    return runIds;
+  }
+
+  // -- crash recovery -----------------------------------------------------------------
+
+  /**
+   * Finds tries left running by a process of this host that died, marks
+   * them failed (up_for_retry when tries are left) and puts the runs such
+   * processes were executing back in the queue. Returns what was found, for
+   * the caller to report.
+   *
+   * On a store opened read-only this goes through a short writing
+   * connection, only when there is something to recover and the state DB is
+   * writable (on a read-only home it is left for the next writing command).
+   */
+  recoverOrphans(): Orphan[] {
+    if (!this.store.readonly) return this.store.recoverOrphans(this.clock.now(), this.alive);
+    if (!this.store.hasOrphans(this.alive)) return [];
+    try {
+      fs.accessSync(this.store.file, fs.constants.W_OK);
+      fs.accessSync(path.dirname(this.store.file), fs.constants.W_OK);
+    } catch {
+      return [];
+    }
+    const writer = new StateStore(this.store.file);
+    try {
+      return writer.recoverOrphans(this.clock.now(), this.alive);
+    } finally {
+      writer.close();
+    }
+  }
+
+  // -- internals ------------------------------------------------------------------------
+
+  private checkDagOf(dag: Dag, run: DagRunRow): void {
+    if (run.dag_id !== dag.id) {
+      throw new RunRequestError(`run ${run.run_id} is a run of DAG ${run.dag_id}, not of ${dag.id}`);
+    }
+  }
+
+  /** Adds task instances for new tasks, clears the tasks asked for (the run is queued again), sets the conf. */
+  private reset(dag: Dag, runId: string, o: RerunRequest): string[] {
+    this.store.ensureTaskInstances(runId, taskInstances(dag));
+    const cleared = this.store.clearTasks(runId, triesFor(dag), { failedOnly: o.failedOnly, claim: o.claim });
+    if (o.conf !== undefined) this.store.setRunConf(runId, o.conf);
+    return cleared;
+  }
+}
