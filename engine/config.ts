@@ -5,22 +5,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
+import { PACKAGE_ROOT } from './package-root.js';
 
-/** The folder holding package.json (works from sources and from dist/). */
-export const PACKAGE_ROOT = (() => {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-})();
+/** The folder holding package.json; it lives in package-root.ts so that `sluice --version` loads no parser. */
+export { PACKAGE_ROOT };
 
 /**
  * A file a DAG names (a SQL file), relative to the project folder (the parent

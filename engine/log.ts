@@ -3,9 +3,23 @@
  * line is redacted, stored per try in the state DB and, when asked, echoed to
  * the console (pretty on a TTY, JSON otherwise).
  */
-import pino, { type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import type pinoFactory from 'pino';
 import { redactText, redactValue } from './redact.js';
 import type { StateStore } from './state/store.js';
+
+const require = createRequire(import.meta.url);
+let pinoModule: typeof pinoFactory | undefined;
+
+/**
+ * pino, loaded on the first logger made: every verb makes a console logger,
+ * most never write to it, and a command such as `sluice dags list` should
+ * not pay for loading pino.
+ */
+function pino(): typeof pinoFactory {
+  return (pinoModule ??= require('pino') as typeof pinoFactory);
+}
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -75,7 +89,7 @@ export class TaskLogSink {
 
 /** A pino logger writing synchronously into a sink (task logs, tests). */
 export function createSinkLogger(sink: { write(line: string): void }, level: LogLevel = 'info'): Logger {
-  return pino(
+  return pino()(
     {
       level,
       base: undefined,
@@ -91,16 +105,37 @@ export function createSinkLogger(sink: { write(line: string): void }, level: Log
   );
 }
 
-/** The engine's own logger for the console (the scheduler, connection events). */
+/**
+ * The engine's own logger for the console (the scheduler, connection events).
+ * Every verb makes one and most never write to it: the pino logger behind it
+ * is made (and pino loaded) when it is first used.
+ */
 export function createConsoleLogger(level: LogLevel, out: NodeJS.WritableStream = process.stderr): Logger {
   const pretty = Boolean((out as NodeJS.WriteStream).isTTY);
-  return createSinkLogger(
-    {
-      write(line: string) {
-        const rec = redactValue(JSON.parse(line) as Record<string, unknown>);
-        out.write(pretty ? formatLogLine(rec, true) + '\n' : JSON.stringify(rec) + '\n');
+  return onFirstUse(() =>
+    createSinkLogger(
+      {
+        write(line: string) {
+          const rec = redactValue(JSON.parse(line) as Record<string, unknown>);
+          out.write(pretty ? formatLogLine(rec, true) + '\n' : JSON.stringify(rec) + '\n');
+        },
       },
-    },
-    level,
+      level,
+    ),
   );
+}
+
+/** A logger that is made by `make` when a property of it is first read or set; methods keep the real logger as `this`. */
+function onFirstUse(make: () => Logger): Logger {
+  let real: Logger | undefined;
+  const logger = (): Logger => (real ??= make());
+  return new Proxy({} as Logger, {
+    get(_target, key) {
+      const l = logger();
+      const v: unknown = Reflect.get(l, key, l);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(l) : v;
+    },
+    set: (_target, key, value) => Reflect.set(logger(), key, value),
+    has: (_target, key) => Reflect.has(logger(), key),
+  });
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Command } from 'commander';
 import path from 'node:path';
 import type { App } from '../../../engine/cli/app.js';
-import { registerConnectionsCommand, type WithApp } from '../../../engine/cli/connections-command.js';
+import { register as registerConnectionsCommand, type WithApp } from '../../../engine/cli/commands/connections.js';
 import { UsageError } from '../../../engine/errors.js';
 import { StateStore } from '../../../engine/state/store.js';
 import { makeTempDir } from '../../helpers/tmp.js';
@@ -18,7 +18,7 @@ describe('sluice connections list|get|set|delete', () => {
       await (fn as (a: App, ...x: unknown[]) => unknown)(app, ...args.slice(0, -1));
     };
     const program = new Command('sluice').exitOverride();
-    registerConnectionsCommand(program, withApp);
+    registerConnectionsCommand(program, { withApp });
     const write = process.stdout.write.bind(process.stdout);
     const ewrite = process.stderr.write.bind(process.stderr);
     process.stdout.write = ((s: string) => out.push(s) > 0) as unknown as typeof process.stdout.write;

@@ -11,7 +11,7 @@ import { Command } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { App } from '../../../engine/cli/app.js';
-import { registerConnectionsCommand, type WithApp } from '../../../engine/cli/connections-command.js';
+import { register as registerConnectionsCommand, type WithApp } from '../../../engine/cli/commands/connections.js';
 import type { ConnectionResolver } from '../../../engine/interfaces.js';
 import { harness } from '../../helpers/engine.js';
 import { StateStore } from '../../../engine/state/store.js';
@@ -35,6 +35,7 @@ function redshiftConnections(): ConnectionResolver {
     warehouse: fail,
     objectStore: fail,
     publicUrl: (n) => (n === 'warehouse' ? 'redshift://dwhuser@pending:5439/dwh?password_env=REDSHIFT_PASSWORD' : 'lake'),
+    dialect: (n = 'warehouse') => (n === 'warehouse' ? 'redshift' : 'postgres'),
     names: () => ['lake', 'warehouse'],
     closeAll: async () => {},
   };
@@ -135,7 +136,7 @@ tasks:
       await (fn as (a: App, ...x: unknown[]) => unknown)(app, ...args.slice(0, -1));
     };
     const program = new Command('sluice').exitOverride();
-    registerConnectionsCommand(program, withApp);
+    registerConnectionsCommand(program, { withApp });
     process.stdout.write = ((s: string) => out.push(s) > 0) as unknown as typeof process.stdout.write;
     try {
       await program.parseAsync(['connections', 'list', '--json'], { from: 'user' });

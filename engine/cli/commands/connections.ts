@@ -5,16 +5,15 @@
  * the store refuses URLs that hold one (use a reference: ?password_env=VAR).
  */
 import type { Command } from 'commander';
-import { ConnectionError, UsageError } from '../errors.js';
-import { parseConnectionUrl, redactUrl } from '../connections/index.js';
-import { parseRedshiftUrl } from '../connections/redshift-url.js';
-import { redactValue } from '../redact.js';
-import type { App } from './app.js';
-import { closestName, isoSeconds, printJson, table } from './format.js';
+import { ConnectionError, UsageError } from '../../errors.js';
+import { parseConnectionUrl, redactUrl } from '../../connections/url.js';
+import { parseRedshiftUrl } from '../../connections/redshift-url.js';
+import { redactValue } from '../../redact.js';
+import type { App } from '../app.js';
+import { closestName, isoSeconds, printJson, table } from '../format.js';
+import { action, type CliContext, examples, readingAction } from './kit.js';
 
-type Action = (app: App, ...args: never[]) => Promise<number | void> | number | void;
-/** main.ts's wrapper: opens the app, runs the verb, closes, sets the exit code. */
-export type WithApp = (cmd: Command, fn: Action, mode?: { readonly?: boolean }) => (...args: unknown[]) => Promise<void>;
+export type { CliContext, WithApp } from './kit.js';
 
 export type ConnectionSource = 'config' | 'store' | 'env';
 
@@ -106,11 +105,7 @@ function unknownName(app: App, name: string): UsageError {
   );
 }
 
-function examples(lines: string[]): string {
-  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
-}
-
-export function registerConnectionsCommand(program: Command, withApp: WithApp): Command {
+export function register(program: Command, ctx: CliContext): Command {
   const connections = program
     .command('connections')
     .description('show the connections in force (config < state DB < SLUICE_CONN_*) and edit the ones stored in the state DB');
@@ -120,23 +115,21 @@ export function registerConnectionsCommand(program: Command, withApp: WithApp): 
     .description('list connections: name, where the URL comes from, the URL (secrets masked)')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice connections list', 'sluice connections list --json']));
-  list.action(
-    withApp(list, (app: App, o: { json?: boolean }) => {
-      const views = connectionViews(app);
-      if (o.json) return void printJson({ connections: views });
-      process.stdout.write(
-        table(
-          ['name', 'source', 'url', 'updated'],
-          views.map((v) => [
-            v.name,
-            v.shadows.length ? `${v.source} (over ${v.shadows.map((s) => s.source).join(', ')})` : v.source,
-            v.url,
-            v.updated_at ? `${isoSeconds(v.updated_at)}${v.updated_by ? ` by ${v.updated_by}` : ''}` : '',
-          ]),
-        ),
-      );
-    }, { readonly: true }) as never,
-  );
+  readingAction(ctx, list, (app, o: { json?: boolean }) => {
+    const views = connectionViews(app);
+    if (o.json) return void printJson({ connections: views });
+    process.stdout.write(
+      table(
+        ['name', 'source', 'url', 'updated'],
+        views.map((v) => [
+          v.name,
+          v.shadows.length ? `${v.source} (over ${v.shadows.map((s) => s.source).join(', ')})` : v.source,
+          v.url,
+          v.updated_at ? `${isoSeconds(v.updated_at)}${v.updated_by ? ` by ${v.updated_by}` : ''}` : '',
+        ]),
+      ),
+    );
+  });
 
   const get = connections
     .command('get')
@@ -144,20 +137,18 @@ export function registerConnectionsCommand(program: Command, withApp: WithApp): 
     .argument('<name>')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice connections get warehouse', 'sluice connections get warehouse --json']));
-  get.action(
-    withApp(get, (app: App, name: string, o: { json?: boolean }) => {
-      const v = connectionViews(app).find((c) => c.name === name);
-      if (!v) throw unknownName(app, name);
-      if (o.json) return void printJson(v);
-      const lines = [`name:    ${v.name}`, `source:  ${v.source}`, `url:     ${v.url}`];
-      for (const s of v.shadows) lines.push(`hides:   ${s.source}: ${s.url}`);
-      if (v.extra && Object.keys(v.extra).length) {
-        for (const [k, val] of Object.entries(v.extra)) lines.push(`  ${k}: ${typeof val === 'string' ? val : JSON.stringify(val)}`);
-      }
-      if (v.updated_at) lines.push(`updated: ${isoSeconds(v.updated_at)}${v.updated_by ? ` by ${v.updated_by}` : ''}`);
-      process.stdout.write(lines.join('\n') + '\n');
-    }, { readonly: true }) as never,
-  );
+  readingAction(ctx, get, (app, name: string, o: { json?: boolean }) => {
+    const v = connectionViews(app).find((c) => c.name === name);
+    if (!v) throw unknownName(app, name);
+    if (o.json) return void printJson(v);
+    const lines = [`name:    ${v.name}`, `source:  ${v.source}`, `url:     ${v.url}`];
+    for (const s of v.shadows) lines.push(`hides:   ${s.source}: ${s.url}`);
+    if (v.extra && Object.keys(v.extra).length) {
+      for (const [k, val] of Object.entries(v.extra)) lines.push(`  ${k}: ${typeof val === 'string' ? val : JSON.stringify(val)}`);
+    }
+    if (v.updated_at) lines.push(`updated: ${isoSeconds(v.updated_at)}${v.updated_by ? ` by ${v.updated_by}` : ''}`);
+    process.stdout.write(lines.join('\n') + '\n');
+  });
 
   const set = connections
     .command('set')
@@ -172,33 +163,29 @@ export function registerConnectionsCommand(program: Command, withApp: WithApp): 
         "sluice connections set lake 's3://my-bucket/sparkify?region=us-west-2'",
       ]),
     );
-  set.action(
-    withApp(set, (app: App, name: string, url: string, o: { extra?: string }) => {
-      checkStorableUrl(name, url, app.config.home);
-      const extra = parseExtra(o.extra);
-      app.store.setConnection(name, url, extra, 'sluice connections set');
-      process.stdout.write(`stored connection '${name}': ${redactUrl(url)}\n`);
-      if (app.config.envConnections[name] !== undefined) {
-        process.stderr.write(`note: SLUICE_CONN_${name.toUpperCase()} is set and overrides the stored URL\n`);
-      }
-    }) as never,
-  );
+  action(ctx, set, (app, name: string, url: string, o: { extra?: string }) => {
+    checkStorableUrl(name, url, app.config.home);
+    const extra = parseExtra(o.extra);
+    app.store.setConnection(name, url, extra, 'sluice connections set');
+    process.stdout.write(`stored connection '${name}': ${redactUrl(url)}\n`);
+    if (app.config.envConnections[name] !== undefined) {
+      process.stderr.write(`note: SLUICE_CONN_${name.toUpperCase()} is set and overrides the stored URL\n`);
+    }
+  });
 
   const del = connections
     .command('delete')
     .description('remove a connection from the state DB store (the config file value, if any, applies again)')
     .argument('<name>')
     .addHelpText('after', examples(['sluice connections delete warehouse']));
-  del.action(
-    withApp(del, (app: App, name: string) => {
-      if (!app.store.deleteConnection(name)) {
-        const stored = app.store.listConnections().map((c) => c.name);
-        throw new UsageError(`the state DB stores no connection '${name}' (stored: ${stored.join(', ') || 'none'})`);
-      }
-      const now = connectionViews(app).find((c) => c.name === name);
-      process.stdout.write(`deleted stored connection '${name}'${now ? `; now ${now.source}: ${now.url}` : ''}\n`);
-    }) as never,
-  );
+  action(ctx, del, (app, name: string) => {
+    if (!app.store.deleteConnection(name)) {
+      const stored = app.store.listConnections().map((c) => c.name);
+      throw new UsageError(`the state DB stores no connection '${name}' (stored: ${stored.join(', ') || 'none'})`);
+    }
+    const now = connectionViews(app).find((c) => c.name === name);
+    process.stdout.write(`deleted stored connection '${name}'${now ? `; now ${now.source}: ${now.url}` : ''}\n`);
+  });
 
   return connections;
 }

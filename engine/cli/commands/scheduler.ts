@@ -1,0 +1,56 @@
+/** `sluice scheduler` and `sluice backfill`. */
+import { type Command, Option } from 'commander';
+import type { Reprocess } from '../ops.js';
+import { action, type CliContext, examples, verbose } from './kit.js';
+
+interface BackfillOptions {
+  from: string;
+  to: string;
+  reprocess: Reprocess;
+  maxActiveRuns?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const scheduler = program
+    .command('scheduler')
+    .description('run the scheduler daemon: create runs as data intervals close and run them')
+    .option('--once', 'do what is due now, then exit (for cron-driven deployments)')
+    .addHelpText(
+      'after',
+      examples(['sluice scheduler', 'sluice scheduler --once', 'SLUICE_HOME=/var/lib/sluice sluice scheduler --dags-dir /etc/sluice/dags']) +
+        '\nOne scheduler per state DB. SIGTERM/SIGINT stop it gracefully (scheduler.grace_period); a second signal aborts running tries.\n',
+    );
+  action(ctx, scheduler, async (app, o: { once?: boolean }) => {
+    const { schedulerCommand } = await import('../ops.js');
+    return schedulerCommand(app, { ...o, verbose: verbose(scheduler) });
+  });
+
+  const backfill = program
+    .command('backfill')
+    .description('create and run the runs of every data interval in a date range')
+    .argument('<dag_id>')
+    .requiredOption('--from <date>', 'first logical date (inclusive)')
+    .requiredOption('--to <date>', 'last logical date (inclusive)')
+    .addOption(
+      new Option('--reprocess <which>', 'existing runs to run again: failed (and unfinished), completed (all), none')
+        .choices(['failed', 'completed', 'none'])
+        .default('failed'),
+    )
+    .option('--max-active-runs <n>', 'runs at once (default: the DAG\'s max_active_runs)')
+    .option('--dry-run', 'list the intervals and what would happen, do nothing')
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      examples([
+        'sluice backfill songplays --from 2018-11-01 --to 2018-11-30',
+        'sluice backfill songplays --from 2018-11-01 --to 2018-11-30 --dry-run',
+        'sluice backfill songplays --from 2018-11-01 --to 2018-11-07 --reprocess completed --max-active-runs 2',
+      ]),
+    );
+  action(ctx, backfill, async (app, dagId: string, o: BackfillOptions) => {
+    const { backfillCommand } = await import('../ops.js');
+    return backfillCommand(app, dagId, { ...o, verbose: verbose(backfill) });
+  });
+}
