@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
+import { duration } from './operator.js';
 import { PACKAGE_ROOT } from './package-root.js';
 
 /** The folder holding package.json; it lives in package-root.ts so that `sluice --version` loads no parser. */
@@ -29,15 +29,6 @@ export function findProjectFile(projectRoot: string, p: string): string | null {
 }
 
 export const DEFAULT_CONFIG_FILE = path.join(PACKAGE_ROOT, 'config', 'default.yaml');
-
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
 
 const ConfigSchema = z
   .object({

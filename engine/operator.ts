@@ -2,6 +2,7 @@
  * What operator files build on: defineOperator and shared parameter schemas.
  */
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
 import type { OperatorDef } from './interfaces.js';
 
 export function defineOperator<S extends z.ZodType>(def: {
@@ -30,6 +31,26 @@ export const identifier = z
   .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, {
     message: 'must be a SQL identifier (letters, digits and _; optionally schema.name)',
   });
+
+const DURATION_FORMS = 'a duration: a number of seconds (90) or 500ms, 90s, 5m, 1h30m, 2d';
+
+/**
+ * A duration (`30m`, `90s`, `1h30m`, or a number of seconds), parsed to
+ * milliseconds. The one duration schema: DAG task keys (retry_delay,
+ * execution_timeout, ...), operator parameters and the config file all use it,
+ * so all accept the same forms and say the same thing about a bad one.
+ */
+export const duration = z
+  .union([z.string(), z.number()], { error: `must be ${DURATION_FORMS}` })
+  .transform((v, ctx) => {
+    try {
+      return parseDuration(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      return z.NEVER;
+    }
+  })
+  .describe(DURATION_FORMS);
 
 /** A SQL file under the project (ending in .sql) or inline SQL; rendered as a template. */
 export const sqlTemplate = z.string().min(1, { message: 'must not be empty' });

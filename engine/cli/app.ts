@@ -18,7 +18,7 @@ import { loadDagsDir } from '../dag/index.js';
 import { createConnectionResolver } from '../connections/index.js';
 import { registerUrlSecrets } from '../connections/url.js';
 import type { RunnerDeps } from '../run/runner.js';
-import { closestName } from './format.js';
+import { didYouMean } from '../dag/suggest.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -106,10 +106,9 @@ export function findDag(app: App, dagId: string): Dag {
   const broken = errors.find((e) => fileDeclares(e.file, dagId));
   if (broken) throw broken;
   const known = dags.map((d) => d.id);
-  const hint = closestName(dagId, known);
   throw new UsageError(
     `no DAG '${dagId}' in ${app.config.dagsDir}` +
-      (hint ? `; did you mean '${hint}'?` : '') +
+      didYouMean(dagId, known) +
       (known.length ? ` Known DAGs: ${known.join(', ')}.` : ' The folder has no valid DAG files.') +
       (errors.length ? ` ${errors.length} DAG file(s) have errors: run 'sluice dags validate'.` : ''),
   );

@@ -1,15 +1,7 @@
 /**
- * Output helpers for the CLI: plain tables, durations, name suggestions.
+ * Output helpers for the CLI: plain tables, durations. (Name suggestions: engine/dag/suggest.ts.)
  */
-import { closest, distance } from 'fastest-levenshtein';
 import { redactValue } from '../redact.js';
-
-/** The known name nearest to `name`, when it is near enough to be a typo. */
-export function closestName(name: string, known: string[]): string | null {
-  if (known.length === 0) return null;
-  const best = closest(name, known);
-  return distance(name, best) <= Math.max(2, Math.floor(name.length / 3)) ? best : null;
-}
 
 // eslint-disable-next-line no-control-regex -- matches ANSI colour escapes
 const ANSI = /\x1b\[[0-9;]*m/g;

@@ -5,16 +5,15 @@
  * Every problem in a file is collected and thrown as one DagFileError whose
  * problems point at `file:line:col` and name the field path.
  */
-import { readdirSync, readFileSync, type Dirent } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { isMap, isScalar } from 'yaml';
 import type { z } from 'zod';
-import { DagFileError, DagsFolderError, errorMessage, type DagProblem } from '../errors.js';
-/** Kept while engine/schedule/scheduler.ts still imports it from here; its home is errors.ts. */
+import { DagFileError, errorMessage, type DagProblem } from '../errors.js';
 import type { Dag, OperatorDef, SourcePos, TaskSpec, TriggerRule } from '../interfaces.js';
 import type { OperatorRegistry } from '../registry.js';
 import { downstreamOf, findCycles, topoOrder } from './graph.js';
 import { DAG_KEYS, dagFileSchema, DEFAULT_ARGS_KEYS, ID_HINT, ID_PATTERN, paramKeys, TASK_KEYS, taskKeysSchema } from './schema.js';
+import { dagFiles } from './folder.js';
 import { DagSource, formatPath, isPlainObject, type PathKey } from './source.js';
 import { paramDefaults, paramSpecs } from './params.js';
 import { didYouMean } from './suggest.js';
@@ -90,38 +89,6 @@ export function loadDagsDir(dir: string, registry: OperatorRegistry): { dags: Da
     }
   }
   return { dags, errors };
-}
-
-/** Throws DagsFolderError when the DAG folder cannot be listed (reads no file, walks no sub-folder). */
-export function checkDagsFolder(dir: string): void {
-  readFolder(dir, true);
-}
-
-/** A folder's entries; the DAG folder itself (top) must be there, a sub-folder removed meanwhile is empty. */
-function readFolder(dir: string, top: boolean): Dirent[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // A sub-folder removed while walking (a deploy replacing files) is simply not there.
-    if (!top && code === 'ENOENT') return [];
-    if (code === 'ENOENT') throw new DagsFolderError(dir, 'missing');
-    if (code === 'ENOTDIR') throw new DagsFolderError(dir, 'not a folder');
-    throw new DagsFolderError(dir, 'unreadable', code ?? errorMessage(err));
-  }
-}
-
-/** The DAG files under a folder, sorted; throws DagsFolderError when the folder itself cannot be listed. */
-function dagFiles(dir: string, top = true): string[] {
-  const entries = readFolder(dir, top);
-  const out: string[] = [];
-  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (entry.name.startsWith('.')) continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...dagFiles(path, false));
-    else if (/\.ya?ml$/i.test(entry.name)) out.push(path);
-  }
-  return out;
 }
 
 /** Loads a DAG from YAML text; `file` names it in positions and `Dag.file`. */

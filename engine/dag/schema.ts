@@ -5,8 +5,8 @@
  * `dagJsonSchema` composes both into one JSON Schema for editors.
  */
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
 import { TRIGGER_RULES } from '../interfaces.js';
+import { duration } from '../operator.js';
 import type { OperatorRegistry } from '../registry.js';
 import { paramsSchema } from './params.js';
 import { didYouMean } from './suggest.js';
@@ -16,28 +16,13 @@ import { canonicalTimeZone, DATE_FORMS, parseDagDate, scheduleProblem, SCHEDULE_
 export const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
 export const ID_HINT = 'use only letters, digits, _ . and -';
 
-const DURATION_FORMS = 'a duration: a number of seconds (90) or 500ms, 90s, 5m, 1h30m, 2d';
-
-/** A duration in a DAG file, parsed to milliseconds. */
-export const durationSchema = z
-  .union([z.string(), z.number()], { error: `must be ${DURATION_FORMS}` })
-  .transform((v, ctx) => {
-    try {
-      return parseDuration(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
-      return z.NEVER;
-    }
-  })
-  .describe(DURATION_FORMS);
-
 /** Settings a task inherits from `default_args` unless it sets them itself. */
 export const defaultArgsShape = {
   retries: z.number().int().min(0).optional().describe('how many times a failed task is retried (default 0)'),
-  retry_delay: durationSchema.optional().describe('wait before a retry (default 5m)'),
+  retry_delay: duration.optional().describe('wait before a retry (default 5m)'),
   retry_exponential_backoff: z.boolean().optional().describe('double the delay on each retry (default false)'),
-  max_retry_delay: durationSchema.nullable().optional().describe('upper bound of the retry delay (default none)'),
-  execution_timeout: durationSchema.nullable().optional().describe('fail a try that runs longer (default none)'),
+  max_retry_delay: duration.nullable().optional().describe('upper bound of the retry delay (default none)'),
+  execution_timeout: duration.nullable().optional().describe('fail a try that runs longer (default none)'),
   trigger_rule: z.enum(TRIGGER_RULES).optional().describe('when the task runs, given its upstream states (default all_success)'),
 };
 

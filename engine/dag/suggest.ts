@@ -1,4 +1,8 @@
-/** "Did you mean" hints for names a user mistyped. */
+/**
+ * "Did you mean" hints for names a user mistyped: the one rule for the DAG
+ * loader and the CLI (unknown DAG ids, connection names), so a typo is caught
+ * the same way wherever it is made.
+ */
 import { distance } from 'fastest-levenshtein';
 
 /**

@@ -7,15 +7,13 @@
  * or the poll interval passes (to notice runs queued by other commands).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Dag, RunState } from '../interfaces.js';
-import { SchedulerLockError, errorMessage } from '../errors.js';
+import { DagsFolderError, SchedulerLockError, errorMessage } from '../errors.js';
 import type { OperatorRegistry } from '../registry.js';
 import type { DagRunRow, StateStore } from '../state/store.js';
 import { loadDagsDir } from '../dag/index.js';
-import { checkDagsFolder } from '../dag/load.js';
-import { DagsFolderError } from '../errors.js';
+import { checkDagsFolder, dagsFolderSignature } from '../dag/folder.js';
 import { type Clock, setLongTimeout, systemClock } from '../run/clock.js';
 import { executeRun, Slots, type RunnerDeps } from '../run/runner.js';
 import { Runs } from '../run/runs.js';
@@ -249,7 +247,7 @@ export class Scheduler {
    * picked up again when it is back (the poll interval notices).
    */
   private reloadIfChanged(): void {
-    const sig = dirSignature(this.o.dagsDir);
+    const sig = dagsFolderSignature(this.o.dagsDir);
     if (sig === this.signature) return;
     this.signature = sig;
     const { log } = this.o;
@@ -332,36 +330,4 @@ export class Scheduler {
     await Promise.race([woken, this.clock.sleep(ms, stop.signal)]);
     stop.abort();
   }
-}
-
-/**
- * Names, sizes and mtimes of the YAML files under a folder: changes when any
- * file does, and when the folder itself goes missing or comes back.
- */
-function dirSignature(dir: string): string {
-  const parts: string[] = [];
-  const walk = (d: string) => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch (err) {
-      if (d === dir) parts.push(`unreadable:${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
-      return;
-    }
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.ya?ml$/i.test(e.name)) {
-        try {
-          const st = fs.statSync(p);
-          parts.push(`${p}:${st.size}:${st.mtimeMs}`);
-        } catch {
-          // removed meanwhile
-        }
-      }
-    }
-  };
-  walk(dir);
-  return parts.sort().join('|');
 }

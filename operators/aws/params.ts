@@ -5,7 +5,6 @@
  * SDK is loaded (hook.ts) only when a task really talks to AWS.
  */
 import { z } from 'zod';
-import { parseDuration } from '../../engine/duration.js';
 import { ConfigError, TaskFailure } from '../../engine/errors.js';
 import type { ConnectionStore, TaskContext } from '../../engine/interfaces.js';
 
@@ -60,16 +59,6 @@ export const clusterIdentifier = z
   .refine((s) => !s.endsWith('-') && !s.includes('--'), { message: 'must not end with a hyphen or hold two in a row' });
 
 export const roleName = z.string().regex(/^[\w+=,.@-]{1,64}$/, { message: 'an IAM role name: letters, digits and +=,.@_-' });
-
-/** A duration ('30m', '90s', or seconds) in milliseconds. */
-export const durationParam = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
 
 /** Where the operator acts: on AWS, on the local warehouse, or decided by the warehouse connection's URL. */
 export const targetParam = z
