@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import { TaskFailure, errorMessage } from '../engine/errors.js';
 import type { TaskContext } from '../engine/interfaces.js';
-import { defineOperator, identifier } from '../engine/operator.js';
+import { defineOperator, duration, identifier } from '../engine/operator.js';
 import {
   clusterIdentifier,
   DEFAULT_CLUSTER_ID,
   DEFAULT_ROLE_NAME,
-  durationParam,
   resolveTarget,
   roleName,
   S3_READ_ONLY_POLICY,
@@ -42,8 +41,8 @@ const params = z
       .string()
       .optional()
       .describe("open the port on the cluster's security group to this CIDR (e.g. 203.0.113.7/32), or my-ip for this machine's public address"),
-    wait_timeout: durationParam.default(1_800_000).describe('how long to wait for the cluster to become available (e.g. 30m)'),
-    poll_interval: durationParam.default(30_000).describe('first delay between status polls (e.g. 30s); later ones grow'),
+    wait_timeout: duration.default(1_800_000).describe('how long to wait for the cluster to become available (e.g. 30m)'),
+    poll_interval: duration.default(30_000).describe('first delay between status polls (e.g. 30s); later ones grow'),
   })
   .strict()
   .refine((p) => (p.cluster_type === 'multi-node' ? p.number_of_nodes >= 2 : p.number_of_nodes === 1), {

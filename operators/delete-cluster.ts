@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineOperator, identifier } from '../engine/operator.js';
-import { clusterIdentifier, DEFAULT_CLUSTER_ID, DEFAULT_ROLE_NAME, durationParam, resolveTarget, roleName, targetParam } from './aws/params.js';
+import { defineOperator, duration, identifier } from '../engine/operator.js';
+import { clusterIdentifier, DEFAULT_CLUSTER_ID, DEFAULT_ROLE_NAME, resolveTarget, roleName, targetParam } from './aws/params.js';
 
 const params = z
   .object({
@@ -17,8 +17,8 @@ const params = z
     delete_iam_role: z.boolean().default(false).describe('also delete the IAM role (its policies are detached first)'),
     iam_role_name: roleName.default(DEFAULT_ROLE_NAME).describe('the IAM role to delete with delete_iam_role'),
     wait: z.boolean().default(true).describe('wait until the cluster is gone'),
-    wait_timeout: durationParam.default(1_800_000).describe('how long to wait for the deletion (e.g. 30m)'),
-    poll_interval: durationParam.default(30_000).describe('first delay between status polls (e.g. 30s); later ones grow'),
+    wait_timeout: duration.default(1_800_000).describe('how long to wait for the deletion (e.g. 30m)'),
+    poll_interval: duration.default(30_000).describe('first delay between status polls (e.g. 30s); later ones grow'),
     forget_connection: z
       .boolean()
       .default(true)

@@ -6,12 +6,12 @@ import type { OperatorDef } from '../engine/interfaces.js';
 import { OperatorRegistry } from '../engine/registry.js';
 import { Empty } from './empty.js';
 import { Sql } from './sql.js';
-import { StageToRedshift } from './stage_to_redshift.js';
-import { LoadFact } from './load_fact.js';
-import { LoadDimension } from './load_dimension.js';
-import { DataQuality } from './data_quality.js';
-import { CreateCluster } from './create_cluster.js';
-import { DeleteCluster } from './delete_cluster.js';
+import { StageToRedshift } from './stage-to-redshift.js';
+import { LoadFact } from './load-fact.js';
+import { LoadDimension } from './load-dimension.js';
+import { DataQuality } from './data-quality.js';
+import { CreateCluster } from './create-cluster.js';
+import { DeleteCluster } from './delete-cluster.js';
 
 export const builtinOperators: OperatorDef[] = [
   Empty,

@@ -36,7 +36,7 @@ function withApp<A extends unknown[]>(cmd: Command, fn: Handler<A>, mode: VerbMo
     const g = cmd.optsWithGlobals<GlobalOptions>();
     const [{ openApp }, { setLockHolder }, { isSqliteError, stateDbError }] = await Promise.all([
       import('./app.js'),
-      import('../connections/pglite-lock.js'),
+      import('../connections/warehouse/pglite/pglite-lock.js'),
       import('../state/open.js'),
     ]);
     setLockHolder(`sluice ${cmd.name()}`); // who holds a PGlite warehouse, as another process waiting for it is told

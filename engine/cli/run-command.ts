@@ -6,7 +6,7 @@ import type { Dag, RunState } from '../interfaces.js';
 import { UsageError } from '../errors.js';
 import type { DagRunRow } from '../state/store.js';
 import { executeRun } from '../run/runner.js';
-import { setLockHolder } from '../connections/pglite-lock.js';
+import { setLockHolder } from '../connections/warehouse/pglite/pglite-lock.js';
 import { dataIntervalFor, lastCompleteInterval } from '../dag/interval.js';
 import { parseDagDate, DATE_FORMS } from '../dag/time.js';
 import { type App, findDag, runnerDeps } from './app.js';

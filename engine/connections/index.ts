@@ -7,12 +7,12 @@
 import { pathToFileURL } from 'node:url';
 import { ConnectionError } from '../errors.js';
 import type { ConnectionResolver, ObjectStore, Warehouse } from '../interfaces.js';
-import { LocalObjectStore } from './local-store.js';
+import { LocalObjectStore } from './store/local-store.js';
 import { connectionRole, parseConnectionUrl, pgliteUrlOptions, redactUrl, type ParsedConnection, type UrlContext } from './url.js';
 
 export { redactUrl, parseConnectionUrl, type ParsedConnection } from './url.js';
-export { parseJsonPaths } from './jsonpaths.js';
-export { LocalObjectStore } from './local-store.js';
+export { parseJsonPaths } from './copy-json/jsonpaths.js';
+export { LocalObjectStore } from './store/local-store.js';
 // The drivers (PGlite, pg, the S3 client) load when a connection of their kind opens, not with this module:
 // a command that opens none pays nothing for them. Import their classes from their own modules.
 
@@ -36,7 +36,7 @@ export async function openWarehouse(url: string, opts: OpenOptions): Promise<War
       // ?thread=main|worker&lock_timeout=10m (see pglite.ts) are options, not part of the data dir
       const { base, thread, lockTimeoutMs } = pgliteUrlOptions(url);
       const loc = base === url ? c : parseConnectionUrl(base, opts);
-      const { PgliteWarehouse } = await import('./pglite.js');
+      const { PgliteWarehouse } = await import('./warehouse/pglite/pglite.js');
       return PgliteWarehouse.open(shown, loc.kind === 'pglite' ? loc.dataDir : c.dataDir, {
         thread,
         lockTimeoutMs,
@@ -44,11 +44,11 @@ export async function openWarehouse(url: string, opts: OpenOptions): Promise<War
       });
     }
     case 'postgres': {
-      const { PostgresWarehouse } = await import('./postgres.js');
+      const { PostgresWarehouse } = await import('./warehouse/postgres.js');
       return PostgresWarehouse.open(shown, c.connectionString);
     }
     case 'redshift': {
-      const { RedshiftWarehouse } = await import('./redshift.js');
+      const { RedshiftWarehouse } = await import('./warehouse/redshift/redshift.js');
       return RedshiftWarehouse.open(shown, c.connectionString);
     }
     default:
@@ -63,7 +63,7 @@ export async function openObjectStore(url: string, opts: OpenOptions): Promise<O
     case 'local':
       return new LocalObjectStore(c.root);
     case 's3': {
-      const { S3ObjectStore } = await import('./s3-store.js');
+      const { S3ObjectStore } = await import('./store/s3-store.js');
       return new S3ObjectStore(url, c);
     }
     default:

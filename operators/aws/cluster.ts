@@ -23,11 +23,11 @@ import {
   type Cluster,
   type RedshiftClient,
 } from '@aws-sdk/client-redshift';
-import { formatRedshiftUrl } from '../../engine/connections/redshift-url.js';
+import { formatRedshiftUrl } from '../../engine/connections/warehouse/redshift/redshift-url.js';
 import { TaskFailure, errorMessage } from '../../engine/errors.js';
 import type { Logger, TaskContext } from '../../engine/interfaces.js';
-import type { CreateClusterParams as Params } from '../create_cluster.js';
-import type { DeleteClusterParams } from '../delete_cluster.js';
+import type { CreateClusterParams as Params } from '../create-cluster.js';
+import type { DeleteClusterParams } from '../delete-cluster.js';
 import { aws, awsClients, awsErrorName, describeAwsError, waitForCluster } from './hook.js';
 import { awsRegion, connectionStoreOf } from './params.js';
 

@@ -7,10 +7,11 @@
 import type { Command } from 'commander';
 import { ConnectionError, UsageError } from '../../errors.js';
 import { parseConnectionUrl, redactUrl } from '../../connections/url.js';
-import { parseRedshiftUrl } from '../../connections/redshift-url.js';
+import { parseRedshiftUrl } from '../../connections/warehouse/redshift/redshift-url.js';
+import { didYouMean } from '../../dag/suggest.js';
 import { redactValue } from '../../redact.js';
 import type { App } from '../app.js';
-import { closestName, isoSeconds, printJson, table } from '../format.js';
+import { isoSeconds, printJson, table } from '../format.js';
 import { action, type CliContext, examples, readingAction } from './kit.js';
 
 export type { CliContext, WithApp } from './kit.js';
@@ -99,9 +100,8 @@ function parseExtra(text: string | undefined): Record<string, unknown> {
 
 function unknownName(app: App, name: string): UsageError {
   const known = connectionViews(app).map((c) => c.name);
-  const hint = closestName(name, known);
   return new UsageError(
-    `no connection '${name}'${hint ? `; did you mean '${hint}'?` : ''} (known: ${known.join(', ') || 'none'}; see: sluice connections list)`,
+    `no connection '${name}'${didYouMean(name, known)} (known: ${known.join(', ') || 'none'}; see: sluice connections list)`,
   );
 }
 

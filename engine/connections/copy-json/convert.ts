@@ -23,8 +23,8 @@
  * - `""` (or only spaces) is NULL for every non-text column.
  * - NULL into a NOT NULL column rejects the line; so does a NUL character.
  */
-import { LoadError } from '../errors.js';
-import type { JsonMapping } from '../interfaces.js';
+import { LoadError } from '../../errors.js';
+import type { JsonMapping } from '../../interfaces.js';
 import { compileJsonPath, followPath, type PathStep } from './jsonpaths.js';
 
 export type ColumnKind =

@@ -6,7 +6,7 @@
  * write is byte for byte what the general converter writes (the parity
  * tests check it on real and generated data).
  */
-import type { JsonMapping } from '../interfaces.js';
+import type { JsonMapping } from '../../interfaces.js';
 import { Bad, fieldFor, isBlank, type ColumnInfo } from './convert.js';
 import { compileJsonPath } from './jsonpaths.js';
 

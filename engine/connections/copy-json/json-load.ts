@@ -12,14 +12,14 @@
  * The caller runs this inside a transaction, so a failed load leaves nothing.
  */
 import type { Readable } from 'node:stream';
-import { JsonLoadError, LoadError } from '../errors.js';
-import { quoteIdent } from '../operator.js';
-import type { JsonLoadSpec, LoadResult, ObjectInfo, QueryOptions, Rejection } from '../interfaces.js';
+import { JsonLoadError, LoadError } from '../../errors.js';
+import { quoteIdent } from '../../operator.js';
+import type { JsonLoadSpec, LoadResult, ObjectInfo, QueryOptions, Rejection } from '../../interfaces.js';
 import { StringDecoder } from 'node:string_decoder';
 import { createRowConverter, showValue, type RowResult } from './convert.js';
 import { createFastRowEncoder, CsvBuffer } from './fast-encoder.js';
-import { corruptGzipReason, corruptGzipText } from './gzip.js';
-import { objectUrl, toStoreKey } from './keys.js';
+import { corruptGzipReason, corruptGzipText } from '../store/gzip.js';
+import { objectUrl, toStoreKey } from '../store/keys.js';
 import { JsonRecordSplitter, type JsonRecord } from './records.js';
 import { columnList, describeTable, type RunQuery } from './table.js';
 

@@ -5,7 +5,7 @@
  * bracket members `['name']` / `["name"]`, dot members `.name` and array
  * indexes `[0]`. No wildcards, filters or slices.
  */
-import { LoadError } from '../errors.js';
+import { LoadError } from '../../errors.js';
 
 /** One step of a compiled path: an object member or an array index. */
 export type PathStep = string | number;

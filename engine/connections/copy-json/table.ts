@@ -1,9 +1,9 @@
 /**
  * Reading a target table's shape for the local JSON loaders.
  */
-import { LoadError } from '../errors.js';
-import type { QueryResult } from '../interfaces.js';
-import { quoteIdent } from '../operator.js';
+import { LoadError } from '../../errors.js';
+import type { QueryResult } from '../../interfaces.js';
+import { quoteIdent } from '../../operator.js';
 import { columnKind, type ColumnInfo } from './convert.js';
 
 /** Runs one parameterised statement (a session's query, bound to its connection). */

@@ -6,7 +6,7 @@
  */
 import { PassThrough, Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { BAD_INPUT_DATA, LoadError } from '../errors.js';
+import { BAD_INPUT_DATA, LoadError } from '../../errors.js';
 
 /** Whether err comes from zlib itself (bad compressed data), not from reading the source. */
 function isZlibError(err: unknown): boolean {

@@ -4,8 +4,8 @@
  * renders to); it is made relative here.
  */
 import { fileURLToPath } from 'node:url';
-import { ConnectionError } from '../errors.js';
-import { urlLocation } from './url.js';
+import { ConnectionError } from '../../errors.js';
+import { urlLocation } from '../url.js';
 
 /** Makes `key` relative to the store at `storeUrl`; rejects '..' segments. */
 export function toStoreKey(storeUrl: string, key: string): string {

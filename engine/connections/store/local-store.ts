@@ -9,8 +9,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { ConnectionError, LoadError } from '../errors.js';
-import type { ListOptions, ObjectInfo, ObjectStore, QueryOptions } from '../interfaces.js';
+import { ConnectionError, LoadError } from '../../errors.js';
+import type { ListOptions, ObjectInfo, ObjectStore, QueryOptions } from '../../interfaces.js';
 import { decompressIfGzip } from './gzip.js';
 import { objectUrl, toStoreKey } from './keys.js';
 

@@ -5,11 +5,11 @@
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import { ConnectionError, LoadError } from '../errors.js';
-import type { ObjectInfo, ObjectStore, QueryOptions } from '../interfaces.js';
+import { ConnectionError, LoadError } from '../../errors.js';
+import type { ObjectInfo, ObjectStore, QueryOptions } from '../../interfaces.js';
 import { decompressIfGzip } from './gzip.js';
 import { objectUrl, toStoreKey } from './keys.js';
-import { redactUrl, type S3Location } from './url.js';
+import { redactUrl, type S3Location } from '../url.js';
 
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;

@@ -10,9 +10,9 @@
  */
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { ConnectionError, notRetryableReason } from '../errors.js';
-import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse, WarehouseSession } from '../interfaces.js';
-import { loadJsonLocally, type CsvSink, type LocalLoadTarget } from './json-load.js';
+import { ConnectionError, notRetryableReason } from '../../errors.js';
+import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse, WarehouseSession } from '../../interfaces.js';
+import { loadJsonLocally, type CsvSink, type LocalLoadTarget } from '../copy-json/json-load.js';
 import { pgTypeOverrides } from './result-types.js';
 import { connectionLost, isConnectionLoss, toSluiceError } from './sql-error.js';
 

@@ -2,7 +2,7 @@
  * Database errors as Sluice errors: the message carries PostgreSQL's own
  * message, its detail and hint, and where in the SQL it happened.
  */
-import { ConnectionError, QueryError, SluiceError } from '../errors.js';
+import { ConnectionError, QueryError, SluiceError } from '../../errors.js';
 
 interface DbErrorLike {
   message: string;

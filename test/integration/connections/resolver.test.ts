@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { createConnectionResolver, openWarehouse } from '../../../engine/connections/index.js';
 import { ConnectionError } from '../../../engine/errors.js';
 import { makeTempDir } from '../../helpers/tmp.js';
-import { expectReject } from './warehouse-suite.js';
+import { expectReject } from './warehouse/warehouse-suite.js';
 
 describe('connection resolver', () => {
   const home = makeTempDir('sluice-resolver');

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { DagFileError } from '../../../engine/errors.js';
-import type { CheckResult } from '../../../operators/data_quality.js';
+import type { CheckResult } from '../../../operators/data-quality.js';
 import { freshPgliteUrl } from '../../helpers/pglite.js';
 import { closeRuns, exec, makeEnv, oneTask, runDag, type Env, type RunOutcome } from './support.js';
 

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CheckResult } from '../../../operators/data_quality.js';
+import type { CheckResult } from '../../../operators/data-quality.js';
 import { freshPgliteUrl } from '../../helpers/pglite.js';
 import { usePostgres } from '../../helpers/postgres.js';
 import { expectedFor, readDayEvents, SPARKIFY_DIR, sparkifyAvailable } from './sparkify-expected.js';

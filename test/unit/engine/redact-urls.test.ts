@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { redactText, registerSecret } from '../../../engine/redact.js';
 import { parseConnectionUrl, redactUrl } from '../../../engine/connections/url.js';
-import { parseRedshiftUrl } from '../../../engine/connections/redshift-url.js';
+import { parseRedshiftUrl } from '../../../engine/connections/warehouse/redshift/redshift-url.js';
 
 const PASSWORDS = ['Se/Cr3tX', 'Se?Cr3tX', 'Se#Cr3tX', 'Se@Cr3tX', 'Se:Cr3tX', 'Se%Cr3tX', 'Se Cr3tX', 'Sé€Cr3tX', 'a@b@Cr3tX', '/?#@:%Cr3tX'];
 

@@ -28,9 +28,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { ConnectionError, WarehouseBusyError, type LockHolderInfo } from '../errors.js';
-import { formatDuration } from '../duration.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from './url.js';
+import { ConnectionError, WarehouseBusyError, type LockHolderInfo } from '../../../errors.js';
+import { formatDuration } from '../../../duration.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../../url.js';
 
 /** How often a waiting process tries the lock again. */
 const POLL_MS = 200;

@@ -13,7 +13,7 @@
  */
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import fs from 'node:fs/promises';
-import { pgliteParsers } from './result-types.js';
+import { pgliteParsers } from '../result-types.js';
 
 /** A result as the warehouse returns it (rows already parsed by pgliteParsers). */
 export interface RawResult {

@@ -20,9 +20,9 @@
  * pending and later call fails with a ConnectionError: reopen the warehouse.
  */
 import { Worker } from 'node:worker_threads';
-import { ConnectionError, causeChain } from '../errors.js';
-import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse, WarehouseSession } from '../interfaces.js';
-import { loadJsonLocally, type CsvSink, type LocalLoadTarget } from './json-load.js';
+import { ConnectionError, causeChain } from '../../../errors.js';
+import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse, WarehouseSession } from '../../../interfaces.js';
+import { loadJsonLocally, type CsvSink, type LocalLoadTarget } from '../../copy-json/json-load.js';
 import {
   fromWireError,
   PgliteEngine,
@@ -32,9 +32,9 @@ import {
   type WorkerReply,
   type WorkerRequest,
 } from './pglite-worker-core.js';
-import { toSluiceError } from './sql-error.js';
+import { toSluiceError } from '../sql-error.js';
 import { WarehouseLock } from './pglite-lock.js';
-import type { PgliteThread } from './url.js';
+import type { PgliteThread } from '../../url.js';
 
 /** Rows per `COPY ... FROM '/dev/blob'`: 2.5k-100k measured the same; with ?thread=main, smaller blocks the event loop for less. */
 export const PGLITE_CHUNK_ROWS = 10_000;

@@ -3,9 +3,9 @@
  * its manifest, and the read-back of rejected lines from stl_load_errors.
  * Pure functions: golden tests pin every option.
  */
-import { LoadError } from '../errors.js';
-import type { Rejection } from '../interfaces.js';
-import { quoteIdent } from '../operator.js';
+import { LoadError } from '../../../errors.js';
+import type { Rejection } from '../../../interfaces.js';
+import { quoteIdent } from '../../../operator.js';
 
 export type CopyAuth =
   | { kind: 'iam_role'; arn: string }

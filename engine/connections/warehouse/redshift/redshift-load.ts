@@ -14,9 +14,9 @@
  *   the statement with *** in their place.
  */
 import { createHash } from 'node:crypto';
-import { ConnectionError, JsonLoadError, LoadError, errorMessage } from '../errors.js';
-import type { JsonLoadSpec, LoadResult, ObjectInfo, ObjectStore, QueryOptions, QueryResult, Rejection } from '../interfaces.js';
-import { objectUrl, toStoreKey } from './keys.js';
+import { ConnectionError, JsonLoadError, LoadError, errorMessage } from '../../../errors.js';
+import type { JsonLoadSpec, LoadResult, ObjectInfo, ObjectStore, QueryOptions, QueryResult, Rejection } from '../../../interfaces.js';
+import { objectUrl, toStoreKey } from '../../store/keys.js';
 import {
   buildCopySql,
   buildJsonPathsFile,
@@ -29,7 +29,7 @@ import {
   type CopySpec,
   type LoadErrorRow,
 } from './redshift-copy.js';
-import type { S3Location } from './url.js';
+import type { S3Location } from '../../url.js';
 
 /** Where Sluice writes the manifests and JSONPaths files COPY reads (inside the lake). */
 export const HELPER_PREFIX = '_sluice/';

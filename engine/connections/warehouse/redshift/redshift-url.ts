@@ -10,8 +10,8 @@
  *   region        region of the S3 bucket, for COPY ... REGION
  *   sslmode       verify-full (default) | require (encrypted, certificate not checked) | disable
  */
-import { ConnectionError } from '../errors.js';
-import { invalidUrlHint, redactUrl } from './url.js';
+import { ConnectionError } from '../../../errors.js';
+import { invalidUrlHint, redactUrl } from '../../url.js';
 
 export const REDSHIFT_DEFAULT_PORT = 5439;
 export const REDSHIFT_DEFAULT_DATABASE = 'dev';

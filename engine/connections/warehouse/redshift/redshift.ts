@@ -10,12 +10,12 @@
  *   connection) and the transaction rolls back.
  */
 import pg from 'pg';
-import { ConnectionError } from '../errors.js';
-import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse } from '../interfaces.js';
-import { describeCause, PG_CONNECT_TIMEOUT_MS, PgPoolWarehouse, runPgQuery, type PgConn, type PoolSession } from './postgres.js';
+import { ConnectionError } from '../../../errors.js';
+import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse } from '../../../interfaces.js';
+import { describeCause, PG_CONNECT_TIMEOUT_MS, PgPoolWarehouse, runPgQuery, type PgConn, type PoolSession } from '../postgres.js';
 import { copyJsonFromS3, scrubSecrets, type RedshiftCopyTarget, type RedshiftJsonLoadSpec } from './redshift-load.js';
 import { parseRedshiftUrl, pgSslOption, type RedshiftUrl } from './redshift-url.js';
-import { pgTypeOverrides } from './result-types.js';
+import { pgTypeOverrides } from '../result-types.js';
 
 export { buildCopySql, buildManifest, buildJsonPathsFile, toRejections, type CopySpec, type CopyAuth } from './redshift-copy.js';
 export { parseRedshiftUrl, formatRedshiftUrl, type RedshiftUrl, type RedshiftUrlParts } from './redshift-url.js';

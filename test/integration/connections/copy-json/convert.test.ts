@@ -3,12 +3,12 @@
  * JSON -> CSV conversion, and connection URLs.
  */
 import { expect } from 'chai';
-import { LoadError } from '../../../engine/errors.js';
-import { columnKind, createRowConverter, type ColumnInfo } from '../../../engine/connections/convert.js';
-import { compileJsonPath, parseJsonPaths } from '../../../engine/connections/jsonpaths.js';
-import { JsonRecordSplitter, readJsonRecords, type JsonRecord } from '../../../engine/connections/records.js';
-import { parseConnectionUrl, redactUrl } from '../../../engine/connections/url.js';
-import { toStoreKey } from '../../../engine/connections/keys.js';
+import { LoadError } from '../../../../engine/errors.js';
+import { columnKind, createRowConverter, type ColumnInfo } from '../../../../engine/connections/copy-json/convert.js';
+import { compileJsonPath, parseJsonPaths } from '../../../../engine/connections/copy-json/jsonpaths.js';
+import { JsonRecordSplitter, readJsonRecords, type JsonRecord } from '../../../../engine/connections/copy-json/records.js';
+import { parseConnectionUrl, redactUrl } from '../../../../engine/connections/url.js';
+import { toStoreKey } from '../../../../engine/connections/store/keys.js';
 
 function split(text: string, chunkSize = text.length || 1): JsonRecord[] {
   const s = new JsonRecordSplitter();

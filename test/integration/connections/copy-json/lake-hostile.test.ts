@@ -11,14 +11,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { openObjectStore, openWarehouse } from '../../../engine/connections/index.js';
-import { showValue } from '../../../engine/connections/convert.js';
-import { JsonLoadError, LoadError } from '../../../engine/errors.js';
-import type { JsonLoadSpec, ObjectStore, Warehouse } from '../../../engine/interfaces.js';
-import { freshPgliteUrl } from '../../helpers/pglite.js';
-import { usePostgres } from '../../helpers/postgres.js';
-import { useS3rver } from '../../helpers/s3.js';
-import { makeTempDir } from '../../helpers/tmp.js';
+import { openObjectStore, openWarehouse } from '../../../../engine/connections/index.js';
+import { showValue } from '../../../../engine/connections/copy-json/convert.js';
+import { JsonLoadError, LoadError } from '../../../../engine/errors.js';
+import type { JsonLoadSpec, ObjectStore, Warehouse } from '../../../../engine/interfaces.js';
+import { freshPgliteUrl } from '../../../helpers/pglite.js';
+import { usePostgres } from '../../../helpers/postgres.js';
+import { useS3rver } from '../../../helpers/s3.js';
+import { makeTempDir } from '../../../helpers/tmp.js';
 
 const home = '/';
 

@@ -2,11 +2,11 @@
  * Warehouse.loadJson with Redshift COPY JSON semantics on every local
  * warehouse (PGlite, PostgreSQL) from every object store (folder, s3rver).
  */
-import { openObjectStore, openWarehouse } from '../../../engine/connections/index.js';
-import { freshPgliteUrl } from '../../helpers/pglite.js';
-import { usePostgres } from '../../helpers/postgres.js';
-import { useS3rver } from '../../helpers/s3.js';
-import { makeTempDir } from '../../helpers/tmp.js';
+import { openObjectStore, openWarehouse } from '../../../../engine/connections/index.js';
+import { freshPgliteUrl } from '../../../helpers/pglite.js';
+import { usePostgres } from '../../../helpers/postgres.js';
+import { useS3rver } from '../../../helpers/s3.js';
+import { makeTempDir } from '../../../helpers/tmp.js';
 import { describeJsonLoads } from './load-suite.js';
 
 const home = '/';

@@ -4,9 +4,9 @@
  */
 import { expect } from 'chai';
 import { gzipSync } from 'node:zlib';
-import { JsonLoadError, LoadError } from '../../../engine/errors.js';
-import type { JsonLoadSpec, ObjectStore, Warehouse } from '../../../engine/interfaces.js';
-import { expectReject } from './warehouse-suite.js';
+import { JsonLoadError, LoadError } from '../../../../engine/errors.js';
+import type { JsonLoadSpec, ObjectStore, Warehouse } from '../../../../engine/interfaces.js';
+import { expectReject } from '../warehouse/warehouse-suite.js';
 
 export const STAGING_EVENTS_DDL = `CREATE TABLE IF NOT EXISTS staging_events (
   artist varchar(512), auth varchar(32), firstname varchar(128), gender varchar(8), iteminsession int,

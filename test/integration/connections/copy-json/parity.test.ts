@@ -6,17 +6,16 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { openObjectStore, openWarehouse, parseJsonPaths } from '../../../engine/connections/index.js';
-import type { JsonLoadSpec, LoadResult, ObjectStore, Warehouse } from '../../../engine/interfaces.js';
-import { freshPgliteUrl } from '../../helpers/pglite.js';
-import { usePostgres } from '../../helpers/postgres.js';
-import { useS3rver } from '../../helpers/s3.js';
-import { makeTempDir } from '../../helpers/tmp.js';
+import { openObjectStore, openWarehouse, parseJsonPaths } from '../../../../engine/connections/index.js';
+import type { JsonLoadSpec, LoadResult, ObjectStore, Warehouse } from '../../../../engine/interfaces.js';
+import { freshPgliteUrl } from '../../../helpers/pglite.js';
+import { usePostgres } from '../../../helpers/postgres.js';
+import { useS3rver } from '../../../helpers/s3.js';
+import { makeTempDir } from '../../../helpers/tmp.js';
 import { eventLine, songFile, STAGING_EVENTS_DDL, STAGING_SONGS_DDL } from './load-suite.js';
+import { ROOT } from '../../../helpers/cli.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const SPARKIFY = process.env.SLUICE_SPARKIFY_DIR ?? path.resolve(here, '../../../../shared/data/sparkify');
+const SPARKIFY = process.env.SLUICE_SPARKIFY_DIR ?? path.resolve(ROOT, '../shared/data/sparkify');
 const home = '/';
 
 /** Every file under dir as [key, bytes]. */

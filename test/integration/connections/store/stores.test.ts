@@ -4,11 +4,11 @@
 import { expect } from 'chai';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { openObjectStore } from '../../../engine/connections/index.js';
-import { ConnectionError, LoadError } from '../../../engine/errors.js';
-import type { ObjectStore } from '../../../engine/interfaces.js';
-import { useS3rver } from '../../helpers/s3.js';
-import { makeTempDir } from '../../helpers/tmp.js';
+import { openObjectStore } from '../../../../engine/connections/index.js';
+import { ConnectionError, LoadError } from '../../../../engine/errors.js';
+import type { ObjectStore } from '../../../../engine/interfaces.js';
+import { useS3rver } from '../../../helpers/s3.js';
+import { makeTempDir } from '../../../helpers/tmp.js';
 
 async function text(stream: Readable): Promise<string> {
   let s = '';

@@ -6,10 +6,10 @@
  * fresh one for the next caller, instead of handing the retry the dead one.
  */
 import { expect } from 'chai';
-import { ConnectionError } from '../../../engine/errors.js';
-import { createConnectionResolver } from '../../../engine/connections/index.js';
-import { PgliteWarehouse } from '../../../engine/connections/pglite.js';
-import { isFatalPgliteError } from '../../../engine/connections/pglite.js';
+import { ConnectionError } from '../../../../engine/errors.js';
+import { createConnectionResolver } from '../../../../engine/connections/index.js';
+import { PgliteWarehouse } from '../../../../engine/connections/warehouse/pglite/pglite.js';
+import { isFatalPgliteError } from '../../../../engine/connections/warehouse/pglite/pglite.js';
 
 describe('connections: a broken PGlite session is discarded', function () {
   it('after the worker dies, the resolver opens a fresh warehouse and the next query works', async function () {

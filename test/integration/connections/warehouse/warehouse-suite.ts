@@ -3,8 +3,8 @@
  * types, SQL errors, transactions and signals. Used by warehouses.test.ts.
  */
 import { expect } from 'chai';
-import { QueryError } from '../../../engine/errors.js';
-import type { Warehouse } from '../../../engine/interfaces.js';
+import { QueryError } from '../../../../engine/errors.js';
+import type { Warehouse } from '../../../../engine/interfaces.js';
 
 export async function expectReject(p: Promise<unknown>): Promise<Error> {
   try {

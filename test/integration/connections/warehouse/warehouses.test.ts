@@ -4,11 +4,11 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { openWarehouse } from '../../../engine/connections/index.js';
-import { PostgresWarehouse } from '../../../engine/connections/postgres.js';
-import { freshPgliteUrl } from '../../helpers/pglite.js';
-import { usePostgres } from '../../helpers/postgres.js';
-import { makeTempDir } from '../../helpers/tmp.js';
+import { openWarehouse } from '../../../../engine/connections/index.js';
+import { PostgresWarehouse } from '../../../../engine/connections/warehouse/postgres.js';
+import { freshPgliteUrl } from '../../../helpers/pglite.js';
+import { usePostgres } from '../../../helpers/postgres.js';
+import { makeTempDir } from '../../../helpers/tmp.js';
 import { describeWarehouse, expectReject } from './warehouse-suite.js';
 
 describeWarehouse('pglite', async () => openWarehouse((await freshPgliteUrl()).url, { home: '/' }));

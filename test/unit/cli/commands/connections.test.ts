@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { Command } from 'commander';
 import path from 'node:path';
-import type { App } from '../../../engine/cli/app.js';
-import { register as registerConnectionsCommand, type WithApp } from '../../../engine/cli/commands/connections.js';
-import { UsageError } from '../../../engine/errors.js';
-import { StateStore } from '../../../engine/state/store.js';
-import { makeTempDir } from '../../helpers/tmp.js';
+import type { App } from '../../../../engine/cli/app.js';
+import { register as registerConnectionsCommand, type WithApp } from '../../../../engine/cli/commands/connections.js';
+import { UsageError } from '../../../../engine/errors.js';
+import { StateStore } from '../../../../engine/state/store.js';
+import { makeTempDir } from '../../../helpers/tmp.js';
 
 describe('sluice connections list|get|set|delete', () => {
   let store: StateStore;

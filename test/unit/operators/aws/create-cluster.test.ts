@@ -5,12 +5,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { StateStore } from '../../../engine/state/store.js';
-import { TaskFailure } from '../../../engine/errors.js';
-import { CreateCluster } from '../../../operators/create_cluster.js';
-import { awsEndpoint } from '../../../operators/aws/params.js';
-import { awsClients } from '../../../operators/aws/hook.js';
-import { makeTempDir } from '../../helpers/tmp.js';
+import { StateStore } from '../../../../engine/state/store.js';
+import { TaskFailure } from '../../../../engine/errors.js';
+import { CreateCluster } from '../../../../operators/create-cluster.js';
+import { awsEndpoint } from '../../../../operators/aws/params.js';
+import { awsClients } from '../../../../operators/aws/hook.js';
+import { makeTempDir } from '../../../helpers/tmp.js';
 import { awsError, fakeContext } from './helpers.js';
 
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/sluiceRedshiftS3Read';
@@ -297,7 +297,7 @@ describe('AWS clients honour the standard endpoint overrides', () => {
 
 describe('CreateCluster on a local warehouse', () => {
   it('pglite: opens (creates) the data dir and says no cluster was created', async () => {
-    const { PgliteWarehouse } = await import('../../../engine/connections/pglite.js');
+    const { PgliteWarehouse } = await import('../../../../engine/connections/warehouse/pglite/pglite.js');
     const dir = path.join(makeTempDir('sluice-rs-local'), 'wh');
     let wh: Awaited<ReturnType<typeof PgliteWarehouse.open>> | undefined;
     const run = fakeContext(CreateCluster, {}, {

@@ -10,9 +10,9 @@ import { DeleteClusterCommand, DescribeClustersCommand, RedshiftClient } from '@
 import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 import path from 'node:path';
-import { StateStore } from '../../../engine/state/store.js';
-import { DeleteCluster } from '../../../operators/delete_cluster.js';
-import { makeTempDir } from '../../helpers/tmp.js';
+import { StateStore } from '../../../../engine/state/store.js';
+import { DeleteCluster } from '../../../../operators/delete-cluster.js';
+import { makeTempDir } from '../../../helpers/tmp.js';
 import { awsError, fakeContext } from './helpers.js';
 
 const fast = { poll_interval: '5ms', wait_timeout: '20s' };

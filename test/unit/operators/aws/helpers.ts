@@ -4,8 +4,8 @@
  */
 import pino from 'pino';
 import type { z } from 'zod';
-import type { Dialect, OperatorDef, TaskContext, Warehouse } from '../../../engine/interfaces.js';
-import type { ConnectionStoreAccess } from '../../../operators/aws/params.js';
+import type { Dialect, OperatorDef, TaskContext, Warehouse } from '../../../../engine/interfaces.js';
+import type { ConnectionStoreAccess } from '../../../../operators/aws/params.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

@@ -11,14 +11,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConnectionError, WarehouseBusyError } from '../../../engine/errors.js';
-import { openWarehouse } from '../../../engine/connections/index.js';
-import { pgliteUrlOptions } from '../../../engine/connections/url.js';
-import { WarehouseLock, setLockHolder } from '../../../engine/connections/pglite-lock.js';
-import { freshPgliteUrl } from '../../helpers/pglite.js';
-import { makeTempDir } from '../../helpers/tmp.js';
+import { ConnectionError, WarehouseBusyError } from '../../../../../engine/errors.js';
+import { openWarehouse } from '../../../../../engine/connections/index.js';
+import { pgliteUrlOptions } from '../../../../../engine/connections/url.js';
+import { WarehouseLock, setLockHolder } from '../../../../../engine/connections/warehouse/pglite/pglite-lock.js';
+import { freshPgliteUrl } from '../../../../helpers/pglite.js';
+import { makeTempDir } from '../../../../helpers/tmp.js';
 
-const LOCK_MODULE = pathToFileURL(path.resolve('engine/connections/pglite-lock.ts')).href;
+const LOCK_MODULE = pathToFileURL(path.resolve('engine/connections/warehouse/pglite/pglite-lock.ts')).href;
 const TSX = import.meta.resolve('tsx');
 
 /** Another process that takes the lock of `dataDir` and holds it until killed. */

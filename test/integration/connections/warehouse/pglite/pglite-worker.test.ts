@@ -6,16 +6,16 @@
  * ConnectionError for every pending and later call, not a hang.
  */
 import { expect } from 'chai';
-import { ConnectionError } from '../../../engine/errors.js';
-import { openObjectStore, openWarehouse } from '../../../engine/connections/index.js';
-import { PgliteWarehouse } from '../../../engine/connections/pglite.js';
-import type { ObjectStore } from '../../../engine/interfaces.js';
-import { fromWireError, toWireError } from '../../../engine/connections/pglite-worker-core.js';
-import { toSluiceError } from '../../../engine/connections/sql-error.js';
-import { freshPgliteUrl } from '../../helpers/pglite.js';
-import { makeTempDir } from '../../helpers/tmp.js';
-import { describeJsonLoads, EVENT_PATHS, eventLine, STAGING_EVENTS_DDL } from './load-suite.js';
-import { describeWarehouse, expectReject } from './warehouse-suite.js';
+import { ConnectionError } from '../../../../../engine/errors.js';
+import { openObjectStore, openWarehouse } from '../../../../../engine/connections/index.js';
+import { PgliteWarehouse } from '../../../../../engine/connections/warehouse/pglite/pglite.js';
+import type { ObjectStore } from '../../../../../engine/interfaces.js';
+import { fromWireError, toWireError } from '../../../../../engine/connections/warehouse/pglite/pglite-worker-core.js';
+import { toSluiceError } from '../../../../../engine/connections/warehouse/sql-error.js';
+import { freshPgliteUrl } from '../../../../helpers/pglite.js';
+import { makeTempDir } from '../../../../helpers/tmp.js';
+import { describeJsonLoads, EVENT_PATHS, eventLine, STAGING_EVENTS_DDL } from '../../copy-json/load-suite.js';
+import { describeWarehouse, expectReject } from '../warehouse-suite.js';
 
 const home = '/';
 const inProcess = async () => openWarehouse(`${(await freshPgliteUrl()).url}?thread=main`, { home });

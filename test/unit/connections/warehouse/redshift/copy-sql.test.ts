@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { buildCopySql, buildManifest, buildJsonPathsFile, toRejections, type CopySpec } from '../../../engine/connections/redshift-copy.js';
-import { formatRedshiftUrl, parseRedshiftUrl } from '../../../engine/connections/redshift-url.js';
-import { redactUrl } from '../../../engine/connections/url.js';
-import { ConnectionError, LoadError } from '../../../engine/errors.js';
+import { buildCopySql, buildManifest, buildJsonPathsFile, toRejections, type CopySpec } from '../../../../../engine/connections/warehouse/redshift/redshift-copy.js';
+import { formatRedshiftUrl, parseRedshiftUrl } from '../../../../../engine/connections/warehouse/redshift/redshift-url.js';
+import { redactUrl } from '../../../../../engine/connections/url.js';
+import { ConnectionError, LoadError } from '../../../../../engine/errors.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/sluiceRedshiftS3Read';
 const base: CopySpec = {
