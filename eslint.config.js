@@ -19,12 +19,18 @@ function forbid(...rules) {
 }
 
 const OPERATORS = ['**/operators/*', '**/operators/**'];
-const NOT_OPERATORS = [OPERATORS, 'engine/ finds operators through the registry; only the composition root (engine/cli/app.ts) imports operators/'];
+const NOT_OPERATORS = [
+  OPERATORS,
+  'engine/ finds operators through the registry; only the composition root (engine/cli/app.ts) imports operators/',
+];
 const DRIVERS = [
   ['pg', 'pg-copy-streams', '@electric-sql/pglite', '@electric-sql/pglite/*', 'better-sqlite3'],
   'drivers live in engine/connections/ and engine/state/: reach them through the Warehouse or state interfaces',
 ];
-const UPPER = (layer, above) => [above.flatMap((d) => [`**/engine/${d}/*`, `**/engine/${d}/**`]), `${layer} is below ${above.join(', ')}: dependencies point down`];
+const UPPER = (layer, above) => [
+  above.flatMap((d) => [`**/engine/${d}/*`, `**/engine/${d}/**`]),
+  `${layer} is below ${above.join(', ')}: dependencies point down`,
+];
 
 export default tseslint.config(
   { ignores: ['dist/', '.bench-dist/', 'node_modules/', '.sluice/', 'tmp/', '**/*.cjs', '**/*.mjs'] },
@@ -41,17 +47,36 @@ export default tseslint.config(
     },
   },
   // The layering of engine/.
-  { files: ['engine/interfaces.ts', 'engine/errors.ts'], rules: forbid(UPPER('interfaces and errors', ['cli', 'schedule', 'run', 'dag', 'state', 'template', 'connections']), NOT_OPERATORS) },
-  { files: ['engine/dag/**', 'engine/state/**', 'engine/template/**', 'engine/connections/**'], rules: forbid(UPPER('this folder', ['cli', 'schedule', 'run']), NOT_OPERATORS) },
+  {
+    files: ['engine/interfaces.ts', 'engine/errors.ts'],
+    rules: forbid(
+      UPPER('interfaces and errors', ['cli', 'schedule', 'run', 'dag', 'state', 'template', 'connections']),
+      NOT_OPERATORS,
+    ),
+  },
+  {
+    files: ['engine/dag/**', 'engine/state/**', 'engine/template/**', 'engine/connections/**'],
+    rules: forbid(UPPER('this folder', ['cli', 'schedule', 'run']), NOT_OPERATORS),
+  },
   { files: ['engine/run/**'], rules: forbid(UPPER('run/', ['cli', 'schedule']), NOT_OPERATORS) },
   { files: ['engine/schedule/**'], rules: forbid(UPPER('schedule/', ['cli']), NOT_OPERATORS) },
   { files: ['engine/cli/**'], ignores: ['engine/cli/app.ts'], rules: forbid(NOT_OPERATORS) },
-  { files: ['engine/*.ts'], ignores: ['engine/interfaces.ts', 'engine/errors.ts'], rules: forbid(UPPER('engine/*.ts', ['cli', 'schedule', 'run']), NOT_OPERATORS) },
+  {
+    files: ['engine/*.ts'],
+    ignores: ['engine/interfaces.ts', 'engine/errors.ts'],
+    rules: forbid(UPPER('engine/*.ts', ['cli', 'schedule', 'run']), NOT_OPERATORS),
+  },
   // Operators: the kit, interfaces and errors; drivers only through connections.
   {
     files: ['operators/**'],
-    rules: forbid(DRIVERS, [['**/engine/state/**', '**/engine/run/**', '**/engine/cli/**', '**/engine/schedule/**'], 'operators see the engine through TaskContext only']),
+    rules: forbid(DRIVERS, [
+      ['**/engine/state/**', '**/engine/run/**', '**/engine/cli/**', '**/engine/schedule/**'],
+      'operators see the engine through TaskContext only',
+    ]),
   },
   // Tests may reach anywhere; mocha globals.
-  { files: ['test/**', 'bench/**'], rules: { '@typescript-eslint/no-unused-expressions': 'off', 'no-regex-spaces': 'off', 'no-control-regex': 'off' } },
+  {
+    files: ['test/**', 'bench/**'],
+    rules: { '@typescript-eslint/no-unused-expressions': 'off', 'no-regex-spaces': 'off', 'no-control-regex': 'off' },
+  },
 );

@@ -59,7 +59,10 @@ export async function benchCli(): Promise<Record<string, unknown>[]> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-cli-'));
   const dagsOne = path.join(home, 'one-dags');
   fs.mkdirSync(dagsOne);
-  fs.writeFileSync(path.join(dagsOne, 'one.yaml'), 'dag: one\nschedule: "@daily"\nstart_date: 2024-01-01\ntasks:\n  only: { operator: Empty }\n');
+  fs.writeFileSync(
+    path.join(dagsOne, 'one.yaml'),
+    'dag: one\nschedule: "@daily"\nstart_date: 2024-01-01\ntasks:\n  only: { operator: Empty }\n',
+  );
   const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_HOME: path.join(home, 'home'), NO_COLOR: '1' };
   delete env.SLUICE_CONFIG;
   delete env.SLUICE_PLUGINS;
@@ -77,7 +80,15 @@ export async function benchCli(): Promise<Record<string, unknown>[]> {
       target: 5,
       before: 5.8,
       // A new date each time: a second run of the same date is refused without --rerun.
-      argv: () => [node, RUN_DAG, '--dags-dir', dagsOne, 'one', '--date', new Date(Date.UTC(2024, 0, 1 + day++)).toISOString().slice(0, 10)],
+      argv: () => [
+        node,
+        RUN_DAG,
+        '--dags-dir',
+        dagsOne,
+        'one',
+        '--date',
+        new Date(Date.UTC(2024, 0, 1 + day++)).toISOString().slice(0, 10),
+      ],
     },
   ];
   // Warm the file cache and create the state DB once, outside the samples.

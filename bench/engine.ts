@@ -29,14 +29,18 @@ function chain(n: number): string {
 function fan(n: number): string {
   const lines = ['dag: fan', 'max_active_tasks: 1024', 'tasks:', '  start:', '    operator: Empty'];
   for (let i = 0; i < n - 2; i++) lines.push(`  t${i}:`, '    operator: Empty', '    upstream: [start]');
-  lines.push('  finish:', '    operator: Empty', `    upstream: [${Array.from({ length: n - 2 }, (_, i) => `t${i}`).join(', ')}]`);
+  lines.push(
+    '  finish:',
+    '    operator: Empty',
+    `    upstream: [${Array.from({ length: n - 2 }, (_, i) => `t${i}`).join(', ')}]`,
+  );
   return lines.join('\n') + '\n';
 }
 
 /** Layers of tasks, each depending on 1-3 random tasks of the layer before (seeded). */
 function layered(n: number, layers = 20): string {
   let seed = 42;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const per = Math.ceil(n / layers);
   const lines = ['dag: layered', 'max_active_tasks: 1024', 'tasks:'];
   let prev: string[] = [];
@@ -46,7 +50,9 @@ function layered(n: number, layers = 20): string {
     for (let i = 0; i < per && made < n; i++, made++) {
       const id = `l${l}_${i}`;
       cur.push(id);
-      const ups = prev.length ? [...new Set(Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => prev[Math.floor(rnd() * prev.length)]!))] : [];
+      const ups = prev.length
+        ? [...new Set(Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => prev[Math.floor(rnd() * prev.length)]!))]
+        : [];
       lines.push(`  ${id}:`, '    operator: Empty', ...(ups.length ? [`    upstream: [${ups.join(', ')}]`] : []));
     }
     prev = cur;

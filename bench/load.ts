@@ -108,7 +108,7 @@ function sampleEvents(lake: string, n: number): unknown[][] {
     for (const line of fs.readFileSync(f, 'utf8').split('\n')) {
       if (!line.trim()) continue;
       const ev = JSON.parse(line) as Record<string, unknown>;
-      out.push(EVENT_KEYS.map((k) => (ev[k] === '' && k !== 'userId' ? null : ev[k] ?? null)));
+      out.push(EVENT_KEYS.map((k) => (ev[k] === '' && k !== 'userId' ? null : (ev[k] ?? null))));
       if (out.length >= n) return out;
     }
   }
@@ -189,7 +189,10 @@ async function postgresFloor(url: string, chunks: Buffer[]): Promise<number> {
     await client.query('TRUNCATE staging_events');
     const [, ms] = await timed(async () => {
       await client.query('BEGIN');
-      await pipeline(Readable.from(chunks), client.query(copyStreams.from(`COPY staging_events ${STAGING_EVENTS_COLUMNS} FROM STDIN WITH (FORMAT csv)`)));
+      await pipeline(
+        Readable.from(chunks),
+        client.query(copyStreams.from(`COPY staging_events ${STAGING_EVENTS_COLUMNS} FROM STDIN WITH (FORMAT csv)`)),
+      );
       await client.query('COMMIT');
     });
     return ms;
@@ -231,7 +234,11 @@ async function measureOurs(wh: Warehouse, lake: string): Promise<Measured> {
   }
 }
 
-async function benchTarget(t: Target, lake: { dir: string; events: number }, small: { dir: string; events: number }): Promise<Row[]> {
+async function benchTarget(
+  t: Target,
+  lake: { dir: string; events: number },
+  small: { dir: string; events: number },
+): Promise<Row[]> {
   const rows: Row[] = [];
   const url = await t.freshUrl('main');
   const best = new Map<string, Measured>();
@@ -284,7 +291,13 @@ async function benchTarget(t: Target, lake: { dir: string; events: number }, sma
   }
   const ours = (loaded / oursMs) * 1000;
   const floor = (loaded / floorMs) * 1000;
-  rows.push({ warehouse: t.name, measure: 'floor: COPY of the same rows pre-converted to CSV', rows: fmt(loaded), seconds: secs(floorMs), 'rows/s': fmt(floor) });
+  rows.push({
+    warehouse: t.name,
+    measure: 'floor: COPY of the same rows pre-converted to CSV',
+    rows: fmt(loaded),
+    seconds: secs(floorMs),
+    'rows/s': fmt(floor),
+  });
   rows.push({
     warehouse: t.name,
     measure: `row-at-a-time INSERT (one autocommitted INSERT per event), ${fmt(INSERT_SAMPLE)}-row sample, extrapolated`,

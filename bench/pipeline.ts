@@ -125,4 +125,3 @@ async function runOnce(name: string, warehouseUrl: string, lakeDir: string, home
     store.close();
   }
 }
-

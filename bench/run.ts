@@ -21,8 +21,24 @@ function print(title: string, rows: Record<string, unknown>[]): void {
   }
 }
 
-if (want('cli')) print(`cli: cold start of the built CLI, CPU time as a ratio to node -e 0 (median of ${process.env.BENCH_CLI_RUNS ?? 7} runs)`, await (await import('./cli.js')).benchCli());
+if (want('cli'))
+  print(
+    `cli: cold start of the built CLI, CPU time as a ratio to node -e 0 (median of ${process.env.BENCH_CLI_RUNS ?? 7} runs)`,
+    await (await import('./cli.js')).benchCli(),
+  );
 if (want('engine')) print('engine: 1,000-task DAGs of Empty tasks (validation, runner + SQLite state)', await benchEngine());
-if (want('scheduler')) print('scheduler latency (real daemon, a DAG due every minute: waits for the next minute)', await (await import('./scheduler.js')).benchScheduler());
-if (want('load')) print('load: staging Sparkify events (jsonpaths + epochmillisecs) vs COPY floor and row-at-a-time INSERT', await (await import('./load.js')).benchLoad());
-if (want('pipeline')) print('pipeline: the songplays DAG end to end on one generated day (runner + state store)', await (await import('./pipeline.js')).benchPipeline());
+if (want('scheduler'))
+  print(
+    'scheduler latency (real daemon, a DAG due every minute: waits for the next minute)',
+    await (await import('./scheduler.js')).benchScheduler(),
+  );
+if (want('load'))
+  print(
+    'load: staging Sparkify events (jsonpaths + epochmillisecs) vs COPY floor and row-at-a-time INSERT',
+    await (await import('./load.js')).benchLoad(),
+  );
+if (want('pipeline'))
+  print(
+    'pipeline: the songplays DAG end to end on one generated day (runner + state store)',
+    await (await import('./pipeline.js')).benchPipeline(),
+  );

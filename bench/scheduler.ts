@@ -23,7 +23,13 @@ interface TryRow {
 }
 
 function chainDag(): string {
-  const lines = ['dag: every_minute', 'schedule: "* * * * *"', `start_date: ${new Date().toISOString().slice(0, 10)}`, 'catchup: false', 'tasks:'];
+  const lines = [
+    'dag: every_minute',
+    'schedule: "* * * * *"',
+    `start_date: ${new Date().toISOString().slice(0, 10)}`,
+    'catchup: false',
+    'tasks:',
+  ];
   for (let i = 0; i < TASKS; i++) lines.push(`  t${i}: { operator: Empty${i ? `, upstream: [t${i - 1}]` : ''} }`);
   return lines.join('\n') + '\n';
 }

@@ -37,7 +37,9 @@ const ConfigSchema = z
     parallelism: z.number().int().min(1).max(1024).default(8),
     plugins: z.array(z.string().min(1)).default([]),
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    connections: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'connection names are lowercase letters, digits and _'), z.string().min(1)).default({}),
+    connections: z
+      .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'connection names are lowercase letters, digits and _'), z.string().min(1))
+      .default({}),
     scheduler: z
       .object({ grace_period: duration.default(30_000) })
       .strict()
@@ -102,8 +104,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     home,
     dagsDir: path.resolve(cwd, opts.dagsDir ?? env.SLUICE_DAGS_DIR ?? c.dags_dir),
     parallelism: c.parallelism,
-    plugins: [...c.plugins, ...(env.SLUICE_PLUGINS ? env.SLUICE_PLUGINS.split(path.delimiter).filter(Boolean) : [])].map(
-      (p) => path.resolve(cwd, p),
+    plugins: [...c.plugins, ...(env.SLUICE_PLUGINS ? env.SLUICE_PLUGINS.split(path.delimiter).filter(Boolean) : [])].map((p) =>
+      path.resolve(cwd, p),
     ),
     logLevel: c.log_level,
     connections: c.connections,

@@ -13,8 +13,7 @@ const UNIT_MS: Record<string, number> = {
   w: 604_800_000,
 };
 
-const ACCEPTED =
-  'use a number of seconds (90) or amounts with units ms, s, m, h, d, w, e.g. 500ms, 90s, 5m, 1h30m, 1h 30m, 2d';
+const ACCEPTED = 'use a number of seconds (90) or amounts with units ms, s, m, h, d, w, e.g. 500ms, 90s, 5m, 1h30m, 1h 30m, 2d';
 
 /**
  * The longest duration accepted: 100 years (36525d). Anything longer is a

@@ -210,7 +210,7 @@ export const BAD_INPUT_DATA = 'bad input data: a retry reads the same data';
 const NOT_RETRYABLE_CODES: Record<string, string> = {
   ENOSPC: 'the disk is full',
   EDQUOT: 'the disk quota is exceeded',
-  '53100': 'the database server\'s disk is full',
+  '53100': "the database server's disk is full",
   '28P01': 'the password was refused',
   '28000': 'the server refused the login',
   '42601': 'a SQL syntax error',

@@ -26,11 +26,9 @@ export function isOperatorDef(v: unknown): v is OperatorDef {
 }
 
 /** A SQL identifier, optionally schema-qualified (letters, digits, underscore). */
-export const identifier = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, {
-    message: 'must be a SQL identifier (letters, digits and _; optionally schema.name)',
-  });
+export const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, {
+  message: 'must be a SQL identifier (letters, digits and _; optionally schema.name)',
+});
 
 const DURATION_FORMS = 'a duration: a number of seconds (90) or 500ms, 90s, 5m, 1h30m, 2d';
 

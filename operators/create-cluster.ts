@@ -36,11 +36,16 @@ const params = z
       .default([S3_READ_ONLY_POLICY])
       .describe('policies attached to the role (default: AmazonS3ReadOnlyAccess)'),
     region: z.string().optional().describe('AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)'),
-    publicly_accessible: z.boolean().default(true).describe('give the cluster a public address (to connect from outside its VPC)'),
+    publicly_accessible: z
+      .boolean()
+      .default(true)
+      .describe('give the cluster a public address (to connect from outside its VPC)'),
     ingress_cidr: z
       .string()
       .optional()
-      .describe("open the port on the cluster's security group to this CIDR (e.g. 203.0.113.7/32), or my-ip for this machine's public address"),
+      .describe(
+        "open the port on the cluster's security group to this CIDR (e.g. 203.0.113.7/32), or my-ip for this machine's public address",
+      ),
     wait_timeout: duration.default(1_800_000).describe('how long to wait for the cluster to become available (e.g. 30m)'),
     poll_interval: duration.default(30_000).describe('first delay between status polls (e.g. 30s); later ones grow'),
   })
@@ -61,7 +66,8 @@ type Params = CreateClusterParams;
  */
 export const CreateCluster = defineOperator({
   name: 'CreateCluster',
-  description: 'Creates or reuses an IAM role and a Redshift cluster and records it as the warehouse connection (local: creates the database)',
+  description:
+    'Creates or reuses an IAM role and a Redshift cluster and records it as the warehouse connection (local: creates the database)',
   params,
   templated: ['target', 'ingress_cidr'],
   connectionParam: 'connection',

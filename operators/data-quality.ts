@@ -49,7 +49,7 @@ const checkSchema = z.discriminatedUnion('type', [
         .min(1)
         .optional()
         .describe(
-          "count only the rows matching this SQL condition (a Liquid template), e.g. start_time >= {{ data_interval_start | sql_literal }} AND start_time < {{ data_interval_end | sql_literal }}",
+          'count only the rows matching this SQL condition (a Liquid template), e.g. start_time >= {{ data_interval_start | sql_literal }} AND start_time < {{ data_interval_end | sql_literal }}',
         ),
       ...bounds,
       ...common,
@@ -66,7 +66,9 @@ const checkSchema = z.discriminatedUnion('type', [
     .strict(),
   z
     .object({
-      type: z.literal('unique').describe('no two rows share the same values of the columns (rows with a NULL among them are ignored)'),
+      type: z
+        .literal('unique')
+        .describe('no two rows share the same values of the columns (rows with a NULL among them are ignored)'),
       table: identifier.describe('table to check'),
       columns: columns.describe('the key columns'),
       ...common,
@@ -77,7 +79,10 @@ const checkSchema = z.discriminatedUnion('type', [
       type: z.literal('accepted_values').describe('every non-NULL value of the column is one of values'),
       table: identifier.describe('table to check'),
       column: identifier.describe('column to check'),
-      values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).describe('the allowed values'),
+      values: z
+        .array(z.union([z.string(), z.number(), z.boolean()]))
+        .min(1)
+        .describe('the allowed values'),
       ...common,
     })
     .strict(),
@@ -93,12 +98,11 @@ const checkSchema = z.discriminatedUnion('type', [
     .strict(),
   z
     .object({
-      type: z.literal('sql').describe('a query whose first value (first column of the first row) must equal expect or lie within min..max'),
+      type: z
+        .literal('sql')
+        .describe('a query whose first value (first column of the first row) must equal expect or lie within min..max'),
       sql: sqlTemplate.describe('a SELECT (a .sql file or inline; a Liquid template)'),
-      expect: z
-        .union([z.string(), z.number(), z.boolean(), z.null()])
-        .optional()
-        .describe('the value the query must return'),
+      expect: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional().describe('the value the query must return'),
       ...bounds,
       ...common,
     })
@@ -132,7 +136,8 @@ export interface CheckResult {
 
 export const DataQuality = defineOperator({
   name: 'DataQuality',
-  description: 'Runs data quality checks (row counts, not null, unique, accepted values, relationships, SQL); fails on error-severity failures',
+  description:
+    'Runs data quality checks (row counts, not null, unique, accepted values, relationships, SQL); fails on error-severity failures',
   params: z
     .object({
       checks: z
@@ -160,7 +165,12 @@ export const DataQuality = defineOperator({
     const names = checkNames(params.checks);
     const results: CheckResult[] = [];
     for (const [i, check] of params.checks.entries()) {
-      const base = { name: names[i]!, type: check.type, severity: check.severity, ...('table' in check ? { table: check.table } : {}) };
+      const base = {
+        name: names[i]!,
+        type: check.type,
+        severity: check.severity,
+        ...('table' in check ? { table: check.table } : {}),
+      };
       let result: CheckResult;
       try {
         result = { ...base, ...(await runCheck(wh, check, signal, (ref) => ctx.sql(ref, `checks[${i}].sql`))) };
@@ -268,7 +278,12 @@ async function runCheck(
       const where = c.where === undefined ? '' : ` WHERE (\n${oneCondition(c.where)}\n)`;
       const n = count((await one(`SELECT COUNT(*) AS n FROM ${quoteIdent(c.table)}${where}`)).n);
       const min = c.min === undefined && c.max === undefined ? 1 : c.min;
-      return { observed: n, expected, passed: within(n, min, c.max), ...(c.where ? { details: { where: preview(c.where, 200) } } : {}) };
+      return {
+        observed: n,
+        expected,
+        passed: within(n, min, c.max),
+        ...(c.where ? { details: { where: preview(c.where, 200) } } : {}),
+      };
     }
     case 'not_null': {
       const perColumn = c.columns.map((col, i) => `SUM(CASE WHEN ${quoteIdent(col)} IS NULL THEN 1 ELSE 0 END) AS c${i}`);
@@ -323,8 +338,14 @@ async function runCheck(
       const row = res.rows[0];
       const first = res.fields[0]?.name;
       const observed = row && first !== undefined ? (row[first] ?? null) : null;
-      const passed = c.expect !== undefined ? equals(observed, c.expect) : within(observed === null ? NaN : Number(observed), c.min, c.max);
-      return { observed: observed instanceof Date ? observed.toISOString() : observed, expected, passed, details: { sql: preview(sql, 200) } };
+      const passed =
+        c.expect !== undefined ? equals(observed, c.expect) : within(observed === null ? NaN : Number(observed), c.min, c.max);
+      return {
+        observed: observed instanceof Date ? observed.toISOString() : observed,
+        expected,
+        passed,
+        details: { sql: preview(sql, 200) },
+      };
     }
   }
 }
@@ -337,7 +358,9 @@ async function runCheck(
 function oneCondition(where: string): string {
   const parts = splitStatements(where);
   if (parts.length !== 1) {
-    throw new TaskFailure(`where must be one SQL condition, without ';' outside quotes; found ${parts.length} statements: ${preview(where, 120)}`);
+    throw new TaskFailure(
+      `where must be one SQL condition, without ';' outside quotes; found ${parts.length} statements: ${preview(where, 120)}`,
+    );
   }
   return parts[0]!;
 }
@@ -351,6 +374,7 @@ function equals(observed: unknown, expect: string | number | boolean | null): bo
   if (expect === null) return observed === null;
   if (observed === null || observed === undefined) return false;
   if (typeof expect === 'number') return Number(observed) === expect;
-  if (typeof expect === 'boolean') return observed === expect || String(observed) === String(expect) || String(observed) === (expect ? 't' : 'f');
+  if (typeof expect === 'boolean')
+    return observed === expect || String(observed) === String(expect) || String(observed) === (expect ? 't' : 'f');
   return String(observed) === expect;
 }

@@ -10,7 +10,10 @@ const params = z
       .describe('the warehouse connection CreateCluster recorded; forgotten once the cluster is gone'),
     cluster_identifier: clusterIdentifier.default(DEFAULT_CLUSTER_ID).describe('Redshift cluster identifier'),
     region: z.string().optional().describe('AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)'),
-    skip_final_snapshot: z.boolean().default(true).describe('delete without a final snapshot (false: keep one, at a storage cost)'),
+    skip_final_snapshot: z
+      .boolean()
+      .default(true)
+      .describe('delete without a final snapshot (false: keep one, at a storage cost)'),
     final_snapshot_identifier: clusterIdentifier
       .optional()
       .describe('name of the final snapshot when skip_final_snapshot is false (default: <cluster>-final-<ds_nodash>)'),
@@ -22,7 +25,9 @@ const params = z
     forget_connection: z
       .boolean()
       .default(true)
-      .describe("remove the connection CreateCluster recorded for this cluster, so the warehouse falls back to the config file's"),
+      .describe(
+        "remove the connection CreateCluster recorded for this cluster, so the warehouse falls back to the config file's",
+      ),
   })
   .strict();
 
@@ -31,7 +36,8 @@ export type DeleteClusterParams = z.output<typeof params>;
 /** Deletes the Redshift cluster (final snapshot optional) and, when asked, its IAM role. Nothing to delete on a local warehouse. */
 export const DeleteCluster = defineOperator({
   name: 'DeleteCluster',
-  description: 'Deletes the Redshift cluster (final snapshot optional) and optionally its IAM role; forgets the recorded connection',
+  description:
+    'Deletes the Redshift cluster (final snapshot optional) and optionally its IAM role; forgets the recorded connection',
   params,
   templated: ['target'],
   connectionParam: 'connection',

@@ -19,17 +19,17 @@ export const LoadDimension = defineOperator({
   params: z
     .object({
       table: identifier.describe('target dimension table, e.g. users'),
-      sql: sqlTemplate.describe('a SELECT producing the rows (column names = table columns); a .sql file or inline; a Liquid template'),
+      sql: sqlTemplate.describe(
+        'a SELECT producing the rows (column names = table columns); a .sql file or inline; a Liquid template',
+      ),
       mode: z
         .enum(['truncate-insert', 'append', 'upsert'])
         .default('truncate-insert')
-        .describe('truncate-insert: replace all rows; append: insert only; upsert: replace the rows with the same key, insert the rest'),
+        .describe(
+          'truncate-insert: replace all rows; append: insert only; upsert: replace the rows with the same key, insert the rest',
+        ),
       connection: z.string().min(1).default('warehouse').describe('name of the warehouse connection'),
-      key: z
-        .array(identifier)
-        .min(1)
-        .optional()
-        .describe('key columns identifying a row (required for upsert), e.g. [user_id]'),
+      key: z.array(identifier).min(1).optional().describe('key columns identifying a row (required for upsert), e.g. [user_id]'),
     })
     .strict()
     .superRefine((p, ctx) => {
@@ -50,41 +50,44 @@ export const LoadDimension = defineOperator({
     const table = quoteIdent(params.table);
     const key = params.key ?? [];
     const orderBy = key.length ? ` ORDER BY ${columnList(key)}` : '';
-    const { deleted, inserted } = await wh.transaction(async (tx) => {
-      const columns = await selectColumns(tx, select, signal);
-      const missing = key.filter((k) => !columns.includes(k));
-      if (missing.length) {
-        throw new TaskFailure(`key column(s) ${missing.join(', ')} not returned by the SELECT; it returns: ${columns.join(', ')}`);
-      }
-      const cols = columnList(columns);
-      if (params.mode !== 'upsert') {
-        const del = params.mode === 'truncate-insert' ? (await tx.query(`DELETE FROM ${table}`, [], { signal })).rowCount : 0;
-        const ins = await tx.query(
-          `INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${fromSubquery(select)}${orderBy}`,
+    const { deleted, inserted } = await wh.transaction(
+      async (tx) => {
+        const columns = await selectColumns(tx, select, signal);
+        const missing = key.filter((k) => !columns.includes(k));
+        if (missing.length) {
+          throw new TaskFailure(
+            `key column(s) ${missing.join(', ')} not returned by the SELECT; it returns: ${columns.join(', ')}`,
+          );
+        }
+        const cols = columnList(columns);
+        if (params.mode !== 'upsert') {
+          const del = params.mode === 'truncate-insert' ? (await tx.query(`DELETE FROM ${table}`, [], { signal })).rowCount : 0;
+          const ins = await tx.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${fromSubquery(select)}${orderBy}`, [], {
+            signal,
+          });
+          return { deleted: del, inserted: ins.rowCount };
+        }
+        const stage = quoteIdent(`sluice_upsert_${params.table.replace('.', '_')}_${randomBytes(4).toString('hex')}`);
+        await tx.query(`CREATE TEMPORARY TABLE ${stage} AS SELECT ${cols} FROM ${fromSubquery(select)}`, [], { signal });
+        const dup = await tx.query<{ n: number | string }>(
+          `SELECT COUNT(*) AS n FROM (SELECT ${columnList(key)} FROM ${stage} GROUP BY ${columnList(key)} HAVING COUNT(*) > 1) AS d`,
           [],
           { signal },
         );
-        return { deleted: del, inserted: ins.rowCount };
-      }
-      const stage = quoteIdent(`sluice_upsert_${params.table.replace('.', '_')}_${randomBytes(4).toString('hex')}`);
-      await tx.query(`CREATE TEMPORARY TABLE ${stage} AS SELECT ${cols} FROM ${fromSubquery(select)}`, [], { signal });
-      const dup = await tx.query<{ n: number | string }>(
-        `SELECT COUNT(*) AS n FROM (SELECT ${columnList(key)} FROM ${stage} GROUP BY ${columnList(key)} HAVING COUNT(*) > 1) AS d`,
-        [],
-        { signal },
-      );
-      const dupKeys = Number(dup.rows[0]?.n ?? 0);
-      if (dupKeys > 0) {
-        throw new TaskFailure(
-          `the SELECT returned ${dupKeys} key value(s) of (${key.join(', ')}) more than once; an upsert needs one row per key`,
-        );
-      }
-      const match = key.map((k) => `${table}.${quoteColumn(k)} = ${stage}.${quoteColumn(k)}`).join(' AND ');
-      const del = await tx.query(`DELETE FROM ${table} USING ${stage} WHERE ${match}`, [], { signal });
-      const ins = await tx.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${stage}${orderBy}`, [], { signal });
-      await tx.query(`DROP TABLE ${stage}`, [], { signal });
-      return { deleted: del.rowCount, inserted: ins.rowCount };
-    }, { signal });
+        const dupKeys = Number(dup.rows[0]?.n ?? 0);
+        if (dupKeys > 0) {
+          throw new TaskFailure(
+            `the SELECT returned ${dupKeys} key value(s) of (${key.join(', ')}) more than once; an upsert needs one row per key`,
+          );
+        }
+        const match = key.map((k) => `${table}.${quoteColumn(k)} = ${stage}.${quoteColumn(k)}`).join(' AND ');
+        const del = await tx.query(`DELETE FROM ${table} USING ${stage} WHERE ${match}`, [], { signal });
+        const ins = await tx.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${stage}${orderBy}`, [], { signal });
+        await tx.query(`DROP TABLE ${stage}`, [], { signal });
+        return { deleted: del.rowCount, inserted: ins.rowCount };
+      },
+      { signal },
+    );
     log.info({ table: params.table, mode: params.mode, deleted, inserted }, 'dimension loaded');
     record({
       table: params.table,

@@ -17,11 +17,15 @@ export const LoadFact = defineOperator({
   params: z
     .object({
       table: identifier.describe('target fact table, e.g. songplays'),
-      sql: sqlTemplate.describe('a SELECT producing the rows (column names = table columns); a .sql file or inline; a Liquid template'),
+      sql: sqlTemplate.describe(
+        'a SELECT producing the rows (column names = table columns); a .sql file or inline; a Liquid template',
+      ),
       mode: z
         .enum(['append', 'replace-interval'])
         .default('replace-interval')
-        .describe("replace-interval: delete the data interval's rows and insert in one transaction (idempotent); append: insert only"),
+        .describe(
+          "replace-interval: delete the data interval's rows and insert in one transaction (idempotent); append: insert only",
+        ),
       connection: z.string().min(1).default('warehouse').describe('name of the warehouse connection'),
       interval_column: identifier
         .default('start_time')
@@ -36,28 +40,33 @@ export const LoadFact = defineOperator({
     const wh = await ctx.warehouse(params.connection);
     const table = quoteIdent(params.table);
     const interval = [timestampParam(ctx.dataIntervalStart), timestampParam(ctx.dataIntervalEnd)];
-    const { deleted, inserted } = await wh.transaction(async (tx) => {
-      const columns = await selectColumns(tx, select, signal);
-      const cols = columnList(columns);
-      if (params.mode === 'append') {
-        const ins = await tx.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${fromSubquery(select)}`, [], { signal });
-        return { deleted: 0, inserted: ins.rowCount };
-      }
-      if (!columns.includes(params.interval_column)) {
-        throw new TaskFailure(
-          `the SELECT has no column ${params.interval_column} (interval_column); it returns: ${columns.join(', ')}`,
+    const { deleted, inserted } = await wh.transaction(
+      async (tx) => {
+        const columns = await selectColumns(tx, select, signal);
+        const cols = columnList(columns);
+        if (params.mode === 'append') {
+          const ins = await tx.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${fromSubquery(select)}`, [], {
+            signal,
+          });
+          return { deleted: 0, inserted: ins.rowCount };
+        }
+        if (!columns.includes(params.interval_column)) {
+          throw new TaskFailure(
+            `the SELECT has no column ${params.interval_column} (interval_column); it returns: ${columns.join(', ')}`,
+          );
+        }
+        const col = quoteColumn(params.interval_column);
+        const inInterval = `${col} >= CAST($1 AS TIMESTAMP) AND ${col} < CAST($2 AS TIMESTAMP)`;
+        const del = await tx.query(`DELETE FROM ${table} WHERE ${inInterval}`, interval, { signal });
+        const ins = await tx.query(
+          `INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${fromSubquery(select)} WHERE ${inInterval} ORDER BY ${col}`,
+          interval,
+          { signal },
         );
-      }
-      const col = quoteColumn(params.interval_column);
-      const inInterval = `${col} >= CAST($1 AS TIMESTAMP) AND ${col} < CAST($2 AS TIMESTAMP)`;
-      const del = await tx.query(`DELETE FROM ${table} WHERE ${inInterval}`, interval, { signal });
-      const ins = await tx.query(
-        `INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${fromSubquery(select)} WHERE ${inInterval} ORDER BY ${col}`,
-        interval,
-        { signal },
-      );
-      return { deleted: del.rowCount, inserted: ins.rowCount };
-    }, { signal });
+        return { deleted: del.rowCount, inserted: ins.rowCount };
+      },
+      { signal },
+    );
     log.info({ table: params.table, mode: params.mode, deleted, inserted }, 'fact loaded');
     record({
       table: params.table,

@@ -46,7 +46,8 @@ export function splitStatements(script: string): string[] {
       i++;
       while (i < n) {
         if (script[i] === c) {
-          if (script[i + 1] === c) i += 2; // doubled quote
+          if (script[i + 1] === c)
+            i += 2; // doubled quote
           else break;
         } else i++;
       }

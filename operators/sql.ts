@@ -13,7 +13,9 @@ export const Sql = defineOperator({
   description: 'Runs a SQL script (file under sql/ or inline) on a warehouse, in one transaction by default',
   params: z
     .object({
-      sql: sqlTemplate.describe('a .sql file (relative to the project root) or inline SQL; several statements allowed; a Liquid template'),
+      sql: sqlTemplate.describe(
+        'a .sql file (relative to the project root) or inline SQL; several statements allowed; a Liquid template',
+      ),
       connection: z.string().min(1).default('warehouse').describe('name of the warehouse connection'),
       transaction: z
         .boolean()

@@ -22,7 +22,9 @@ export const StageToRedshift = defineOperator({
       source: z
         .string()
         .min(1)
-        .describe("object key or prefix in the lake (every object under a prefix is loaded); a template, e.g. log_data/{{ logical_date | date: '%Y/%m' }}/"),
+        .describe(
+          "object key or prefix in the lake (every object under a prefix is loaded); a template, e.g. log_data/{{ logical_date | date: '%Y/%m' }}/",
+        ),
       lake: z.string().min(1).default('lake').describe('name of the object store connection holding the data'),
       connection: z.string().min(1).default('warehouse').describe('name of the warehouse connection'),
       json: z
@@ -64,20 +66,23 @@ export const StageToRedshift = defineOperator({
     let deleted = 0;
     let result: LoadResult;
     try {
-      result = await wh.transaction(async (tx) => {
-        if (params.mode === 'replace') deleted = (await tx.query(`DELETE FROM ${table}`, [], { signal })).rowCount;
-        return tx.loadJson(
-          {
-            table: params.table,
-            store,
-            source: params.source,
-            mapping,
-            timeformat: params.timeformat,
-            maxerror: params.maxerror,
-          },
-          { signal },
-        );
-      }, { signal });
+      result = await wh.transaction(
+        async (tx) => {
+          if (params.mode === 'replace') deleted = (await tx.query(`DELETE FROM ${table}`, [], { signal })).rowCount;
+          return tx.loadJson(
+            {
+              table: params.table,
+              store,
+              source: params.source,
+              mapping,
+              timeformat: params.timeformat,
+              maxerror: params.maxerror,
+            },
+            { signal },
+          );
+        },
+        { signal },
+      );
     } catch (err) {
       const rejected = (err as { rejected?: unknown }).rejected;
       if (err instanceof LoadError && Array.isArray(rejected)) {

@@ -97,24 +97,42 @@ export function formatEvent(e: SparkifyEvent): string {
   const str = (s: string | null): string => (s === null ? 'null' : logJsonString(s));
   const num = (x: number | null): string => (x === null ? 'null' : pyFloat(x));
   return (
-    '{"artist":' + str(e.artist) +
-    ',"auth":' + str(e.auth) +
-    ',"firstName":' + str(e.firstName) +
-    ',"gender":' + str(e.gender) +
-    ',"itemInSession":' + String(e.itemInSession) +
-    ',"lastName":' + str(e.lastName) +
-    ',"length":' + num(e.length) +
-    ',"level":' + str(e.level) +
-    ',"location":' + str(e.location) +
-    ',"method":' + str(e.method) +
-    ',"page":' + str(e.page) +
-    ',"registration":' + num(e.registration) +
-    ',"sessionId":' + String(e.sessionId) +
-    ',"song":' + str(e.song) +
-    ',"status":' + String(e.status) +
-    ',"ts":' + String(e.ts) +
-    ',"userAgent":' + str(e.userAgent) +
-    ',"userId":' + str(e.userId) +
+    '{"artist":' +
+    str(e.artist) +
+    ',"auth":' +
+    str(e.auth) +
+    ',"firstName":' +
+    str(e.firstName) +
+    ',"gender":' +
+    str(e.gender) +
+    ',"itemInSession":' +
+    String(e.itemInSession) +
+    ',"lastName":' +
+    str(e.lastName) +
+    ',"length":' +
+    num(e.length) +
+    ',"level":' +
+    str(e.level) +
+    ',"location":' +
+    str(e.location) +
+    ',"method":' +
+    str(e.method) +
+    ',"page":' +
+    str(e.page) +
+    ',"registration":' +
+    num(e.registration) +
+    ',"sessionId":' +
+    String(e.sessionId) +
+    ',"song":' +
+    str(e.song) +
+    ',"status":' +
+    String(e.status) +
+    ',"ts":' +
+    String(e.ts) +
+    ',"userAgent":' +
+    str(e.userAgent) +
+    ',"userId":' +
+    str(e.userId) +
     '}'
   );
 }
@@ -316,7 +334,10 @@ export class EventSimulator {
     let next = 0;
     let seq = 0;
     while (next < starts.length || heap.length > 0) {
-      while (next < starts.length && (heap.length === 0 || Math.floor((starts[next] as number) / 256) <= (heap[0] as Session).sec)) {
+      while (
+        next < starts.length &&
+        (heap.length === 0 || Math.floor((starts[next] as number) / 256) <= (heap[0] as Session).sec)
+      ) {
         const packed = starts[next++] as number;
         const s: Session = {
           seq: seq++,
@@ -374,15 +395,25 @@ export class EventSimulator {
     const seg = loggedIn ? u.seg : LOGGED_OUT_SEG;
     const ts = dayStartMs + s.sec * 1000 + MS_SUFFIX;
     const line =
-      '{"artist":' + (p ? p.enc.artist : 'null') +
-      seg.auth + s.item +
-      seg.last + (p ? p.enc.length : 'null') +
-      ',"level":"' + level + '"' +
-      seg.loc + PAGE_SEG[page] +
-      seg.reg + s.id +
-      ',"song":' + (p ? p.enc.song : 'null') +
-      ',"status":' + PAGE_HTTP[page].status +
-      ',"ts":' + ts +
+      '{"artist":' +
+      (p ? p.enc.artist : 'null') +
+      seg.auth +
+      s.item +
+      seg.last +
+      (p ? p.enc.length : 'null') +
+      ',"level":"' +
+      level +
+      '"' +
+      seg.loc +
+      PAGE_SEG[page] +
+      seg.reg +
+      s.id +
+      ',"song":' +
+      (p ? p.enc.song : 'null') +
+      ',"status":' +
+      PAGE_HTTP[page].status +
+      ',"ts":' +
+      ts +
       seg.tail;
     this.counts.events++;
     s.item++;

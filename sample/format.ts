@@ -12,13 +12,7 @@
 const HEX = '0123456789abcdef';
 
 function u4(code: number): string {
-  return (
-    '\\u' +
-    HEX[(code >>> 12) & 15] +
-    HEX[(code >>> 8) & 15] +
-    HEX[(code >>> 4) & 15] +
-    HEX[code & 15]
-  );
+  return '\\u' + HEX[(code >>> 12) & 15] + HEX[(code >>> 8) & 15] + HEX[(code >>> 4) & 15] + HEX[code & 15];
 }
 
 const PLAIN = /^[\x20-\x21\x23-\x2e\x30-\x5b\x5d-\x7e]*$/;

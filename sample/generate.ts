@@ -168,11 +168,7 @@ export async function generateSampleLake(opts: SampleLakeOptions): Promise<Sampl
   await Promise.all(Array.from({ length: Math.min(concurrency, songs.length) }, worker));
 
   // Events: one streamed file per day.
-  const sim = new EventSimulator(
-    { seed: opts.seed, matchRate, nearMissRate },
-    songs,
-    generateUsers(opts.seed, users, start),
-  );
+  const sim = new EventSimulator({ seed: opts.seed, matchRate, nearMissRate }, songs, generateUsers(opts.seed, users, start));
   for (let d = 0; d < opts.days; d++) {
     const dayStart = start + d * DAY_MS;
     const rel = eventFilePath(dayStart, gz);

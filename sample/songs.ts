@@ -57,16 +57,26 @@ export interface GeneratedSong extends SongRecord {
 export function formatSong(song: SongRecord): string {
   const num = (x: number | null): string => (x === null ? 'null' : pyFloat(x));
   return (
-    '{"num_songs": ' + String(song.num_songs) +
-    ', "artist_id": ' + songJsonString(song.artist_id) +
-    ', "artist_latitude": ' + num(song.artist_latitude) +
-    ', "artist_longitude": ' + num(song.artist_longitude) +
-    ', "artist_location": ' + songJsonString(song.artist_location) +
-    ', "artist_name": ' + songJsonString(song.artist_name) +
-    ', "song_id": ' + songJsonString(song.song_id) +
-    ', "title": ' + songJsonString(song.title) +
-    ', "duration": ' + pyFloat(song.duration) +
-    ', "year": ' + String(song.year) +
+    '{"num_songs": ' +
+    String(song.num_songs) +
+    ', "artist_id": ' +
+    songJsonString(song.artist_id) +
+    ', "artist_latitude": ' +
+    num(song.artist_latitude) +
+    ', "artist_longitude": ' +
+    num(song.artist_longitude) +
+    ', "artist_location": ' +
+    songJsonString(song.artist_location) +
+    ', "artist_name": ' +
+    songJsonString(song.artist_name) +
+    ', "song_id": ' +
+    songJsonString(song.song_id) +
+    ', "title": ' +
+    songJsonString(song.title) +
+    ', "duration": ' +
+    pyFloat(song.duration) +
+    ', "year": ' +
+    String(song.year) +
     '}'
   );
 }
@@ -119,8 +129,7 @@ export function artistId(rng: Rng): string {
 export function artistName(rng: Rng): string {
   const r = rng.next();
   const person = (): string => `${rng.pick(ARTIST_FIRST)} ${rng.pick(ARTIST_LAST)}`;
-  const band = (): string =>
-    `${rng.chance(0.4) ? 'The ' : ''}${rng.pick(BAND_ADJ)} ${rng.pick(BAND_NOUN)}`;
+  const band = (): string => `${rng.chance(0.4) ? 'The ' : ''}${rng.pick(BAND_ADJ)} ${rng.pick(BAND_NOUN)}`;
   if (r < 0.38) return person();
   if (r < 0.72) return band();
   if (r < 0.8) return `${rng.pick(ARTIST_LAST)} ${rng.pick(['Trio', 'Quartet', 'Band', 'Sound System', 'Ensemble'])}`;

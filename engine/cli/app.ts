@@ -55,7 +55,11 @@ export interface OpenAppOptions {
   readonly?: boolean;
 }
 
-export async function openApp(opts: GlobalOptions, registry: OperatorRegistry = defaultRegistry(), mode: OpenAppOptions = {}): Promise<App> {
+export async function openApp(
+  opts: GlobalOptions,
+  registry: OperatorRegistry = defaultRegistry(),
+  mode: OpenAppOptions = {},
+): Promise<App> {
   const config = loadConfig({ file: opts.config, dagsDir: opts.dagsDir });
   await loadPlugins(registry, config.plugins);
   const store = new StateStore(config.stateDbPath, { readonly: mode.readonly });

@@ -55,7 +55,15 @@ function parseDate(dag: Dag, flag: string, v: string): Date {
 export async function backfillCommand(
   app: App,
   dagId: string,
-  o: { from: string; to: string; reprocess: Reprocess; maxActiveRuns?: string; dryRun?: boolean; json?: boolean; verbose?: boolean },
+  o: {
+    from: string;
+    to: string;
+    reprocess: Reprocess;
+    maxActiveRuns?: string;
+    dryRun?: boolean;
+    json?: boolean;
+    verbose?: boolean;
+  },
 ): Promise<number> {
   const dag = findDag(app, dagId);
   const plan = app.runs.planBackfill(dag, parseDate(dag, '--from', o.from), parseDate(dag, '--to', o.to), o.reprocess);
@@ -74,10 +82,17 @@ export async function backfillCommand(
       process.stdout.write(
         table(
           ['logical date', 'data interval end', 'existing run', 'action'],
-          rows.map((r) => [r.logical_date, r.data_interval[1], r.existing_state ? `${r.existing_state} (${r.existing_run})` : '', r.action]),
+          rows.map((r) => [
+            r.logical_date,
+            r.data_interval[1],
+            r.existing_state ? `${r.existing_state} (${r.existing_run})` : '',
+            r.action,
+          ]),
         ),
       );
-      process.stdout.write(`${plan.length} intervals; ${plan.filter((p) => p.action !== 'skip').length} would run (dry run: nothing done)\n`);
+      process.stdout.write(
+        `${plan.length} intervals; ${plan.filter((p) => p.action !== 'skip').length} would run (dry run: nothing done)\n`,
+      );
     }
     return 0;
   }
@@ -86,7 +101,9 @@ export async function backfillCommand(
   const runIds = runs.queueBackfill(dag, plan);
   const skipped = plan.length - runIds.length;
   if (!o.json) {
-    process.stdout.write(`backfill ${dag.id}: ${plan.length} intervals, ${runIds.length} to run, ${skipped} skipped, ${maxActive} at a time\n`);
+    process.stdout.write(
+      `backfill ${dag.id}: ${plan.length} intervals, ${runIds.length} to run, ${skipped} skipped, ${maxActive} at a time\n`,
+    );
   }
 
   const stop = abortOnSignals('aborting the backfill');
@@ -105,7 +122,8 @@ export async function backfillCommand(
       const started = Date.now();
       const state = await executeRun(dag, id, deps, { signal: stop.signal, slots });
       results.set(id, state);
-      if (!o.json) process.stdout.write(`${id} ${colourState(state, Boolean(process.stdout.isTTY))} in ${humanMs(Date.now() - started)}\n`);
+      if (!o.json)
+        process.stdout.write(`${id} ${colourState(state, Boolean(process.stdout.isTTY))} in ${humanMs(Date.now() - started)}\n`);
     }
   };
   try {
@@ -132,7 +150,9 @@ export function tasksClearCommand(
   if (o.json) printJson({ run_id: runId, cleared });
   else {
     process.stdout.write(`cleared ${cleared.length} task(s) of ${runId}: ${cleared.join(', ') || '(none)'}\n`);
-    process.stdout.write(`the run is queued: a running scheduler resumes it, or: run-dag ${dag.id} --date ${isoSeconds(run.logical_date)} --rerun --failed-only\n`);
+    process.stdout.write(
+      `the run is queued: a running scheduler resumes it, or: run-dag ${dag.id} --date ${isoSeconds(run.logical_date)} --rerun --failed-only\n`,
+    );
   }
   return 0;
 }
@@ -171,6 +191,11 @@ export function nextCommand(app: App, dagId: string, o: { count: string; json?: 
     return 0;
   }
   process.stdout.write(`${dag.id}: ${dag.schedule} (${dag.timezone})${paused ? ' — PAUSED' : ''}\n`);
-  process.stdout.write(table(['logical date', 'data interval', 'runs at'], rows.map((r) => [r.logical_date, `[${r.data_interval[0]}, ${r.data_interval[1]})`, r.runs_at])));
+  process.stdout.write(
+    table(
+      ['logical date', 'data interval', 'runs at'],
+      rows.map((r) => [r.logical_date, `[${r.data_interval[0]}, ${r.data_interval[1]})`, r.runs_at]),
+    ),
+  );
   return 0;
 }

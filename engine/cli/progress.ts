@@ -39,7 +39,8 @@ export class Progress {
     private readonly out: NodeJS.WriteStream,
     private readonly live: boolean,
   ) {
-    for (const id of dag.order) this.lines.set(id, { state: null, tryNumber: 0, startedAt: null, endedAt: null, nextTryAt: null, maxTries: null });
+    for (const id of dag.order)
+      this.lines.set(id, { state: null, tryNumber: 0, startedAt: null, endedAt: null, nextTryAt: null, maxTries: null });
     if (live) this.ticker = setInterval(() => this.draw(), 500).unref();
   }
 
@@ -110,6 +111,12 @@ function firstLine(s: string): string {
 }
 
 /** For an up_for_retry task, when its next try starts ("try 2 of 4 at 12:34:56Z (in 5m)"); else ''. */
-function nextTry(state: TaskState | null, tryNumber: number, at: Date | null | undefined, maxTries: number | null | undefined, now: Date): string {
+function nextTry(
+  state: TaskState | null,
+  tryNumber: number,
+  at: Date | null | undefined,
+  maxTries: number | null | undefined,
+  now: Date,
+): string {
   return state === 'up_for_retry' && at && maxTries ? describeNextTry(tryNumber + 1, maxTries, at, now) : '';
 }

@@ -37,12 +37,14 @@ function pickRun(app: App, dagId: string, o: { run?: string; date?: string }): D
   const { store } = app;
   if (o.run) {
     const r = store.getRun(o.run);
-    if (!r || r.dag_id !== dagId) throw new UsageError(`no run '${o.run}' of DAG ${dagId} (see: sluice runs list --dag ${dagId})`);
+    if (!r || r.dag_id !== dagId)
+      throw new UsageError(`no run '${o.run}' of DAG ${dagId} (see: sluice runs list --dag ${dagId})`);
     return r;
   }
   if (o.date) {
     const d = new Date(o.date);
-    if (Number.isNaN(d.getTime())) throw new UsageError(`--date '${o.date}' is not a date (use 2018-11-21 or 2018-11-21T00:00:00Z)`);
+    if (Number.isNaN(d.getTime()))
+      throw new UsageError(`--date '${o.date}' is not a date (use 2018-11-21 or 2018-11-21T00:00:00Z)`);
     const r = store.getRunByDate(dagId, d);
     if (!r) throw new UsageError(`DAG ${dagId} has no run for ${isoSeconds(d)} (see: sluice runs list --dag ${dagId})`);
     return r;
@@ -120,7 +122,12 @@ export function formatReport(r: RunReport, colour: boolean): string {
       checks.map((c) => [
         c.name,
         c.severity,
-        c.passed ? colourState('success', colour).replace('success', 'pass') : colourState(c.severity === 'warn' ? 'up_for_retry' : 'failed', colour).replace(/up_for_retry|failed/, c.severity === 'warn' ? 'WARN' : 'FAIL'),
+        c.passed
+          ? colourState('success', colour).replace('success', 'pass')
+          : colourState(c.severity === 'warn' ? 'up_for_retry' : 'failed', colour).replace(
+              /up_for_retry|failed/,
+              c.severity === 'warn' ? 'WARN' : 'FAIL',
+            ),
         show(c.observed).slice(0, 60),
         show(c.expected).slice(0, 60),
       ]),

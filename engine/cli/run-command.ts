@@ -155,7 +155,9 @@ export async function runDagCommand(app: App, dagId: string, o: RunDagOptions): 
     out.write(findingsLine(summary));
     out.write(`\nrun ${run.run_id} ${colourState(state, Boolean(out.isTTY))}\n`);
     if (state === 'failed') {
-      out.write(`see why: sluice logs ${run.run_id} <task>; run again: run-dag ${dag.id} --date ${isoSeconds(run.logical_date)} --rerun --failed-only\n`);
+      out.write(
+        `see why: sluice logs ${run.run_id} <task>; run again: run-dag ${dag.id} --date ${isoSeconds(run.logical_date)} --rerun --failed-only\n`,
+      );
     }
   }
   if (stop.received) return exitCodeFor(stop.received);

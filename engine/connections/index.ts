@@ -8,7 +8,14 @@ import { pathToFileURL } from 'node:url';
 import { ConnectionError } from '../errors.js';
 import type { ConnectionResolver, ObjectStore, Warehouse } from '../interfaces.js';
 import { LocalObjectStore } from './store/local-store.js';
-import { connectionRole, parseConnectionUrl, pgliteUrlOptions, redactUrl, type ParsedConnection, type UrlContext } from './url.js';
+import {
+  connectionRole,
+  parseConnectionUrl,
+  pgliteUrlOptions,
+  redactUrl,
+  type ParsedConnection,
+  type UrlContext,
+} from './url.js';
 
 export { redactUrl, parseConnectionUrl, type ParsedConnection } from './url.js';
 export { parseJsonPaths } from './copy-json/jsonpaths.js';
@@ -152,7 +159,14 @@ export function createConnectionResolver(urls: Record<string, string>, opts: Ope
       closing.abort(new ConnectionError('the connections were closed while this one was opening'));
       closing = new AbortController();
       // connections that never opened have nothing to close
-      const results = await Promise.allSettled(all.map((p) => p.then((c) => c.close(), () => undefined)));
+      const results = await Promise.allSettled(
+        all.map((p) =>
+          p.then(
+            (c) => c.close(),
+            () => undefined,
+          ),
+        ),
+      );
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     },

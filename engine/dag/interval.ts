@@ -89,7 +89,13 @@ class CronTimes {
     if (shift <= 0) return c;
     const a = wallTime(c, this.tz);
     const b = wallTime(new Date(t + shift), this.tz);
-    const same = a.year === b.year && a.month === b.month && a.day === b.day && a.hour === b.hour && a.minute === b.minute && a.second === b.second;
+    const same =
+      a.year === b.year &&
+      a.month === b.month &&
+      a.day === b.day &&
+      a.hour === b.hour &&
+      a.minute === b.minute &&
+      a.second === b.second;
     return same ? new Date(t + shift) : c;
   }
 }
@@ -174,9 +180,11 @@ export function intervalsBetween(dag: Scheduled, from: Date, to: Date, limit = M
   const lo = dag.startDate && dag.startDate > from ? dag.startDate : from;
   const hi = dag.endDate && dag.endDate < to ? dag.endDate : to;
   const out: DataInterval[] = [];
-  for (let t = fireAtOrAfter(s, lo); t && t <= hi; ) {
+  for (let t = fireAtOrAfter(s, lo); t && t <= hi;) {
     if (out.length >= limit) {
-      throw new Error(`more than ${limit} intervals between ${from.toISOString()} and ${to.toISOString()}; narrow the date range`);
+      throw new Error(
+        `more than ${limit} intervals between ${from.toISOString()} and ${to.toISOString()}; narrow the date range`,
+      );
     }
     const iv = interval(s, t);
     out.push(iv);

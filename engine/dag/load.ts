@@ -12,7 +12,16 @@ import { DagFileError, errorMessage, type DagProblem } from '../errors.js';
 import type { Dag, OperatorDef, SourcePos, TaskSpec, TriggerRule } from '../interfaces.js';
 import type { OperatorRegistry } from '../registry.js';
 import { downstreamOf, findCycles, topoOrder } from './graph.js';
-import { DAG_KEYS, dagFileSchema, DEFAULT_ARGS_KEYS, ID_HINT, ID_PATTERN, paramKeys, TASK_KEYS, taskKeysSchema } from './schema.js';
+import {
+  DAG_KEYS,
+  dagFileSchema,
+  DEFAULT_ARGS_KEYS,
+  ID_HINT,
+  ID_PATTERN,
+  paramKeys,
+  TASK_KEYS,
+  taskKeysSchema,
+} from './schema.js';
 import { dagFiles } from './folder.js';
 import { DagSource, formatPath, isPlainObject, type PathKey } from './source.js';
 import { paramDefaults, paramSpecs } from './params.js';
@@ -114,7 +123,8 @@ export function loadDagSource(src: string, file: string, registry: OperatorRegis
 
   const top = dagFileSchema.safeParse(raw, { error: defaultMessage });
   if (!top.success) {
-    const knownKeys = (p: PathKey[]) => (p.length === 0 ? DAG_KEYS : p.length === 1 && p[0] === 'default_args' ? DEFAULT_ARGS_KEYS : undefined);
+    const knownKeys = (p: PathKey[]) =>
+      p.length === 0 ? DAG_KEYS : p.length === 1 && p[0] === 'default_args' ? DEFAULT_ARGS_KEYS : undefined;
     problems.addIssues(top.error.issues, [], raw, knownKeys);
   }
 
@@ -144,7 +154,8 @@ export function loadDagSource(src: string, file: string, registry: OperatorRegis
   for (const t of tasks) {
     const op = registry.get(t.keys.operator);
     if (!op) continue;
-    for (const p of checkTaskTemplates(op, t.params, Object.keys(params), file)) problems.add(['tasks', t.id, ...p.path], p.message);
+    for (const p of checkTaskTemplates(op, t.params, Object.keys(params), file))
+      problems.add(['tasks', t.id, ...p.path], p.message);
   }
   problems.throwIfAny();
   const d = top.data!;
@@ -227,7 +238,10 @@ function loadTasks(source: DagSource, rawTasks: unknown, registry: OperatorRegis
     const value = rawTasks[id];
     if (!isPlainObject(value)) {
       upstreamOf.set(id, { ids: [], list: true });
-      problems.add(path, `task '${id}' must be a mapping with an \`operator:\` key and its parameters, not ${describeValue(value)}`);
+      problems.add(
+        path,
+        `task '${id}' must be a mapping with an \`operator:\` key and its parameters, not ${describeValue(value)}`,
+      );
       continue;
     }
     const engine: Record<string, unknown> = {};
@@ -255,7 +269,15 @@ function loadTasks(source: DagSource, rawTasks: unknown, registry: OperatorRegis
       if (parsed.success) params = parsed.data as Record<string, unknown>;
       else {
         const own = paramKeys(op.params);
-        problems.addIssues(parsed.error.issues, path, rest, (p) => (p.length === 0 ? [...own, ...TASK_KEYS] : undefined), registry, op.name, own);
+        problems.addIssues(
+          parsed.error.issues,
+          path,
+          rest,
+          (p) => (p.length === 0 ? [...own, ...TASK_KEYS] : undefined),
+          registry,
+          op.name,
+          own,
+        );
       }
     }
     if (keys.success && params) loaded.push({ id, keys: keys.data, upstream: [], params, pos: keyPos });
@@ -272,7 +294,10 @@ function loadTasks(source: DagSource, rawTasks: unknown, registry: OperatorRegis
       if (u === id) problems.add(at, `task '${id}' lists itself as upstream; remove '${id}' from its upstream`);
       else if (!known.has(u)) {
         const others = ids.filter((x) => x !== id);
-        problems.add(at, `unknown upstream task '${u}'${didYouMean(u, others, `upstream entries must be ids of tasks in this file: ${others.join(', ')}`)}`);
+        problems.add(
+          at,
+          `unknown upstream task '${u}'${didYouMean(u, others, `upstream entries must be ids of tasks in this file: ${others.join(', ')}`)}`,
+        );
       } else if (good.includes(u)) problems.add(at, `upstream task '${u}' is listed twice; remove the repeat`);
       else good.push(u);
     });

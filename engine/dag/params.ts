@@ -51,7 +51,9 @@ const typeName = z.enum(PARAM_TYPES, { error: `must be one of ${PARAM_TYPES.join
 
 /** The keywords' own types (an `items` schema is checked as a mapping only). */
 const declarationSchema = z.object({
-  type: z.union([typeName, z.array(typeName).min(1)], { error: `must be one of ${PARAM_TYPES.join(', ')}, or a list of them` }).optional(),
+  type: z
+    .union([typeName, z.array(typeName).min(1)], { error: `must be one of ${PARAM_TYPES.join(', ')}, or a list of them` })
+    .optional(),
   default: z.unknown().optional(),
   description: z.string().optional(),
   title: z.string().optional(),
@@ -116,7 +118,11 @@ export function paramSpecs(raw: Record<string, unknown>, pos: (name: string) => 
 
 /** The defaults of the params that have one (what `{{ params.x }}` sees without --conf). */
 export function paramDefaults(specs: Record<string, DagParam>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(specs).filter(([, p]) => p.hasDefault).map(([k, p]) => [k, p.default]));
+  return Object.fromEntries(
+    Object.entries(specs)
+      .filter(([, p]) => p.hasDefault)
+      .map(([k, p]) => [k, p.default]),
+  );
 }
 
 /**
@@ -146,17 +152,22 @@ export const paramsSchema = z
       }
       const d = parsed.data;
       if (d.minimum !== undefined && d.maximum !== undefined && d.minimum > d.maximum) {
-        ctx.addIssue({ code: 'custom', path: [name, 'maximum'], message: `maximum (${d.maximum}) is smaller than minimum (${d.minimum})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [name, 'maximum'],
+          message: `maximum (${d.maximum}) is smaller than minimum (${d.minimum})`,
+        });
       }
       if ('default' in v) {
         const { default: def, ...schema } = v;
         const problem = paramValueProblem(def, schema);
-        if (problem) ctx.addIssue({ code: 'custom', path: [name, 'default', ...problem.path], message: `the default ${problem.message}` });
+        if (problem)
+          ctx.addIssue({ code: 'custom', path: [name, 'default', ...problem.path], message: `the default ${problem.message}` });
       }
     }
   })
   .describe(
-    'template parameters ({{ params.x }}), overridden by a run\'s --conf: a plain value (its type is inferred), or a declaration with JSON Schema keywords, e.g. { type: integer, minimum: 1, default: 10 }',
+    "template parameters ({{ params.x }}), overridden by a run's --conf: a plain value (its type is inferred), or a declaration with JSON Schema keywords, e.g. { type: integer, minimum: 1, default: 10 }",
   );
 
 function jsonType(v: unknown): string {
@@ -194,7 +205,10 @@ const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringif
  * type, enum and const are checked here (for plain messages); the other
  * keywords by zod's JSON Schema reader.
  */
-export function paramValueProblem(value: unknown, schema: Record<string, unknown>): { path: (string | number)[]; message: string } | null {
+export function paramValueProblem(
+  value: unknown,
+  schema: Record<string, unknown>,
+): { path: (string | number)[]; message: string } | null {
   const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? (schema.type as string[]) : [schema.type as string];
   if (types.length) {
     const t = jsonType(value);
@@ -220,13 +234,24 @@ export function paramValueProblem(value: unknown, schema: Record<string, unknown
 }
 
 function issueMessage(issue: z.core.$ZodIssue, schema: Record<string, unknown>): string {
-  const i = issue as z.core.$ZodIssue & { minimum?: unknown; maximum?: unknown; inclusive?: boolean; origin?: string; format?: string; divisor?: number };
+  const i = issue as z.core.$ZodIssue & {
+    minimum?: unknown;
+    maximum?: unknown;
+    inclusive?: boolean;
+    origin?: string;
+    format?: string;
+    divisor?: number;
+  };
   const unit = i.origin === 'string' ? ' characters' : i.origin === 'array' ? ' items' : '';
   switch (issue.code) {
     case 'too_small':
-      return unit ? `must have at least ${String(i.minimum)}${unit}` : `must be ${i.inclusive === false ? '>' : '>='} ${String(i.minimum)}`;
+      return unit
+        ? `must have at least ${String(i.minimum)}${unit}`
+        : `must be ${i.inclusive === false ? '>' : '>='} ${String(i.minimum)}`;
     case 'too_big':
-      return unit ? `must have at most ${String(i.maximum)}${unit}` : `must be ${i.inclusive === false ? '<' : '<='} ${String(i.maximum)}`;
+      return unit
+        ? `must have at most ${String(i.maximum)}${unit}`
+        : `must be ${i.inclusive === false ? '<' : '<='} ${String(i.maximum)}`;
     case 'not_multiple_of':
       return `must be a multiple of ${i.divisor}`;
     case 'invalid_format':
@@ -252,7 +277,14 @@ function issueMessage(issue: z.core.$ZodIssue, schema: Record<string, unknown>):
  * may leave required params unset (a rerun keeping its run's conf).
  */
 export function validateConf(dag: Dag, conf: Record<string, unknown>, opts: { partial?: boolean } = {}): Record<string, unknown> {
-  const specs = dag.paramSpecs ?? Object.fromEntries(Object.entries(dag.params).map(([k, v]) => [k, { schema: {}, hasDefault: true, default: v, pos: { file: dag.file, line: 1, col: 1 } }]));
+  const specs =
+    dag.paramSpecs ??
+    Object.fromEntries(
+      Object.entries(dag.params).map(([k, v]) => [
+        k,
+        { schema: {}, hasDefault: true, default: v, pos: { file: dag.file, line: 1, col: 1 } },
+      ]),
+    );
   const names = Object.keys(specs);
   const problems: string[] = [];
   for (const key of Object.keys(conf)) {
@@ -266,7 +298,8 @@ export function validateConf(dag: Dag, conf: Record<string, unknown>, opts: { pa
   for (const [name, spec] of Object.entries(specs)) {
     const where = `${spec.pos.file}:${spec.pos.line}:${spec.pos.col}: params.${name}`;
     if (!(name in conf)) {
-      if (!spec.hasDefault && !opts.partial) problems.push(`${where}: required (it has no default): pass it, e.g. --conf '{"${name}": ...}'`);
+      if (!spec.hasDefault && !opts.partial)
+        problems.push(`${where}: required (it has no default): pass it, e.g. --conf '{"${name}": ...}'`);
       continue;
     }
     const problem = paramValueProblem(conf[name], spec.schema);

@@ -34,7 +34,9 @@ function renderText(dag: Dag): string {
   lines.push(`  file: ${dag.file}`, '', `tasks (${dag.tasks.size}, in run order):`);
   const rows = dag.order.map((id) => {
     const t = dag.tasks.get(id)!;
-    const retries = t.retries ? `${t.retries} every ${formatDuration(t.retryDelayMs)}${t.retryExponentialBackoff ? ' (backoff)' : ''}` : '0';
+    const retries = t.retries
+      ? `${t.retries} every ${formatDuration(t.retryDelayMs)}${t.retryExponentialBackoff ? ' (backoff)' : ''}`
+      : '0';
     return [
       id,
       t.operator,

@@ -70,7 +70,10 @@ const timezoneSchema = z
 /** The DAG-level shape, with `tasks` and the date schema supplied by the caller. */
 function dagShape(tasks: z.ZodType, date: z.ZodType) {
   return {
-    dag: z.string().regex(ID_PATTERN, { message: `must be a DAG id: ${ID_HINT}` }).describe('the DAG id'),
+    dag: z
+      .string()
+      .regex(ID_PATTERN, { message: `must be a DAG id: ${ID_HINT}` })
+      .describe('the DAG id'),
     description: z.string().optional(),
     schedule: scheduleSchema.optional(),
     timezone: timezoneSchema.optional(),

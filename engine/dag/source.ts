@@ -71,7 +71,8 @@ export class DagSource {
     const at = this.text.search(NOT_TEXT);
     if (at < 0) return undefined;
     const ch = this.text.codePointAt(at)!;
-    const what = ch === 0xfffd ? 'bytes that are not UTF-8' : `the control character U+${ch.toString(16).toUpperCase().padStart(4, '0')}`;
+    const what =
+      ch === 0xfffd ? 'bytes that are not UTF-8' : `the control character U+${ch.toString(16).toUpperCase().padStart(4, '0')}`;
     return {
       pos: this.at(at),
       path: '',

@@ -24,7 +24,10 @@ export function timeZoneNames(): string[] {
 const partsFormatters = new Map<string, Intl.DateTimeFormat>();
 
 /** The wall-clock fields of an instant in a timezone. */
-export function wallTime(date: Date, tz: string): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
+export function wallTime(
+  date: Date,
+  tz: string,
+): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
   let f = partsFormatters.get(tz);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
@@ -41,7 +44,14 @@ export function wallTime(date: Date, tz: string): { year: number; month: number;
   }
   const parts = f.formatToParts(date);
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  return { year: get('year'), month: get('month'), day: get('day'), hour: get('hour'), minute: get('minute'), second: get('second') };
+  return {
+    year: get('year'),
+    month: get('month'),
+    day: get('day'),
+    hour: get('hour'),
+    minute: get('minute'),
+    second: get('second'),
+  };
 }
 
 /** Offset of the timezone from UTC at an instant, in ms (Berlin in winter: +3600000). */
@@ -77,10 +87,10 @@ export function zonedTimeToUtc(
 // ---------------------------------------------------------------------------
 // Dates in DAG files
 
-const ISO_DATE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
-export const DATE_FORMS = 'an ISO date (2018-11-01) or datetime (2018-11-01T00:00:00Z, 2018-11-01 06:00, 2018-11-01T06:00:00+01:00)';
+export const DATE_FORMS =
+  'an ISO date (2018-11-01) or datetime (2018-11-01T00:00:00Z, 2018-11-01 06:00, 2018-11-01T06:00:00+01:00)';
 
 /**
  * Reads a start/end date. A Date (YAML timestamp) is taken as is; a string
@@ -158,11 +168,16 @@ export function scheduleProblem(s: string): string | null {
   const t = s.trim();
   const presets = Object.keys(SCHEDULE_PRESETS).join(', ');
   if (t.startsWith('@')) {
-    return SCHEDULE_PRESETS[t.toLowerCase()] ? null : `unknown schedule preset '${t}'; use one of ${presets}, a 5-field cron, or null for manual runs only`;
+    return SCHEDULE_PRESETS[t.toLowerCase()]
+      ? null
+      : `unknown schedule preset '${t}'; use one of ${presets}, a 5-field cron, or null for manual runs only`;
   }
   const fields = t.split(/\s+/).filter(Boolean);
   if (fields.length !== 5) {
-    const secs = fields.length === 6 ? ' (6-field crons with seconds are not supported: schedules have minute precision; drop the seconds field)' : '';
+    const secs =
+      fields.length === 6
+        ? ' (6-field crons with seconds are not supported: schedules have minute precision; drop the seconds field)'
+        : '';
     return `invalid cron '${s}': expected 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}${secs}; or use a preset: ${presets}`;
   }
   try {

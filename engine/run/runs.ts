@@ -250,12 +250,7 @@ export class Runs {
    * Returns null, having changed nothing, when the request is valid but
    * `slotFree` says the run may not start yet (max_active_runs).
    */
-  trigger(
-    dag: Dag,
-    interval: DataInterval,
-    o: TriggerRequest = {},
-    slotFree: () => boolean = () => true,
-  ): DagRunRow | null {
+  trigger(dag: Dag, interval: DataInterval, o: TriggerRequest = {}, slotFree: () => boolean = () => true): DagRunRow | null {
     const conf = o.conf ?? {};
     // Checked against the DAG's params before anything renders (a rerun without conf keeps its run's conf).
     validateConf(dag, conf, { partial: Boolean(o.rerun) && o.conf === undefined });

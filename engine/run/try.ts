@@ -6,7 +6,16 @@
  */
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import type { ConnectionResolver, Dag, Dialect, OperatorDef, RetryPolicy, TaskContext, TaskSpec, TaskState } from '../interfaces.js';
+import type {
+  ConnectionResolver,
+  Dag,
+  Dialect,
+  OperatorDef,
+  RetryPolicy,
+  TaskContext,
+  TaskSpec,
+  TaskState,
+} from '../interfaces.js';
 import { TemplateError, TryAbort, errorMessage, notRetryableReason } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { OperatorRegistry } from '../registry.js';
@@ -101,10 +110,7 @@ export async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
   if (spec.executionTimeoutMs !== null) {
     const ms = spec.executionTimeoutMs;
     // Chained timers: a plain setTimeout beyond 2^31 - 1 ms (~24.8 days) would fire at once.
-    timer = setLongTimeout(
-      () => abort.abort(new TryAbort(`execution_timeout of ${formatDuration(ms)} exceeded`, true)),
-      ms,
-    );
+    timer = setLongTimeout(() => abort.abort(new TryAbort(`execution_timeout of ${formatDuration(ms)} exceeded`, true)), ms);
   }
   let error: unknown = null;
   try {
@@ -193,13 +199,7 @@ async function taskContext(
 }
 
 /** Logs and records how a try ended (error null: success); decides up_for_retry or failed. */
-function recordEnd(
-  a: TryArgs,
-  tryRow: TryRow,
-  log: Logger,
-  outputs: Record<string, unknown>,
-  error: unknown,
-): TaskInstanceRow {
+function recordEnd(a: TryArgs, tryRow: TryRow, log: Logger, outputs: Record<string, unknown>, error: unknown): TaskInstanceRow {
   const { runId, spec, clock } = a;
   const store = a.deps.store;
   const now = clock.now();

@@ -219,7 +219,10 @@ export class Scheduler {
     )
       .then((state) => {
         if (state !== 'queued') this.runsFinished++;
-        log.info({ dag_id: dag.id, run_id: run.run_id, state }, state === 'queued' ? 'run paused; it will be resumed' : 'run finished');
+        log.info(
+          { dag_id: dag.id, run_id: run.run_id, state },
+          state === 'queued' ? 'run paused; it will be resumed' : 'run finished',
+        );
         return state;
       })
       .catch((err: unknown) => {
@@ -231,7 +234,9 @@ export class Scheduler {
         // Idle: close the connections, so an embedded warehouse is not held between runs
         // (another process's `sluice sql` or run-dag may open it meanwhile).
         if (this.active.size === 0) {
-          this.o.runner.connections.closeAll().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing idle connections failed'));
+          this.o.runner.connections
+            .closeAll()
+            .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing idle connections failed'));
         }
         this.wake();
       });

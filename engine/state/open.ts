@@ -38,7 +38,9 @@ export function listBackups(file: string): string[] {
     return fs
       .readdirSync(path.dirname(file))
       .filter((f) => f.startsWith(`${base}.bak-v`))
-      .sort((a, b) => fs.statSync(path.join(path.dirname(file), a)).mtimeMs - fs.statSync(path.join(path.dirname(file), b)).mtimeMs);
+      .sort(
+        (a, b) => fs.statSync(path.join(path.dirname(file), a)).mtimeMs - fs.statSync(path.join(path.dirname(file), b)).mtimeMs,
+      );
   } catch {
     return [];
   }
@@ -57,7 +59,11 @@ export function checkStateFile(file: string): void {
   } catch {
     return;
   }
-  if (!st.isFile()) throw new StateDbError(`the state DB ${file} is not a file; set SLUICE_HOME (or home: in the config) to another folder`, file);
+  if (!st.isFile())
+    throw new StateDbError(
+      `the state DB ${file} is not a file; set SLUICE_HOME (or home: in the config) to another folder`,
+      file,
+    );
   if (st.size === 0) {
     if (fileSize(`${file}-wal`) > 0) return; // SQLite rebuilds it from the write-ahead log
     throw new StateDbError(
@@ -74,7 +80,10 @@ export function checkStateFile(file: string): void {
     fs.closeSync(fd);
   }
   if (!head.equals(SQLITE_HEADER)) {
-    throw new StateDbError(`the state DB ${file} is not an SQLite database (its first bytes are not SQLite's header). ${recoveryAdvice(file)}`, file);
+    throw new StateDbError(
+      `the state DB ${file} is not an SQLite database (its first bytes are not SQLite's header). ${recoveryAdvice(file)}`,
+      file,
+    );
   }
 }
 
@@ -142,7 +151,10 @@ export function quickCheck(db: Database.Database, file: string): void {
   const rows = db.pragma('quick_check(5)') as { quick_check: string }[];
   const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
   if (problems.length) {
-    throw new StateDbError(`the state DB ${file} is damaged (SQLite quick_check: ${problems.join('; ')}). ${recoveryAdvice(file)}`, file);
+    throw new StateDbError(
+      `the state DB ${file} is damaged (SQLite quick_check: ${problems.join('; ')}). ${recoveryAdvice(file)}`,
+      file,
+    );
   }
 }
 
@@ -166,8 +178,12 @@ export function stateDbError(file: string, err: unknown): StateDbError | null {
   if (/^SQLITE_(CORRUPT|NOTADB)/.test(code)) {
     return new StateDbError(`the state DB ${file} is damaged (${why}). ${recoveryAdvice(file)}`, file, opts);
   }
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || /SQLITE_IOERR/.test(code) && diskFull(dir)) {
-    return new StateDbError(`the disk holding the state DB ${file} is full (${why}): free space, then run the command again`, file, opts);
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || (/SQLITE_IOERR/.test(code) && diskFull(dir))) {
+    return new StateDbError(
+      `the disk holding the state DB ${file} is full (${why}): free space, then run the command again`,
+      file,
+      opts,
+    );
   }
   if (/^SQLITE_READONLY/.test(code) || code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
     return new StateDbError(
@@ -187,7 +203,11 @@ export function stateDbError(file: string, err: unknown): StateDbError | null {
     );
   }
   if (/^SQLITE_IOERR/.test(code)) {
-    return new StateDbError(`the state DB ${file} could not be read or written (${why}): check the disk and the file`, file, opts);
+    return new StateDbError(
+      `the state DB ${file} could not be read or written (${why}): check the disk and the file`,
+      file,
+      opts,
+    );
   }
   return null;
 }

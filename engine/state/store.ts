@@ -392,9 +392,7 @@ export class StateStore {
   /** The latest run of a DAG by logical date (of one run type, or any). */
   latestRun(dagId: string, runType?: RunType): DagRunRow | undefined {
     return this.db
-      .prepare(
-        `SELECT * FROM dag_runs WHERE dag_id = ? AND (? IS NULL OR run_type = ?) ORDER BY logical_date DESC LIMIT 1`,
-      )
+      .prepare(`SELECT * FROM dag_runs WHERE dag_id = ? AND (? IS NULL OR run_type = ?) ORDER BY logical_date DESC LIMIT 1`)
       .get(dagId, runType ?? null, runType ?? null) as DagRunRow | undefined;
   }
 
@@ -453,19 +451,19 @@ export class StateStore {
    * taken over. Returns the current holder when it is alive.
    */
   acquireSchedulerLock(now: Date, staleMs = 60_000, alive: (pid: number) => boolean = processAlive): SchedulerLock | null {
-    return this.db.transaction(() => {
-      const held = this.db.prepare('SELECT * FROM scheduler_lock WHERE id = 1').get() as SchedulerLock | undefined;
-      if (held && !(held.host === HOST && held.pid === process.pid)) {
-        const live = held.host === HOST ? alive(held.pid) : now.getTime() - Date.parse(held.heartbeat_at) < staleMs;
-        if (live) return held;
-      }
-      this.db
-        .prepare(
-          `INSERT OR REPLACE INTO scheduler_lock (id, host, pid, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)`,
-        )
-        .run(HOST, process.pid, now.toISOString(), now.toISOString());
-      return null;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const held = this.db.prepare('SELECT * FROM scheduler_lock WHERE id = 1').get() as SchedulerLock | undefined;
+        if (held && !(held.host === HOST && held.pid === process.pid)) {
+          const live = held.host === HOST ? alive(held.pid) : now.getTime() - Date.parse(held.heartbeat_at) < staleMs;
+          if (live) return held;
+        }
+        this.db
+          .prepare(`INSERT OR REPLACE INTO scheduler_lock (id, host, pid, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)`)
+          .run(HOST, process.pid, now.toISOString(), now.toISOString());
+        return null;
+      })
+      .immediate();
   }
 
   heartbeatSchedulerLock(now: Date): void {
@@ -548,22 +546,21 @@ export class StateStore {
   // -- task instances -------------------------------------------------------
 
   listTaskInstances(runId: string): TaskInstanceRow[] {
-    return this.db
-      .prepare('SELECT * FROM task_instances WHERE run_id = ? ORDER BY rowid')
-      .all(runId) as TaskInstanceRow[];
+    return this.db.prepare('SELECT * FROM task_instances WHERE run_id = ? ORDER BY rowid').all(runId) as TaskInstanceRow[];
   }
 
   getTaskInstance(runId: string, taskId: string): TaskInstanceRow | undefined {
-    return this.db
-      .prepare('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ?')
-      .get(runId, taskId) as TaskInstanceRow | undefined;
+    return this.db.prepare('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ?').get(runId, taskId) as
+      TaskInstanceRow | undefined;
   }
 
   /** Sets a task instance's state (no try involved: scheduled, queued, skipped, upstream_failed). */
   setTaskState(runId: string, taskId: string, state: TaskState | null, now: Date): void {
     const finished = state === 'skipped' || state === 'upstream_failed';
     this.db
-      .prepare(`UPDATE task_instances SET state = ?, ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE run_id = ? AND task_id = ?`)
+      .prepare(
+        `UPDATE task_instances SET state = ?, ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE run_id = ? AND task_id = ?`,
+      )
       .run(state, finished ? 1 : 0, now.toISOString(), runId, taskId);
   }
 
@@ -609,9 +606,7 @@ export class StateStore {
     const startedMs = Date.parse(tryRow.started_at);
     this.db.transaction(() => {
       this.db
-        .prepare(
-          `UPDATE task_tries SET state = ?, ended_at = ?, duration_ms = ?, error = ?, stack = ? WHERE try_id = ?`,
-        )
+        .prepare(`UPDATE task_tries SET state = ?, ended_at = ?, duration_ms = ?, error = ?, stack = ? WHERE try_id = ?`)
         .run(
           end.state,
           end.now.toISOString(),
@@ -643,9 +638,7 @@ export class StateStore {
 
   listTries(runId: string, taskId?: string): TryRow[] {
     return this.db
-      .prepare(
-        `SELECT * FROM task_tries WHERE run_id = ? AND (? IS NULL OR task_id = ?) ORDER BY try_id`,
-      )
+      .prepare(`SELECT * FROM task_tries WHERE run_id = ? AND (? IS NULL OR task_id = ?) ORDER BY try_id`)
       .all(runId, taskId ?? null, taskId ?? null) as TryRow[];
   }
 
@@ -657,8 +650,7 @@ export class StateStore {
 
   getOutputs(tryId: number): Record<string, unknown> | null {
     const row = this.db.prepare('SELECT outputs FROM task_outputs WHERE try_id = ?').get(tryId) as
-      | { outputs: string }
-      | undefined;
+      { outputs: string } | undefined;
     return row ? (JSON.parse(row.outputs) as Record<string, unknown>) : null;
   }
 
@@ -728,15 +720,14 @@ export class StateStore {
 
   getConnection(name: string): ConnectionRow | undefined {
     const r = this.db.prepare('SELECT * FROM connections WHERE name = ?').get(name) as
-      | (Omit<ConnectionRow, 'extra'> & { extra: string })
-      | undefined;
+      (Omit<ConnectionRow, 'extra'> & { extra: string }) | undefined;
     return r ? { ...r, extra: JSON.parse(r.extra) as Record<string, unknown> } : undefined;
   }
 
   listConnections(): ConnectionRow[] {
-    return (this.db.prepare('SELECT * FROM connections ORDER BY name').all() as (Omit<ConnectionRow, 'extra'> & { extra: string })[]).map(
-      (r) => ({ ...r, extra: JSON.parse(r.extra) as Record<string, unknown> }),
-    );
+    return (
+      this.db.prepare('SELECT * FROM connections ORDER BY name').all() as (Omit<ConnectionRow, 'extra'> & { extra: string })[]
+    ).map((r) => ({ ...r, extra: JSON.parse(r.extra) as Record<string, unknown> }));
   }
 
   deleteConnection(name: string): boolean {

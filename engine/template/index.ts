@@ -88,11 +88,13 @@ export function sqlLiteral(value: unknown, dialect: string): string {
     return `TIMESTAMP '${iso.slice(0, 10)} ${iso.slice(11, 19)}${ms}'`;
   }
   if (Array.isArray(value)) {
-    if (value.length === 0) throw new Error('sql_literal: an empty list has no SQL literal (IN () is invalid); guard it with {% if %}');
+    if (value.length === 0)
+      throw new Error('sql_literal: an empty list has no SQL literal (IN () is invalid); guard it with {% if %}');
     return value.map((v) => sqlLiteral(v, dialect)).join(', ');
   }
   if (typeof value === 'string') {
-    if (value.includes('\u0000')) throw new Error('sql_literal: the string holds a NUL byte (\\u0000), which PostgreSQL and Redshift cannot store');
+    if (value.includes('\u0000'))
+      throw new Error('sql_literal: the string holds a NUL byte (\\u0000), which PostgreSQL and Redshift cannot store');
     const quoted = value.replace(/'/g, "''");
     if (!value.includes('\\')) return `'${quoted}'`;
     const escaped = quoted.replace(/\\/g, '\\\\');
@@ -112,7 +114,9 @@ export function sqlIdent(value: unknown): string {
   const parsed = identifier.safeParse(value);
   if (!parsed.success) {
     const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
-    throw new Error(`sql_ident: ${shown} is not a SQL identifier (letters, digits and _, not starting with a digit; optionally schema.name)`);
+    throw new Error(
+      `sql_ident: ${shown} is not a SQL identifier (letters, digits and _, not starting with a digit; optionally schema.name)`,
+    );
   }
   return quoteIdent(parsed.data);
 }

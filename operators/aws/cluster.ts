@@ -44,7 +44,10 @@ export async function createOnAws(ctx: TaskContext<Params>): Promise<void> {
     let cluster = await describeCluster(clients.redshift, p.cluster_identifier);
     let createdCluster = false;
     if (!cluster) {
-      log.info({ cluster: p.cluster_identifier, node_type: p.node_type, nodes: p.number_of_nodes, region }, 'creating the Redshift cluster');
+      log.info(
+        { cluster: p.cluster_identifier, node_type: p.node_type, nodes: p.number_of_nodes, region },
+        'creating the Redshift cluster',
+      );
       cluster = await createCluster(clients.redshift, p, role.arn, password);
       createdCluster = cluster !== undefined;
     } else {
@@ -53,9 +56,12 @@ export async function createOnAws(ctx: TaskContext<Params>): Promise<void> {
     if (cluster && !(cluster.IamRoles ?? []).some((r) => r.IamRoleArn === role.arn) && cluster.ClusterStatus === 'available') {
       log.info({ cluster: p.cluster_identifier, role_arn: role.arn }, 'attaching the role to the existing cluster');
       await aws(`redshift:ModifyClusterIamRoles on cluster ${p.cluster_identifier}`, () =>
-        clients.redshift.send(new ModifyClusterIamRolesCommand({ ClusterIdentifier: p.cluster_identifier, AddIamRoles: [role.arn] }), {
-          abortSignal: signal,
-        }),
+        clients.redshift.send(
+          new ModifyClusterIamRolesCommand({ ClusterIdentifier: p.cluster_identifier, AddIamRoles: [role.arn] }),
+          {
+            abortSignal: signal,
+          },
+        ),
       );
     }
     const ready = await waitForCluster(clients.redshift, p.cluster_identifier, 'available', {
@@ -65,7 +71,8 @@ export async function createOnAws(ctx: TaskContext<Params>): Promise<void> {
       pollMs: p.poll_interval,
     });
     const host = ready?.Endpoint?.Address;
-    if (!ready || !host) throw new TaskFailure(`cluster ${p.cluster_identifier} is available but has no endpoint address yet; run again`);
+    if (!ready || !host)
+      throw new TaskFailure(`cluster ${p.cluster_identifier} is available but has no endpoint address yet; run again`);
     const port = ready.Endpoint?.Port ?? p.port;
     const database = ready.DBName ?? p.db_name;
     const user = ready.MasterUsername ?? p.master_username;
@@ -116,9 +123,11 @@ function readPassword(envName: string): string {
   }
   const problems: string[] = [];
   if (pw.length < 8 || pw.length > 64) problems.push('be 8 to 64 characters long');
-  if (!/[A-Z]/.test(pw) || !/[a-z]/.test(pw) || !/[0-9]/.test(pw)) problems.push('hold an upper case letter, a lower case letter and a digit');
-  if (/['"\\/@\s]/.test(pw)) problems.push("not hold ' \" \\ / @ or spaces");
-  if (problems.length) throw new TaskFailure(`the password in ${envName} does not suit Redshift: it must ${problems.join(', and ')}`);
+  if (!/[A-Z]/.test(pw) || !/[a-z]/.test(pw) || !/[0-9]/.test(pw))
+    problems.push('hold an upper case letter, a lower case letter and a digit');
+  if (/['"\\/@\s]/.test(pw)) problems.push('not hold \' " \\ / @ or spaces');
+  if (problems.length)
+    throw new TaskFailure(`the password in ${envName} does not suit Redshift: it must ${problems.join(', and ')}`);
   return pw;
 }
 
@@ -128,7 +137,12 @@ const TRUST_POLICY = JSON.stringify({
 });
 
 /** GetRole, else CreateRole (trusting Redshift); then attaches the policies it lacks. */
-export async function ensureRole(iam: IAMClient, name: string, policies: string[], log: Logger): Promise<{ arn: string; created: boolean }> {
+export async function ensureRole(
+  iam: IAMClient,
+  name: string,
+  policies: string[],
+  log: Logger,
+): Promise<{ arn: string; created: boolean }> {
   let arn: string | undefined;
   let created = false;
   try {
@@ -178,7 +192,12 @@ export async function describeCluster(redshift: RedshiftClient, id: string): Pro
   }
 }
 
-async function createCluster(redshift: RedshiftClient, p: Params, roleArn: string, password: string): Promise<Cluster | undefined> {
+async function createCluster(
+  redshift: RedshiftClient,
+  p: Params,
+  roleArn: string,
+  password: string,
+): Promise<Cluster | undefined> {
   try {
     const out = await redshift.send(
       new CreateClusterCommand({
@@ -222,11 +241,21 @@ function reuseCheck(c: Cluster, p: Params, log: Logger): void {
   if (c.DBName && c.DBName !== p.db_name) differs.push(`db_name ${c.DBName}`);
   if (c.MasterUsername && c.MasterUsername !== p.master_username) differs.push(`master_username ${c.MasterUsername}`);
   log.info({ cluster: p.cluster_identifier, status }, 'Redshift cluster exists; reusing it');
-  if (differs.length) log.warn({ cluster: p.cluster_identifier, differs }, `the existing cluster differs from the DAG (kept as is): ${differs.join(', ')}`);
+  if (differs.length)
+    log.warn(
+      { cluster: p.cluster_identifier, differs },
+      `the existing cluster differs from the DAG (kept as is): ${differs.join(', ')}`,
+    );
 }
 
 /** Opens the port on the cluster's VPC security group to a CIDR; an existing rule is fine. */
-async function openIngress(ctx: TaskContext<Params>, ec2: EC2Client, c: Cluster, port: number, cidrParam: string): Promise<string> {
+async function openIngress(
+  ctx: TaskContext<Params>,
+  ec2: EC2Client,
+  c: Cluster,
+  port: number,
+  cidrParam: string,
+): Promise<string> {
   const { log, signal } = ctx;
   const cidr = cidrParam.trim() === 'my-ip' ? await myIp(signal) : cidrParam.trim();
   const v6 = cidr.includes(':');
@@ -274,7 +303,9 @@ async function myIp(signal: AbortSignal): Promise<string> {
     return `${ip}/32`;
   } catch (err) {
     if (signal.aborted) throw err;
-    throw new TaskFailure(`ingress_cidr my-ip: could not learn this machine's public address (${errorMessage(err)}); give a CIDR instead`);
+    throw new TaskFailure(
+      `ingress_cidr my-ip: could not learn this machine's public address (${errorMessage(err)}); give a CIDR instead`,
+    );
   }
 }
 
@@ -287,7 +318,10 @@ function recordConnection(ctx: TaskContext<Params>, url: string, extra: Record<s
     ctx.log.warn({ connection: name }, `${envName} is set and overrides the recorded connection; unset it to use the cluster`);
   }
   if (!store) {
-    ctx.log.warn({ connection: name, url }, `no connection store in this context; record it with: sluice connections set ${name} '${url}'`);
+    ctx.log.warn(
+      { connection: name, url },
+      `no connection store in this context; record it with: sluice connections set ${name} '${url}'`,
+    );
     return false;
   }
   store.setConnection(name, url, extra, `${ctx.dagId}.${ctx.taskId}`);
@@ -334,7 +368,10 @@ export async function deleteOnAws(ctx: TaskContext<DeleteClusterParams>): Promis
         } else throw describeAwsError(err, `redshift:DeleteCluster ${id}`);
       }
       deleted = true;
-      log.info({ cluster: id, final_snapshot: snapshot }, snapshot ? `deleting the cluster (final snapshot ${snapshot})` : 'deleting the cluster (no final snapshot)');
+      log.info(
+        { cluster: id, final_snapshot: snapshot },
+        snapshot ? `deleting the cluster (final snapshot ${snapshot})` : 'deleting the cluster (no final snapshot)',
+      );
     }
     if (cluster && p.wait) {
       await waitForCluster(clients.redshift, id, 'deleted', { signal, log, maxWaitMs: p.wait_timeout, pollMs: p.poll_interval });

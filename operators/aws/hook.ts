@@ -56,7 +56,8 @@ interface AwsErrorLike {
   $metadata?: { httpStatusCode?: number };
 }
 
-const DENIED = /^(AccessDenied|AccessDeniedException|UnauthorizedOperation|UnauthorizedAccess|AuthFailure|InvalidClientTokenId|SignatureDoesNotMatch|ExpiredToken|ExpiredTokenException|UnrecognizedClientException|InvalidAccessKeyId)$/;
+const DENIED =
+  /^(AccessDenied|AccessDeniedException|UnauthorizedOperation|UnauthorizedAccess|AuthFailure|InvalidClientTokenId|SignatureDoesNotMatch|ExpiredToken|ExpiredTokenException|UnrecognizedClientException|InvalidAccessKeyId)$/;
 
 /** The AWS error code of an SDK error ('' when it is not one). */
 export function awsErrorName(err: unknown): string {

@@ -65,7 +65,7 @@ export const targetParam = z
   .string()
   .default('auto')
   .describe(
-    "aws, local, or auto (the default): aws when the warehouse connection is redshift://, else local (pglite/postgres); a template, e.g. {{ params.target }}",
+    'aws, local, or auto (the default): aws when the warehouse connection is redshift://, else local (pglite/postgres); a template, e.g. {{ params.target }}',
   );
 
 /** Resolves the target parameter (after templating) for a warehouse connection. */

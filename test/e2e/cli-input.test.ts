@@ -51,7 +51,13 @@ describe('CLI: bad input gets a clear error and the right exit code', function (
   it('an unknown run, task or try is a usage error (exit 2), as an unknown DAG is', () => {
     const dag = p.run(['run-dag', 'nope']);
     expect(dag.code).to.equal(2);
-    for (const args of [['tasks', 'list', 'nope'], ['logs', 'nope', 'x'], ['tasks', 'clear', 'nope'], ['runs', 'mark', 'nope', 'success'], ['report', 'example', '--run', 'nope']]) {
+    for (const args of [
+      ['tasks', 'list', 'nope'],
+      ['logs', 'nope', 'x'],
+      ['tasks', 'clear', 'nope'],
+      ['runs', 'mark', 'nope', 'success'],
+      ['report', 'example', '--run', 'nope'],
+    ]) {
       const r = p.run(args);
       expect(r.code, args.join(' ')).to.equal(2);
       expect(r.stderr, args.join(' ')).to.contain("no run 'nope'");

@@ -40,7 +40,15 @@ function among(loaded: string[], names: string[]): string[] {
 }
 
 /** What no command should load before it needs it: drivers, the AWS SDK, the runner, the scheduler. */
-const HEAVY = ['@electric-sql/pglite', 'pg', 'pg-copy-streams', 'pino-pretty', '@aws-sdk/client-ec2', '@aws-sdk/client-redshift', '@aws-sdk/client-s3'];
+const HEAVY = [
+  '@electric-sql/pglite',
+  'pg',
+  'pg-copy-streams',
+  'pino-pretty',
+  '@aws-sdk/client-ec2',
+  '@aws-sdk/client-redshift',
+  '@aws-sdk/client-s3',
+];
 
 describe('CLI start-up loads what the command needs, when it runs', () => {
   const home = tmpDir('sluice-cli-lazy-');
@@ -52,7 +60,18 @@ describe('CLI start-up loads what the command needs, when it runs', () => {
       const r = traced(args, home);
       expect(r.code, args.join(' ')).to.equal(0);
       if (args[0] === '--version') expect(r.stdout.trim()).to.equal(pkg.version);
-      const forbidden = [...HEAVY, 'zod', 'yaml', 'better-sqlite3', 'pino', 'liquidjs', 'croner', 'engine/cli/app.ts', 'engine/config.ts', 'operators/'];
+      const forbidden = [
+        ...HEAVY,
+        'zod',
+        'yaml',
+        'better-sqlite3',
+        'pino',
+        'liquidjs',
+        'croner',
+        'engine/cli/app.ts',
+        'engine/config.ts',
+        'operators/',
+      ];
       expect(among(r.loaded, forbidden), args.join(' ')).to.deep.equal([]);
     }
   });

@@ -41,7 +41,9 @@ describe('CLI end to end (spawned processes)', function () {
     const r = p.run(['--date', '2024-03-05', 'example'], { bin: 'run-dag' });
     expect(r.stderr).to.equal('');
     expect(r.code).to.equal(0);
-    expect(r.stdout).to.contain('run example__manual__2024-03-05T00:00:00Z: data interval [2024-03-05T00:00:00Z, 2024-03-06T00:00:00Z)');
+    expect(r.stdout).to.contain(
+      'run example__manual__2024-03-05T00:00:00Z: data interval [2024-03-05T00:00:00Z, 2024-03-06T00:00:00Z)',
+    );
     expect(r.stdout).to.match(/extract_events running \(try 1\)/);
     expect(r.stdout).to.match(/^task\s+state\s+tries\s+duration/m);
     expect(r.stdout).to.match(/^transform\s+success\s+1\s/m);
@@ -99,7 +101,8 @@ describe('CLI end to end (spawned processes)', function () {
     expect(JSON.parse(runs.stdout).map((x: { run_id: string }) => x.run_id)).to.deep.equal([runId]);
 
     const db = stateDb(p);
-    const dump = JSON.stringify(db.prepare('SELECT * FROM task_tries').all()) + JSON.stringify(db.prepare('SELECT * FROM log_lines').all());
+    const dump =
+      JSON.stringify(db.prepare('SELECT * FROM task_tries').all()) + JSON.stringify(db.prepare('SELECT * FROM log_lines').all());
     db.close();
     expect(dump).to.not.contain('topsecret');
 
@@ -152,11 +155,16 @@ describe('CLI end to end (spawned processes)', function () {
 
   it('dags validate reports every file, with file:line, and exits 2 if any is bad', () => {
     p.write('dags/bad.yaml', 'dag: bad\ntasks:\n  a:\n    operator: Emtpy\n');
-    p.write('dags/cyclic.yaml', 'dag: cyclic\ntasks:\n  a: { operator: Empty, upstream: [b] }\n  b: { operator: Empty, upstream: [a] }\n');
+    p.write(
+      'dags/cyclic.yaml',
+      'dag: cyclic\ntasks:\n  a: { operator: Empty, upstream: [b] }\n  b: { operator: Empty, upstream: [a] }\n',
+    );
     const r = p.run(['dags', 'validate']);
     expect(r.code).to.equal(2);
     expect(r.stdout).to.contain('ok    dags/example.yaml  (dag example, 7 tasks)');
-    expect(r.stdout).to.match(/FAIL  dags\/bad\.yaml\n\s+.*dags\/bad\.yaml:4:\d+: .*unknown operator 'Emtpy'; did you mean 'Empty'\?/);
+    expect(r.stdout).to.match(
+      /FAIL  dags\/bad\.yaml\n\s+.*dags\/bad\.yaml:4:\d+: .*unknown operator 'Emtpy'; did you mean 'Empty'\?/,
+    );
     expect(r.stdout).to.match(/cyclic\.yaml:\d+:\d+: .*a -> b -> a|b -> a -> b/);
     expect(r.stdout).to.contain('1 valid, 2 invalid');
     const one = p.run(['dags', 'validate', 'dags/example.yaml', '--json']);
@@ -197,13 +205,22 @@ describe('CLI end to end (spawned processes)', function () {
     expect(date.stderr).to.contain("--date 'yesterday' is not a date");
     expect(p.run(['run-dag']).code).to.equal(2);
     expect(p.run(['no-such-verb']).code).to.equal(2);
-    for (const verb of [['run-dag'], ['dags', 'list'], ['dags', 'show'], ['dags', 'validate'], ['dags', 'schema'], ['runs', 'list'], ['tasks', 'list'], ['logs']]) {
+    for (const verb of [
+      ['run-dag'],
+      ['dags', 'list'],
+      ['dags', 'show'],
+      ['dags', 'validate'],
+      ['dags', 'schema'],
+      ['runs', 'list'],
+      ['tasks', 'list'],
+      ['logs'],
+    ]) {
       const h = p.run([...verb, '--help']);
       expect(h.code, verb.join(' ')).to.equal(0);
       expect(h.stdout, verb.join(' ')).to.contain('Examples:');
     }
     const missingRun = p.run(['tasks', 'list', 'nope']);
-    expect(missingRun.code).to.equal(2) // an unknown name is a usage error, as for an unknown DAG;
+    expect(missingRun.code).to.equal(2); // an unknown name is a usage error, as for an unknown DAG;
     expect(missingRun.stderr).to.contain("no run 'nope'");
   });
 });

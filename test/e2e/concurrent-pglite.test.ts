@@ -49,10 +49,15 @@ function stateDb(p: Project): Database.Database {
   return new Database(path.join(p.dir, '.sluice', 'state.db'), { readonly: true });
 }
 
-function runsOf(p: Project, dagId: string): { run_id: string; state: string; started_at: string | null; ended_at: string | null }[] {
+function runsOf(
+  p: Project,
+  dagId: string,
+): { run_id: string; state: string; started_at: string | null; ended_at: string | null }[] {
   const db = stateDb(p);
   try {
-    return db.prepare('SELECT run_id, state, started_at, ended_at FROM dag_runs WHERE dag_id = ? ORDER BY logical_date').all(dagId) as never;
+    return db
+      .prepare('SELECT run_id, state, started_at, ended_at FROM dag_runs WHERE dag_id = ? ORDER BY logical_date')
+      .all(dagId) as never;
   } finally {
     db.close();
   }
@@ -76,7 +81,10 @@ describe('one embedded warehouse, several processes (CLI, PGlite)', function () 
   before(async function () {
     lake = path.join(tmpDir('sluice-lake-'), 'lake');
     await generateSampleLake({ out: lake, days: 2, eventsPerDay: 300, songs: 50, seed: 13, startDate: DAY_A });
-    for (const order of [[DAY_A, DAY_B], [DAY_B, DAY_A]]) {
+    for (const order of [
+      [DAY_A, DAY_B],
+      [DAY_B, DAY_A],
+    ]) {
       const p = await songplaysProject(lake);
       projects.push(p);
       for (const day of order) {
@@ -116,7 +124,8 @@ describe('one embedded warehouse, several processes (CLI, PGlite)', function () 
     let lockWaits = 0;
     for (let trial = 1; trial <= 5; trial++) {
       const { stderr } = await concurrentTrial();
-      if (/DAG songplays has 1 active run \(max_active_runs 1\): songplays__manual__.*; waiting for a slot/.test(stderr)) slotWaits++;
+      if (/DAG songplays has 1 active run \(max_active_runs 1\): songplays__manual__.*; waiting for a slot/.test(stderr))
+        slotWaits++;
       if (/warehouse \S+ is in use by .*, pid \d+ on .* since .*; waiting \(up to 10m\)/.test(stderr)) lockWaits++;
     }
     // Which process waits for what depends on timing; over five trials both waits were seen.
@@ -196,7 +205,9 @@ describe('waiting for the warehouse or a max_active_runs slot (CLI)', function (
       (t) => t.task_id === 'touch',
     )!;
     expect(touch.state).to.equal('failed');
-    expect(touch.error).to.contain(`warehouse ${whDir} is in use by run nap__manual__2024-01-01T00:00:00Z (run-dag), pid ${a.pid}`);
+    expect(touch.error).to.contain(
+      `warehouse ${whDir} is in use by run nap__manual__2024-01-01T00:00:00Z (run-dag), pid ${a.pid}`,
+    );
     expect(touch.error).to.contain('after waiting 1s');
     expect(touch.error).to.contain('use a PostgreSQL warehouse');
 
@@ -226,11 +237,15 @@ describe('waiting for the warehouse or a max_active_runs slot (CLI)', function (
       };
       await until('the scheduled run to finish', finished, 120_000, () => `: ${JSON.stringify(daemon.output())}`);
       // The daemon is still running, and idle: the warehouse is free (lock_timeout=0 refuses at once otherwise).
-      let q = p.run(['sql', 'SELECT count(*)::int AS n FROM seen', '--json'], { env: { SLUICE_CONN_WAREHOUSE: `pglite://${whDir}?lock_timeout=0` } });
+      let q = p.run(['sql', 'SELECT count(*)::int AS n FROM seen', '--json'], {
+        env: { SLUICE_CONN_WAREHOUSE: `pglite://${whDir}?lock_timeout=0` },
+      });
       for (let i = 0; q.code !== 0 && i < 40; i++) {
         // closing after the run ends is asynchronous: give it a moment
         await new Promise((r) => setTimeout(r, 250));
-        q = p.run(['sql', 'SELECT count(*)::int AS n FROM seen', '--json'], { env: { SLUICE_CONN_WAREHOUSE: `pglite://${whDir}?lock_timeout=0` } });
+        q = p.run(['sql', 'SELECT count(*)::int AS n FROM seen', '--json'], {
+          env: { SLUICE_CONN_WAREHOUSE: `pglite://${whDir}?lock_timeout=0` },
+        });
       }
       expect(q.code, q.stderr).to.equal(0);
       expect(JSON.parse(q.stdout)).to.deep.equal([{ n: 1 }]);
@@ -256,7 +271,12 @@ describe('waiting for the warehouse or a max_active_runs slot (CLI)', function (
   it('max_active_runs holds across processes: run-dag waits for a slot (Ctrl-C gives up), the scheduler does not start another run', async () => {
     p.write('dags/slow.yaml', napDag('slow', 1));
     const a = p.start(['run-dag', 'slow', '--date', '2024-01-01']);
-    await until('run A to sleep', () => markerPid('slow') === a.pid, 120_000, () => `: ${JSON.stringify(a.output())}`);
+    await until(
+      'run A to sleep',
+      () => markerPid('slow') === a.pid,
+      120_000,
+      () => `: ${JSON.stringify(a.output())}`,
+    );
 
     // A second run-dag waits for the slot, saying which run holds it, and creates nothing; Ctrl-C ends it.
     const b = p.start(['run-dag', 'slow', '--date', '2024-01-02']);

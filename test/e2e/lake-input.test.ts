@@ -116,7 +116,9 @@ describe('CLI: hostile lake input (symlinks, deep JSON, corrupt gzip)', function
     const strict = runDag('songs_deep_strict');
     expect(strict.code).to.equal(1);
     expect(strict.stdout + strict.stderr).to.not.contain('Maximum call stack');
-    expect(strict.stdout + strict.stderr).to.match(/deep_data\/songs\.json line 2, column payload: JSON nested deeper than 1000 levels/);
+    expect(strict.stdout + strict.stderr).to.match(
+      /deep_data\/songs\.json line 2, column payload: JSON nested deeper than 1000 levels/,
+    );
   });
 
   it('fails on a truncated gzip naming the object and line, and the table keeps its rows', () => {

@@ -51,7 +51,9 @@ describe('e2e: failures retrying cannot fix are not retried', function () {
       expect(tries.filter((t) => t.task_id === 'stage').map((t) => t.state)).to.deep.equal(['failed']);
 
       const log = p.run(['logs', 'badjson__manual__2024-01-01T00:00:00Z', 'stage']);
-      expect(log.stdout).to.match(/try failed; not retried: bad input data: a retry reads the same data \(3 retries left unused\)/);
+      expect(log.stdout).to.match(
+        /try failed; not retried: bad input data: a retry reads the same data \(3 retries left unused\)/,
+      );
     } finally {
       p.remove();
     }

@@ -117,7 +117,10 @@ describe('e2e: a PostgreSQL outage mid-task', function () {
         runs = r.code === 0 ? (JSON.parse(r.stdout) as { run_id: string; state: string }[]) : [];
         if (runs.some((x) => x.state === 'success' || x.state === 'failed') || daemon.exitCode !== null) break;
       }
-      expect(runs.map((x) => x.state), JSON.stringify(daemon.output())).to.deep.equal(['success']);
+      expect(
+        runs.map((x) => x.state),
+        JSON.stringify(daemon.output()),
+      ).to.deep.equal(['success']);
       // The daemon is still up: the outage ended one try, not the process.
       expect(daemon.exitCode).to.equal(null);
       const list = p.run(['tasks', 'list', runs[0]!.run_id, '--json']);

@@ -22,7 +22,9 @@ async function fingerprint(url: string): Promise<Record<string, string>> {
   try {
     const out: Record<string, string> = {};
     for (const t of TABLES) {
-      const r = await c.query(`SELECT count(*) AS n, md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM "${t}" x`);
+      const r = await c.query(
+        `SELECT count(*) AS n, md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM "${t}" x`,
+      );
       out[t] = `${r.rows[0].n}:${r.rows[0].h}`;
     }
     return out;

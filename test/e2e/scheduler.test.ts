@@ -44,7 +44,10 @@ describe('scheduler daemon (spawned processes)', function () {
     const out = d.output().stderr + d.output().stdout;
     expect(out).to.contain('stopping: running tries may finish within the grace period');
     const s = db(p);
-    expect(s.prepare("SELECT state, try_number FROM task_instances WHERE task_id = 'work'").get()).to.deep.equal({ state: 'success', try_number: 1 });
+    expect(s.prepare("SELECT state, try_number FROM task_instances WHERE task_id = 'work'").get()).to.deep.equal({
+      state: 'success',
+      try_number: 1,
+    });
     // Drained: the run is queued, its last task not started; the lock is gone.
     expect(s.prepare('SELECT state FROM dag_runs').get()).to.deep.equal({ state: 'queued' });
     expect(s.prepare("SELECT state FROM task_instances WHERE task_id = 'after'").get()).to.deep.equal({ state: null });
@@ -71,14 +74,18 @@ describe('scheduler daemon (spawned processes)', function () {
       { state: 'failed', error: 'interrupted: scheduler stopped (SIGTERM received)' },
     ]);
     expect(s.prepare("SELECT state FROM task_instances WHERE task_id = 'work'").get()).to.deep.equal({ state: 'up_for_retry' });
-    expect(s.prepare("SELECT count(*) n FROM task_instances WHERE state IN ('running', 'queued', 'scheduled')").get()).to.deep.equal({ n: 0 });
+    expect(
+      s.prepare("SELECT count(*) n FROM task_instances WHERE state IN ('running', 'queued', 'scheduled')").get(),
+    ).to.deep.equal({ n: 0 });
     s.close();
     expect(p.run(['--config', 'cfg.yaml', 'scheduler', '--once']).code).to.equal(0);
     const s2 = db(p);
-    expect(s2.prepare("SELECT try_number, state FROM task_tries WHERE task_id = 'work' ORDER BY try_number").all()).to.deep.equal([
-      { try_number: 1, state: 'failed' },
-      { try_number: 2, state: 'success' },
-    ]);
+    expect(s2.prepare("SELECT try_number, state FROM task_tries WHERE task_id = 'work' ORDER BY try_number").all()).to.deep.equal(
+      [
+        { try_number: 1, state: 'failed' },
+        { try_number: 2, state: 'success' },
+      ],
+    );
     expect(s2.prepare('SELECT state FROM dag_runs').get()).to.deep.equal({ state: 'success' });
     s2.close();
   });
@@ -94,9 +101,15 @@ describe('scheduler daemon (spawned processes)', function () {
     await d.done;
     const r = p.run(['scheduler', '--once']);
     expect(r.code).to.equal(0);
-    expect(r.stderr).to.match(/task work try 1 was left running by process \d+, which died; marked failed \(it will be retried\)/);
+    expect(r.stderr).to.match(
+      /task work try 1 was left running by process \d+, which died; marked failed \(it will be retried\)/,
+    );
     const s = db(p);
-    expect(s.prepare("SELECT try_number, state, substr(error, 1, 12) e FROM task_tries WHERE task_id = 'work' ORDER BY try_number").all()).to.deep.equal([
+    expect(
+      s
+        .prepare("SELECT try_number, state, substr(error, 1, 12) e FROM task_tries WHERE task_id = 'work' ORDER BY try_number")
+        .all(),
+    ).to.deep.equal([
       { try_number: 1, state: 'failed', e: 'process died' },
       { try_number: 2, state: 'success', e: null },
     ]);
@@ -110,7 +123,9 @@ describe('scheduler daemon (spawned processes)', function () {
     const b = p.start(['run-dag', 'nightly', '--date', '2024-02-01']);
     const codes = [await a.done, await b.done].sort();
     expect(codes).to.deep.equal([0, 2]);
-    const refused = [a.output(), b.output()].find((o) => /already has a run|another process created|being executed/.test(o.stderr));
+    const refused = [a.output(), b.output()].find((o) =>
+      /already has a run|another process created|being executed/.test(o.stderr),
+    );
     expect(refused, 'one trigger is refused with a message').to.not.equal(undefined);
     const s = db(p);
     expect(s.prepare('SELECT count(*) n FROM dag_runs').get()).to.deep.equal({ n: 1 });

@@ -102,7 +102,10 @@ describe('passwords with URL-reserved characters never leak', function () {
   });
 
   it('connections list and get (table and --json) mask the whole password', () => {
-    for (const args of [['connections', 'list'], ['connections', 'list', '--json']]) {
+    for (const args of [
+      ['connections', 'list'],
+      ['connections', 'list', '--json'],
+    ]) {
       const r = p.run(args);
       expect(r.code, all(r)).to.equal(0);
       expectNoSecret(args.join(' '), all(r));

@@ -100,15 +100,26 @@ describe('the state DB is checked, backed up, and read read-only', function () {
     for (const d of [p.dir, path.join(p.dir, '.sluice'), path.join(p.dir, 'dags')]) fs.chmodSync(d, 0o755);
     const tsx = import.meta.resolve('tsx');
     const asNobody = (args: string[]): CliResult => {
-      const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '--import', tsx, path.join(ROOT, 'engine/cli/main.ts'), ...args], {
-        cwd: p.dir,
-        env: { PATH: process.env.PATH, NO_COLOR: '1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-        encoding: 'utf8',
-      });
+      const r = spawnSync(
+        'runuser',
+        ['-u', 'nobody', '--', process.execPath, '--import', tsx, path.join(ROOT, 'engine/cli/main.ts'), ...args],
+        {
+          cwd: p.dir,
+          env: { PATH: process.env.PATH, NO_COLOR: '1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+          encoding: 'utf8',
+        },
+      );
       return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     };
     const before = fs.readdirSync(path.join(p.dir, '.sluice')).sort();
-    for (const args of [['runs', 'list'], ['tasks', 'list', RUN], ['logs', RUN, 'b'], ['report', 'tiny'], ['dags', 'list'], ['connections', 'list']]) {
+    for (const args of [
+      ['runs', 'list'],
+      ['tasks', 'list', RUN],
+      ['logs', RUN, 'b'],
+      ['report', 'tiny'],
+      ['dags', 'list'],
+      ['connections', 'list'],
+    ]) {
       const r = asNobody(args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).to.be.oneOf([0, 1]);
       expect(r.stderr, args.join(' ')).not.to.match(/unable to open|readonly database|SqliteError/);
@@ -117,7 +128,10 @@ describe('the state DB is checked, backed up, and read read-only', function () {
     expect(asNobody(['logs', RUN, 'b']).stdout).to.include('try 1 of 1: success');
     const w = asNobody(['run-dag', 'tiny', '--date', '2024-01-02']);
     expect(w.code).to.equal(1);
-    expect(w.stderr).to.include(db).and.include('SLUICE_HOME').and.not.match(/SqliteError/);
+    expect(w.stderr)
+      .to.include(db)
+      .and.include('SLUICE_HOME')
+      .and.not.match(/SqliteError/);
     expect(fs.readdirSync(path.join(p.dir, '.sluice')).sort()).to.deep.equal(before);
   });
 });

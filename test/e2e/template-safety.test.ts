@@ -97,11 +97,21 @@ describe('template safety through the CLI: typed params, sql_literal, validate',
     try {
       q.write(
         'dags/bad.yaml',
-        ['dag: bad', 'params:', '  limit: { type: integer, minimun: 1, default: 5 }', '  day: { type: string, format: date, default: "2018-13-01" }', 'tasks:', '  a: { operator: Empty }', ''].join('\n'),
+        [
+          'dag: bad',
+          'params:',
+          '  limit: { type: integer, minimun: 1, default: 5 }',
+          '  day: { type: string, format: date, default: "2018-13-01" }',
+          'tasks:',
+          '  a: { operator: Empty }',
+          '',
+        ].join('\n'),
       );
       const r = q.run(['dags', 'validate']);
       expect(r.code).to.equal(2);
-      expect(r.stdout).to.match(/dags\/bad\.yaml:3:\d+: params\.limit\.minimun: unknown keyword 'minimun'.*did you mean 'minimum'/);
+      expect(r.stdout).to.match(
+        /dags\/bad\.yaml:3:\d+: params\.limit\.minimun: unknown keyword 'minimun'.*did you mean 'minimum'/,
+      );
       expect(r.stdout).to.match(/dags\/bad\.yaml:4:\d+: params\.day\.default: .*date/);
     } finally {
       q.remove();
@@ -135,10 +145,18 @@ describe('template safety through the CLI: typed params, sql_literal, validate',
       );
       const r = q.run(['dags', 'validate']);
       expect(r.code, r.stdout + r.stderr).to.equal(2);
-      expect(r.stdout).to.match(/dags\/typo\.yaml:6:\d+: tasks\.echo\.message: unknown template variable 'logical_dat'; did you mean 'logical_date'\?/);
-      expect(r.stdout).to.contain('known variables: dag_id, run_id, task_id, logical_date, ds, ds_nodash, ts, data_interval_start, data_interval_end, params, conn, dialect');
-      expect(r.stdout).to.match(/dags\/typo\.yaml:9:\d+: tasks\.q\.sql: unknown param 'limt' \(params\.limt\); did you mean 'limit'\?/);
-      expect(r.stdout).to.match(/dags\/typo\.yaml:12:\d+: tasks\.f\.sql: unknown template variable 'ds_nodashh' in sql\/report\.sql line 2/);
+      expect(r.stdout).to.match(
+        /dags\/typo\.yaml:6:\d+: tasks\.echo\.message: unknown template variable 'logical_dat'; did you mean 'logical_date'\?/,
+      );
+      expect(r.stdout).to.contain(
+        'known variables: dag_id, run_id, task_id, logical_date, ds, ds_nodash, ts, data_interval_start, data_interval_end, params, conn, dialect',
+      );
+      expect(r.stdout).to.match(
+        /dags\/typo\.yaml:9:\d+: tasks\.q\.sql: unknown param 'limt' \(params\.limt\); did you mean 'limit'\?/,
+      );
+      expect(r.stdout).to.match(
+        /dags\/typo\.yaml:12:\d+: tasks\.f\.sql: unknown template variable 'ds_nodashh' in sql\/report\.sql line 2/,
+      );
       expect(r.stdout).not.to.match(/tasks\.ok/);
     } finally {
       q.remove();

@@ -56,7 +56,10 @@ export class Project {
   }
 
   /** Starts `sluice ARGS` in the background. */
-  start(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): ChildProcess & { output: () => CliResult; done: Promise<number | null> } {
+  start(
+    args: string[],
+    opts: { env?: NodeJS.ProcessEnv } = {},
+  ): ChildProcess & { output: () => CliResult; done: Promise<number | null> } {
     const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
       cwd: this.dir,
       env: this.spawnEnv(opts.env ?? {}),

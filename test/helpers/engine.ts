@@ -68,7 +68,8 @@ export function testOperators(probe: Probe) {
     }),
     defineOperator({
       name: 'Sleep',
-      description: 'test: waits ms (real time) or until aborted; `ignore_signal` keeps waiting after abort; `marker` is a file written on start',
+      description:
+        'test: waits ms (real time) or until aborted; `ignore_signal` keeps waiting after abort; `marker` is a file written on start',
       params: z
         .object({
           ms: z.number().int().default(60_000),
@@ -112,7 +113,14 @@ export function noConnections(): ConnectionResolver {
   const fail = async (): Promise<never> => {
     throw new Error('this test has no connections');
   };
-  return { warehouse: fail, objectStore: fail, publicUrl: () => '', dialect: () => 'postgres', names: () => [], closeAll: async () => {} };
+  return {
+    warehouse: fail,
+    objectStore: fail,
+    publicUrl: () => '',
+    dialect: () => 'postgres',
+    names: () => [],
+    closeAll: async () => {},
+  };
 }
 
 export interface Harness {
@@ -133,7 +141,9 @@ export interface Harness {
   close(): void;
 }
 
-export function harness(opts: { clock?: Clock; connections?: ConnectionResolver; registry?: OperatorRegistry; projectRoot?: string } = {}): Harness {
+export function harness(
+  opts: { clock?: Clock; connections?: ConnectionResolver; registry?: OperatorRegistry; projectRoot?: string } = {},
+): Harness {
   const dir = tmpDir();
   const store = new StateStore(path.join(dir, 'state.db'));
   const probe = new Probe();

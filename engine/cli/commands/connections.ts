@@ -144,7 +144,8 @@ export function register(program: Command, ctx: CliContext): Command {
     const lines = [`name:    ${v.name}`, `source:  ${v.source}`, `url:     ${v.url}`];
     for (const s of v.shadows) lines.push(`hides:   ${s.source}: ${s.url}`);
     if (v.extra && Object.keys(v.extra).length) {
-      for (const [k, val] of Object.entries(v.extra)) lines.push(`  ${k}: ${typeof val === 'string' ? val : JSON.stringify(val)}`);
+      for (const [k, val] of Object.entries(v.extra))
+        lines.push(`  ${k}: ${typeof val === 'string' ? val : JSON.stringify(val)}`);
     }
     if (v.updated_at) lines.push(`updated: ${isoSeconds(v.updated_at)}${v.updated_by ? ` by ${v.updated_by}` : ''}`);
     process.stdout.write(lines.join('\n') + '\n');
@@ -152,7 +153,9 @@ export function register(program: Command, ctx: CliContext): Command {
 
   const set = connections
     .command('set')
-    .description('store a connection in the state DB (it overrides the config file; SLUICE_CONN_* overrides it). No literal secrets.')
+    .description(
+      'store a connection in the state DB (it overrides the config file; SLUICE_CONN_* overrides it). No literal secrets.',
+    )
     .argument('<name>')
     .argument('<url>')
     .option('--extra <json>', 'non-secret details as a JSON object, e.g. {"role_arn": "..."}')

@@ -34,7 +34,13 @@ export function register(program: Command, ctx: CliContext): void {
       process.stdout.write(
         table(
           ['dag', 'schedule', 'tasks', 'file', 'last run'],
-          rows.map((r) => [r.dag_id, r.schedule ?? 'manual', r.tasks, r.file, r.last_state ? `${r.last_state} (${r.last_run})` : '']),
+          rows.map((r) => [
+            r.dag_id,
+            r.schedule ?? 'manual',
+            r.tasks,
+            r.file,
+            r.last_state ? `${r.last_state} (${r.last_run})` : '',
+          ]),
         ),
       );
       for (const e of errors) process.stderr.write(`\nbroken DAG file:\n${e.message}\n`);
@@ -47,7 +53,14 @@ export function register(program: Command, ctx: CliContext): void {
     .description('show a DAG: its tasks and dependencies')
     .argument('<dag_id>')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'mermaid', 'dot']).default('text'))
-    .addHelpText('after', examples(['sluice dags show songplays', 'sluice dags show songplays --format mermaid', 'sluice dags show songplays --format dot | dot -Tpng > dag.png']));
+    .addHelpText(
+      'after',
+      examples([
+        'sluice dags show songplays',
+        'sluice dags show songplays --format mermaid',
+        'sluice dags show songplays --format dot | dot -Tpng > dag.png',
+      ]),
+    );
   readingAction(ctx, dagsShow, async (app, dagId: string, o: { format: 'text' | 'mermaid' | 'dot' }) => {
     const [{ renderDag }, { findDag }] = await Promise.all([import('../../dag/render.js'), import('../app.js')]);
     process.stdout.write(renderDag(findDag(app, dagId), o.format).replace(/\n?$/, '\n'));
@@ -66,14 +79,20 @@ export function register(program: Command, ctx: CliContext): void {
     .description('print the JSON Schema of DAG files (for editor completion)')
     .addHelpText(
       'after',
-      examples(['sluice dags schema > dag.schema.json', '# then in a DAG file:  # yaml-language-server: $schema=./dag.schema.json']),
+      examples([
+        'sluice dags schema > dag.schema.json',
+        '# then in a DAG file:  # yaml-language-server: $schema=./dag.schema.json',
+      ]),
     );
   readingAction(ctx, dagsSchema, async (app) => {
     const { dagJsonSchema } = await import('../../dag/schema.js');
     printJson(dagJsonSchema(app.registry));
   });
 
-  for (const [verb, paused] of [['pause', true], ['unpause', false]] as const) {
+  for (const [verb, paused] of [
+    ['pause', true],
+    ['unpause', false],
+  ] as const) {
     const c = dags
       .command(verb)
       .description(paused ? 'pause a DAG: the scheduler creates and starts no runs for it' : 'unpause a DAG')
@@ -128,7 +147,8 @@ async function validateCommand(app: App, paths: string[], json: boolean): Promis
   if (json) printJson({ ok: bad.length === 0, files: results });
   else {
     for (const r of results) {
-      if (r.ok) process.stdout.write(`ok    ${path.relative(process.cwd(), r.file) || r.file}  (dag ${r.dag}, ${r.tasks} tasks)\n`);
+      if (r.ok)
+        process.stdout.write(`ok    ${path.relative(process.cwd(), r.file) || r.file}  (dag ${r.dag}, ${r.tasks} tasks)\n`);
       else {
         process.stdout.write(`FAIL  ${path.relative(process.cwd(), r.file) || r.file}\n`);
         for (const pr of r.problems) process.stdout.write(`      ${pr}\n`);

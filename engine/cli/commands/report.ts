@@ -5,7 +5,9 @@ import { type CliContext, examples, readingAction } from './kit.js';
 export function register(program: Command, ctx: CliContext): void {
   const report = program
     .command('report')
-    .description("what a run did, from the state DB: rows loaded, rejected lines, data quality checks (exit 1 if the run failed or an error check failed)")
+    .description(
+      'what a run did, from the state DB: rows loaded, rejected lines, data quality checks (exit 1 if the run failed or an error check failed)',
+    )
     .argument('<dag_id>')
     .option('--run <run_id>', 'this run (default: the latest)')
     .option('--date <date>', 'the run of this logical date')

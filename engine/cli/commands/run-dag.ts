@@ -9,7 +9,10 @@ export function register(program: Command, ctx: CliContext): void {
     .description('create a manual run of a DAG and run it to completion in the foreground')
     .argument('<dag_id>', 'the DAG to run')
     .option('--date <date>', 'logical date: the run of the data interval that starts at this date or time')
-    .option('--conf <json>', 'run configuration: values for the DAG params it declares, checked before the run starts (a JSON object)')
+    .option(
+      '--conf <json>',
+      'run configuration: values for the DAG params it declares, checked before the run starts (a JSON object)',
+    )
     .option('--dags-dir <dir>', 'folder of DAG files')
     .option('--rerun', 'run an existing run of that date again (clears its tasks)')
     .option('--failed-only', 'with --rerun: only its failed and unfinished tasks')

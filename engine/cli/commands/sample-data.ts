@@ -17,11 +17,18 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--start-date <date>', 'first day of events', '2018-11-01')
     .option('--gzip', 'gzip every file (.json.gz)')
     .option('--clean', 'replace song_data/ and log_data/ if the folder has them')
-    .addHelpText('after', examples(['sluice sample-data', 'sluice sample-data --out /tmp/lake --days 30 --events-per-day 100000 --songs 5000 --seed 7']));
+    .addHelpText(
+      'after',
+      examples([
+        'sluice sample-data',
+        'sluice sample-data --out /tmp/lake --days 30 --events-per-day 100000 --songs 5000 --seed 7',
+      ]),
+    );
   action(ctx, sample, async (app, o: Record<string, string | boolean | undefined>) => {
     const num = (k: string) => {
       const n = Number(o[k]);
-      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be a whole number, not '${o[k]}'`);
+      if (!Number.isInteger(n) || n < 0)
+        throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be a whole number, not '${o[k]}'`);
       return n;
     };
     const out = path.resolve(typeof o.out === 'string' ? o.out : path.join(app.config.home, 'lake'));
@@ -37,7 +44,9 @@ export function register(program: Command, ctx: CliContext): void {
       gzip: Boolean(o.gzip),
       clean: Boolean(o.clean),
     }).catch((err: Error) => {
-      throw err instanceof RangeError || /exist/.test(err.message) ? new UsageError(err.message.replace('pass clean', 'pass --clean')) : err;
+      throw err instanceof RangeError || /exist/.test(err.message)
+        ? new UsageError(err.message.replace('pass clean', 'pass --clean'))
+        : err;
     });
     process.stdout.write(
       `wrote ${out}: ${res.songFiles} song files, ${res.eventFiles} event files, ${res.events} events ` +

@@ -19,7 +19,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--once', 'do what is due now, then exit (for cron-driven deployments)')
     .addHelpText(
       'after',
-      examples(['sluice scheduler', 'sluice scheduler --once', 'SLUICE_HOME=/var/lib/sluice sluice scheduler --dags-dir /etc/sluice/dags']) +
+      examples([
+        'sluice scheduler',
+        'sluice scheduler --once',
+        'SLUICE_HOME=/var/lib/sluice sluice scheduler --dags-dir /etc/sluice/dags',
+      ]) +
         '\nOne scheduler per state DB. SIGTERM/SIGINT stop it gracefully (scheduler.grace_period); a second signal aborts running tries.\n',
     );
   action(ctx, scheduler, async (app, o: { once?: boolean }) => {
@@ -38,7 +42,7 @@ export function register(program: Command, ctx: CliContext): void {
         .choices(['failed', 'completed', 'none'])
         .default('failed'),
     )
-    .option('--max-active-runs <n>', 'runs at once (default: the DAG\'s max_active_runs)')
+    .option('--max-active-runs <n>', "runs at once (default: the DAG's max_active_runs)")
     .option('--dry-run', 'list the intervals and what would happen, do nothing')
     .option('--json', 'JSON output')
     .addHelpText(

@@ -26,7 +26,12 @@ export function register(program: Command, ctx: CliContext): void {
       process.stdout.write(`ok (${res.rowCount} rows affected)\n`);
       return;
     }
-    process.stdout.write(table(cols, res.rows.map((r) => cols.map((c) => cell((r as Record<string, unknown>)[c])))));
+    process.stdout.write(
+      table(
+        cols,
+        res.rows.map((r) => cols.map((c) => cell((r as Record<string, unknown>)[c]))),
+      ),
+    );
     process.stdout.write(`(${res.rows.length} row${res.rows.length === 1 ? '' : 's'})\n`);
   });
 }

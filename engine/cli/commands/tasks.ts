@@ -54,10 +54,14 @@ export function register(program: Command, ctx: CliContext): void {
         'sluice tasks clear songplays__scheduled__2018-11-21T00:00:00Z --task load_songplays --downstream',
       ]),
     );
-  action(ctx, tasksClear, async (app, runId: string, o: { task?: string[]; downstream?: boolean; failedOnly?: boolean; json?: boolean }) => {
-    const { tasksClearCommand } = await import('../ops.js');
-    return tasksClearCommand(app, runId, o);
-  });
+  action(
+    ctx,
+    tasksClear,
+    async (app, runId: string, o: { task?: string[]; downstream?: boolean; failedOnly?: boolean; json?: boolean }) => {
+      const { tasksClearCommand } = await import('../ops.js');
+      return tasksClearCommand(app, runId, o);
+    },
+  );
 
   const logs = program
     .command('logs')
@@ -66,7 +70,10 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<task_id>')
     .option('--try <n>', 'the try number')
     .option('--json', 'JSON output')
-    .addHelpText('after', examples(['sluice logs songplays__manual__2018-11-21T00:00:00Z stage_events', 'sluice logs <run_id> quality --try 2']));
+    .addHelpText(
+      'after',
+      examples(['sluice logs songplays__manual__2018-11-21T00:00:00Z stage_events', 'sluice logs <run_id> quality --try 2']),
+    );
   readingAction(ctx, logs, (app, runId: string, taskId: string, o: { try?: string; json?: boolean }) => {
     requireRun(app, runId);
     const tries = app.store.listTries(runId, taskId);
@@ -84,7 +91,12 @@ export function register(program: Command, ctx: CliContext): void {
         `${t.duration_ms !== null ? `, ${humanMs(t.duration_ms)}` : ''} (pid ${t.pid} on ${t.host})\n`,
     );
     for (const l of lines) {
-      const data = l.data ? ' ' + Object.entries(JSON.parse(l.data) as Record<string, unknown>).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : '';
+      const data = l.data
+        ? ' ' +
+          Object.entries(JSON.parse(l.data) as Record<string, unknown>)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join(' ')
+        : '';
       process.stdout.write(`${l.ts} ${l.level.toUpperCase().padEnd(5)} ${l.msg}${data}\n`);
     }
     if (t.state === 'failed' && t.error) process.stdout.write(`# error: ${t.error}\n`);
@@ -94,6 +106,8 @@ export function register(program: Command, ctx: CliContext): void {
 function requireRun(app: App, runId: string): void {
   if (!app.store.getRun(runId)) {
     const recent = app.store.listRuns({ limit: 5 }).map((r) => r.run_id);
-    throw new UsageError(`no run '${runId}'${recent.length ? `. Recent runs: ${recent.join(', ')}` : ''} (see: sluice runs list)`);
+    throw new UsageError(
+      `no run '${runId}'${recent.length ? `. Recent runs: ${recent.join(', ')}` : ''} (see: sluice runs list)`,
+    );
   }
 }

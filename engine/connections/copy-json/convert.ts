@@ -56,9 +56,7 @@ export interface ColumnInfo {
   scale: number | null;
 }
 
-export type RowResult =
-  | { ok: true; csv: string }
-  | { ok: false; column: string | null; value: string | null; reason: string };
+export type RowResult = { ok: true; csv: string } | { ok: false; column: string | null; value: string | null; reason: string };
 
 export type RowConverter = (record: unknown) => RowResult;
 
@@ -254,8 +252,7 @@ function intField(col: ColumnInfo, kind: 'smallint' | 'integer' | 'bigint'): Fie
 }
 
 function decimalField(col: ColumnInfo, kind: 'numeric' | 'real' | 'double'): FieldFn {
-  const limit =
-    kind === 'numeric' && col.precision !== null ? Math.pow(10, col.precision - (col.scale ?? 0)) : undefined;
+  const limit = kind === 'numeric' && col.precision !== null ? Math.pow(10, col.precision - (col.scale ?? 0)) : undefined;
   const scaleFactor = Math.pow(10, col.scale ?? 0);
   return (v) => {
     let s: string;

@@ -150,9 +150,17 @@ export function createFastRowEncoder(
   const nullable = columns.map((c) => c.nullable);
   const maxLen = columns.map((c) => c.maxLength ?? -1);
   const mode = columns.map((c) =>
-    c.kind === 'text' ? M.Text : c.kind === 'integer' || c.kind === 'bigint' || c.kind === 'smallint' ? M.Int : c.kind === 'double' ? M.Double : M.Generic,
+    c.kind === 'text'
+      ? M.Text
+      : c.kind === 'integer' || c.kind === 'bigint' || c.kind === 'smallint'
+        ? M.Int
+        : c.kind === 'double'
+          ? M.Double
+          : M.Generic,
   );
-  const intLo = columns.map((c) => (c.kind === 'smallint' ? -32768 : c.kind === 'integer' ? -2147483648 : -Number.MAX_SAFE_INTEGER));
+  const intLo = columns.map((c) =>
+    c.kind === 'smallint' ? -32768 : c.kind === 'integer' ? -2147483648 : -Number.MAX_SAFE_INTEGER,
+  );
   const intHi = columns.map((c) => (c.kind === 'smallint' ? 32767 : c.kind === 'integer' ? 2147483647 : Number.MAX_SAFE_INTEGER));
 
   // Key cache by position in the object: records of one file repeat their keys in order.
@@ -212,19 +220,32 @@ export function createFastRowEncoder(
       if (b === B.Backslash) {
         const c = src[++k]!;
         switch (c) {
-          case 0x62: b = 0x08; break; // \b
-          case 0x66: b = 0x0c; break; // \f
-          case 0x6e: b = 0x0a; break; // \n
-          case 0x72: b = 0x0d; break; // \r
-          case 0x74: b = 0x09; break; // \t
-          case 0x75: { // \uXXXX
-            const cp = (hexVal(src[k + 1]!) << 12) | (hexVal(src[k + 2]!) << 8) | (hexVal(src[k + 3]!) << 4) | hexVal(src[k + 4]!);
+          case 0x62:
+            b = 0x08;
+            break; // \b
+          case 0x66:
+            b = 0x0c;
+            break; // \f
+          case 0x6e:
+            b = 0x0a;
+            break; // \n
+          case 0x72:
+            b = 0x0d;
+            break; // \r
+          case 0x74:
+            b = 0x09;
+            break; // \t
+          case 0x75: {
+            // \uXXXX
+            const cp =
+              (hexVal(src[k + 1]!) << 12) | (hexVal(src[k + 2]!) << 8) | (hexVal(src[k + 3]!) << 4) | hexVal(src[k + 4]!);
             if (cp <= 0 || cp >= 0x80) return false;
             b = cp;
             k += 4;
             break;
           }
-          default: b = c; // \" \\ \/
+          default:
+            b = c; // \" \\ \/
         }
       }
       if (b === B.Quote) buf[p++] = B.Quote;
@@ -316,7 +337,16 @@ export function createFastRowEncoder(
                 i += 6;
                 continue;
               }
-              if (c !== B.Quote && c !== B.Backslash && c !== 0x2f && c !== 0x62 && c !== 0x66 && c !== 0x6e && c !== 0x72 && c !== 0x74) {
+              if (
+                c !== B.Quote &&
+                c !== B.Backslash &&
+                c !== 0x2f &&
+                c !== 0x62 &&
+                c !== 0x66 &&
+                c !== 0x6e &&
+                c !== 0x72 &&
+                c !== 0x74
+              ) {
                 return false;
               }
               i += 2;
@@ -442,7 +472,12 @@ export function createFastRowEncoder(
           ok = x >= intLo[c]! && x <= intHi[c]!;
           if (ok) copyBytes(src, s, e, out);
         } else ok = generic(src, c, slot, t, out);
-      } else if (m === M.Double && t === T.Num && vEnd_[slot]! - vStart_[slot]! <= 24 && !(src[vStart_[slot]!] === B.Minus && src[vStart_[slot]! + 1] === B.D0)) {
+      } else if (
+        m === M.Double &&
+        t === T.Num &&
+        vEnd_[slot]! - vStart_[slot]! <= 24 &&
+        !(src[vStart_[slot]!] === B.Minus && src[vStart_[slot]! + 1] === B.D0)
+      ) {
         // No exponent can overflow here; the server reads the same double from this text as from String(Number(text)).
         const s = vStart_[slot]!;
         const e = vEnd_[slot]!;

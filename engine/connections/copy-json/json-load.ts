@@ -176,7 +176,8 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
   };
   const handleRecords = async (object: string, recs: JsonRecord[]) => {
     for (const rec of recs) {
-      if (rec.error !== undefined) reject({ object, line: rec.line, column: null, value: showValue(rec.text), reason: rec.error });
+      if (rec.error !== undefined)
+        reject({ object, line: rec.line, column: null, value: showValue(rec.text), reason: rec.error });
       else convertValue(object, rec.line, rec.value);
       if (chunkFull()) await flush();
     }

@@ -89,9 +89,7 @@ export async function runPgQuery<T>(
   };
   for (const s of signals) s?.addEventListener('abort', onAbort, { once: true });
   try {
-    const res = (await client.query(sql, params && params.length > 0 ? params : undefined)) as
-      | pg.QueryResult
-      | pg.QueryResult[];
+    const res = (await client.query(sql, params && params.length > 0 ? params : undefined)) as pg.QueryResult | pg.QueryResult[];
     const last = Array.isArray(res) ? res[res.length - 1]! : res;
     return {
       rows: (last?.rows ?? []) as T[],

@@ -45,7 +45,9 @@ describe('connection resolver: dialect', () => {
       }
       throw new Error(`dialect('${name}') did not throw`);
     };
-    expect(errorOf('nope').message).to.match(/unknown connection 'nope' \(known: bad, bucket, cluster, dw, lake, upper, warehouse\)/);
+    expect(errorOf('nope').message).to.match(
+      /unknown connection 'nope' \(known: bad, bucket, cluster, dw, lake, upper, warehouse\)/,
+    );
     expect(errorOf('lake').message).to.equal(`connection 'lake' (lake) is an object store, not a warehouse`);
     expect(errorOf('bucket').message).to.contain('is an object store, not a warehouse');
     expect(errorOf('bad').message).to.contain("unsupported connection URL scheme 'mysql:'");

@@ -26,7 +26,9 @@ describe('connection resolver', () => {
 
   it('lists names and public URLs without secrets', () => {
     expect(resolver.names()).to.deep.equal(['cluster', 'dw', 'lake', 'other_lake', 'warehouse']);
-    expect(resolver.publicUrl('other_lake')).to.equal('s3://bucket/prefix?region=us-west-2&access_key_id=AK&secret_access_key=***');
+    expect(resolver.publicUrl('other_lake')).to.equal(
+      's3://bucket/prefix?region=us-west-2&access_key_id=AK&secret_access_key=***',
+    );
     expect(resolver.publicUrl('dw')).to.equal('postgres://sluice:***@127.0.0.1:1/sparkify');
     expect(resolver.publicUrl('lake')).to.equal(pathToFileURL(path.join(home, 'lake')).href);
   });
@@ -57,13 +59,17 @@ describe('connection resolver', () => {
   it('an unreachable Redshift is a ConnectionError with the password masked', async () => {
     const err = await expectReject(resolver.warehouse('cluster'));
     expect(err).to.be.instanceOf(ConnectionError);
-    expect(err.message).to.match(/cannot connect to Redshift at redshift:\/\/admin:\*\*\*@/).and.not.match(/pw@/);
+    expect(err.message)
+      .to.match(/cannot connect to Redshift at redshift:\/\/admin:\*\*\*@/)
+      .and.not.match(/pw@/);
   });
 
   it('an unreachable PostgreSQL is a ConnectionError, and is retried on the next call', async () => {
     const e1 = await expectReject(resolver.warehouse('dw'));
     expect(e1).to.be.instanceOf(ConnectionError);
-    expect(e1.message).to.match(/cannot connect to PostgreSQL at postgres:\/\/sluice:\*\*\*@127\.0\.0\.1:1\/sparkify: .*ECONNREFUSED/);
+    expect(e1.message).to.match(
+      /cannot connect to PostgreSQL at postgres:\/\/sluice:\*\*\*@127\.0\.0\.1:1\/sparkify: .*ECONNREFUSED/,
+    );
     const e2 = await expectReject(resolver.warehouse('dw'));
     expect(e2).not.to.equal(e1);
   });

@@ -92,11 +92,21 @@ describe('DataQuality on PGlite', function () {
       'paid_share',
       'a_string',
     ]);
-    expect(c.row_count_dq_users).to.include({ observed: 3, expected: '>= 1', passed: true, severity: 'error', table: 'dq_users' });
+    expect(c.row_count_dq_users).to.include({
+      observed: 3,
+      expected: '>= 1',
+      passed: true,
+      severity: 'error',
+      table: 'dq_users',
+    });
     expect(c.row_count_dq_plays).to.include({ observed: 4, expected: 'between 4 and 4', passed: true });
     expect(c.not_null_dq_users_user_id_level).to.include({ observed: 0, expected: '0 rows with NULL', passed: true });
     expect(c.unique_dq_users_user_id).to.include({ observed: 0, passed: true });
-    expect(c.accepted_values_dq_users_level).to.include({ observed: 0, expected: "0 rows outside ['free', 'paid']", passed: true });
+    expect(c.accepted_values_dq_users_level).to.include({
+      observed: 0,
+      expected: "0 rows outside ['free', 'paid']",
+      passed: true,
+    });
     // the NULL user_id of play 4 is not an orphan
     expect(c.relationship_dq_plays_user_id_dq_users_user_id).to.include({ observed: 0, passed: true });
     expect(c.plays_of_the_day).to.include({ observed: 3, expected: '= 3', passed: true });
@@ -147,7 +157,9 @@ describe('DataQuality on PGlite', function () {
     expect(r.taskState('task')).to.equal('failed');
     const tries = r.tries('task');
     expect(tries.map((t) => t.state)).to.deep.equal(['failed', 'failed', 'failed']);
-    expect(tries[2]!.error).to.match(/^9 of 9 data quality check\(s\) failed: row_count_dq_empty \(observed 0, expected >= 1\); /);
+    expect(tries[2]!.error).to.match(
+      /^9 of 9 data quality check\(s\) failed: row_count_dq_empty \(observed 0, expected >= 1\); /,
+    );
     expect(tries[2]!.error).to.include('unique_dq_bad_users_user_id (observed 1, expected 0 duplicated keys)');
     expect(tries[2]!.error).to.match(/missing_table \(error: .*dq_nope/);
     // each try recorded its checks
@@ -217,7 +229,10 @@ describe('DataQuality on PGlite', function () {
   });
 
   it('binds values as parameters and quotes identifiers', async () => {
-    await exec(env, `CREATE TABLE "dq_Mixed" ("Level" varchar(40)); INSERT INTO "dq_Mixed" VALUES ('it''s; DROP TABLE dq_users; --')`);
+    await exec(
+      env,
+      `CREATE TABLE "dq_Mixed" ("Level" varchar(40)); INSERT INTO "dq_Mixed" VALUES ('it''s; DROP TABLE dq_users; --')`,
+    );
     const dag = oneTask(
       'DataQuality',
       `checks:

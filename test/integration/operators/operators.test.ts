@@ -76,8 +76,24 @@ describe('operators on PGlite', function () {
         `SELECT column_name FROM information_schema.columns WHERE table_name = 'staging_events' ORDER BY ordinal_position`,
       );
       expect(cols.map((c) => c.column_name)).to.deep.equal([
-        'artist', 'auth', 'firstname', 'gender', 'iteminsession', 'lastname', 'length', 'level', 'location',
-        'method', 'page', 'registration', 'sessionid', 'song', 'status', 'ts', 'useragent', 'userid',
+        'artist',
+        'auth',
+        'firstname',
+        'gender',
+        'iteminsession',
+        'lastname',
+        'length',
+        'level',
+        'location',
+        'method',
+        'page',
+        'registration',
+        'sessionid',
+        'song',
+        'status',
+        'ts',
+        'useragent',
+        'userid',
       ]);
       // a second run is a no-op (IF NOT EXISTS)
       expect((await runDag(env, oneTask('Sql', 'sql: sql/create_tables.sql'), DAY)).state).to.equal('success');
@@ -100,7 +116,12 @@ describe('operators on PGlite', function () {
       const rs = await render(text, ctx('redshift'), 'test');
       const pg = await render(text, ctx('postgres'), 'test');
       expect(rs).to.match(/songplays \([^;]*\)\s*DISTSTYLE EVEN\s*SORTKEY \(start_time\);/);
-      for (const [table, key] of [['users', 'user_id'], ['songs', 'song_id'], ['artists', 'artist_id'], ['time', 'start_time']]) {
+      for (const [table, key] of [
+        ['users', 'user_id'],
+        ['songs', 'song_id'],
+        ['artists', 'artist_id'],
+        ['time', 'start_time'],
+      ]) {
         expect(rs).to.match(new RegExp(`TABLE IF NOT EXISTS ${table} \\([^;]*\\)\\s*DISTSTYLE ALL\\s*SORTKEY \\(${key}\\);`));
       }
       expect(rs).not.to.match(/CREATE INDEX/);
@@ -112,7 +133,10 @@ describe('operators on PGlite', function () {
     it('runs a script in one transaction: a failing statement undoes the earlier ones', async () => {
       const r = await runDag(
         env,
-        oneTask('Sql', 'sql: "CREATE TABLE sql_tx (x int); INSERT INTO sql_tx VALUES (1); INSERT INTO no_such_table VALUES (1);"'),
+        oneTask(
+          'Sql',
+          'sql: "CREATE TABLE sql_tx (x int); INSERT INTO sql_tx VALUES (1); INSERT INTO no_such_table VALUES (1);"',
+        ),
         DAY,
       );
       expect(r.state).to.equal('failed');
@@ -132,7 +156,11 @@ describe('operators on PGlite', function () {
       );
       expect(r.state).to.equal('failed');
       expect(await count(env, 'sql_auto')).to.equal(3);
-      const ok = await runDag(env, oneTask('Sql', `sql: "UPDATE sql_auto SET x = x + 1 WHERE x > 1; DELETE FROM sql_auto WHERE x = 4"`), DAY);
+      const ok = await runDag(
+        env,
+        oneTask('Sql', `sql: "UPDATE sql_auto SET x = x + 1 WHERE x > 1; DELETE FROM sql_auto WHERE x = 4"`),
+        DAY,
+      );
       expect(ok.state).to.equal('success');
       expect(ok.outputs('task')).to.include({ statements: 2 });
       expect(ok.outputs('task').row_counts).to.deep.equal([2, 1]);
@@ -191,12 +219,44 @@ describe('operators on PGlite', function () {
     });
 
     it("maps keys to columns with json: 'auto'", async () => {
-      writeLake(env, 'song_data/A/B/C/TRX1.json', JSON.stringify({ num_songs: 1, artist_id: 'AR1', song_id: 'SO1', title: 'T', duration: 1.5, year: 0, artist_name: 'N', artist_latitude: null, artist_longitude: null, artist_location: '' }));
-      writeLake(env, 'song_data/A/B/D/TRX2.json', JSON.stringify({ num_songs: 1, artist_id: 'AR2', song_id: 'SO2', title: 'U', duration: 2, year: 1999, artist_name: 'M', artist_latitude: 1.25, artist_longitude: -2.5, artist_location: 'X' }));
+      writeLake(
+        env,
+        'song_data/A/B/C/TRX1.json',
+        JSON.stringify({
+          num_songs: 1,
+          artist_id: 'AR1',
+          song_id: 'SO1',
+          title: 'T',
+          duration: 1.5,
+          year: 0,
+          artist_name: 'N',
+          artist_latitude: null,
+          artist_longitude: null,
+          artist_location: '',
+        }),
+      );
+      writeLake(
+        env,
+        'song_data/A/B/D/TRX2.json',
+        JSON.stringify({
+          num_songs: 1,
+          artist_id: 'AR2',
+          song_id: 'SO2',
+          title: 'U',
+          duration: 2,
+          year: 1999,
+          artist_name: 'M',
+          artist_latitude: 1.25,
+          artist_longitude: -2.5,
+          artist_location: 'X',
+        }),
+      );
       const r = await runDag(env, oneTask('StageToRedshift', 'table: staging_songs\nsource: song_data/\njson: auto'), DAY);
       expect(r.state).to.equal('success');
       expect(r.outputs('task')).to.include({ rows_loaded: 2, objects: 2 });
-      expect(await rows(env, 'SELECT song_id, year, artist_latitude, artist_location FROM staging_songs ORDER BY song_id')).to.deep.equal([
+      expect(
+        await rows(env, 'SELECT song_id, year, artist_latitude, artist_location FROM staging_songs ORDER BY song_id'),
+      ).to.deep.equal([
         { song_id: 'SO1', year: 0, artist_latitude: null, artist_location: '' },
         { song_id: 'SO2', year: 1999, artist_latitude: 1.25, artist_location: 'X' },
       ]);
@@ -293,7 +353,9 @@ describe('operators on PGlite', function () {
       expect(r1.outputs('task').interval).to.deep.equal({ start: '2018-11-21T00:00:00.000Z', end: '2018-11-22T00:00:00.000Z' });
       const r2 = await runDag(env, fact('replace-interval'), DAY);
       expect(r2.outputs('task')).to.include({ rows_deleted: 3, rows_inserted: 3 });
-      expect((await rows<{ v: number }>(env, 'SELECT v FROM lf_fact ORDER BY start_time')).map((r) => r.v)).to.deep.equal([100, 2, 3, 4]);
+      expect((await rows<{ v: number }>(env, 'SELECT v FROM lf_fact ORDER BY start_time')).map((r) => r.v)).to.deep.equal([
+        100, 2, 3, 4,
+      ]);
     });
 
     it('replace-interval uses interval_column, and the SELECT may use the run context', async () => {

@@ -68,9 +68,7 @@ function describeOneDay(label: string, warehouseUrl: () => Promise<string>) {
 
       const matched = await rows(env, 'SELECT user_id, song_id, artist_id, start_time FROM songplays WHERE song_id IS NOT NULL');
       const m = exp.matched[0]!;
-      expect(matched).to.deep.equal([
-        { user_id: '15', song_id: m.song_id, artist_id: m.artist_id, start_time: new Date(m.ts) },
-      ]);
+      expect(matched).to.deep.equal([{ user_id: '15', song_id: m.song_id, artist_id: m.artist_id, start_time: new Date(m.ts) }]);
       const [song] = await rows(env, 'SELECT title, duration FROM songs WHERE song_id = $1', [m.song_id]);
       expect(song).to.deep.equal({ title: 'Setanta matins', duration: 269.58322 });
       const [artist] = await rows(env, 'SELECT name FROM artists WHERE artist_id = $1', [m.artist_id]);

@@ -91,7 +91,8 @@ export function expectedFor(events: Event[]): Expected {
     const later =
       !cur ||
       e.ts > cur.ts ||
-      (e.ts === cur.ts && (e.sessionId > cur.sessionId || (e.sessionId === cur.sessionId && e.itemInSession > cur.itemInSession)));
+      (e.ts === cur.ts &&
+        (e.sessionId > cur.sessionId || (e.sessionId === cur.sessionId && e.itemInSession > cur.itemInSession)));
     if (later) latest.set(e.userId, e);
   }
   const matched = plays.flatMap((e) => {

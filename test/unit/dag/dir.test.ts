@@ -11,7 +11,11 @@ describe('loadDagsDir', () => {
 
   it('loads every good *.yaml / *.yml file, recursing but skipping dot folders and other files', () => {
     expect(dags.map((d) => d.id)).to.deep.equal(['hourly', 'daily', 'weekly']);
-    expect(dags.map((d) => d.file)).to.deep.equal([join(dir, 'a_hourly.yaml'), join(dir, 'c_daily.yml'), join(dir, 'nested', 'e_weekly.yaml')]);
+    expect(dags.map((d) => d.file)).to.deep.equal([
+      join(dir, 'a_hourly.yaml'),
+      join(dir, 'c_daily.yml'),
+      join(dir, 'nested', 'e_weekly.yaml'),
+    ]);
   });
 
   it('reports a bad file without hiding the others', () => {

@@ -11,7 +11,9 @@ import { Empty } from '../../../operators/empty.js';
 export const Load = defineOperator({
   name: 'Load',
   description: 'test operator: loads a table',
-  params: z.object({ table: z.string(), count: z.number().int(), mode: z.enum(['append', 'truncate']).default('append') }).strict(),
+  params: z
+    .object({ table: z.string(), count: z.number().int(), mode: z.enum(['append', 'truncate']).default('append') })
+    .strict(),
   async execute() {},
 });
 

@@ -42,11 +42,20 @@ describe('data intervals', () => {
 
     it('daily at midnight in Europe/Berlin', () => {
       const berlin = sched('@daily', { timezone: 'Europe/Berlin' });
-      expect(iso(dataIntervalFor(berlin, d('2018-11-20T23:00:00Z')))).to.deep.equal(['2018-11-20T23:00:00.000Z', '2018-11-21T23:00:00.000Z']);
+      expect(iso(dataIntervalFor(berlin, d('2018-11-20T23:00:00Z')))).to.deep.equal([
+        '2018-11-20T23:00:00.000Z',
+        '2018-11-21T23:00:00.000Z',
+      ]);
       // 00:00Z is 01:00 in Berlin: it belongs to the interval that began at local midnight.
-      expect(iso(dataIntervalFor(berlin, d('2018-11-21T00:00:00Z')))).to.deep.equal(['2018-11-20T23:00:00.000Z', '2018-11-21T23:00:00.000Z']);
+      expect(iso(dataIntervalFor(berlin, d('2018-11-21T00:00:00Z')))).to.deep.equal([
+        '2018-11-20T23:00:00.000Z',
+        '2018-11-21T23:00:00.000Z',
+      ]);
       // Summer time: midnight is 22:00Z.
-      expect(iso(dataIntervalFor(berlin, d('2018-07-01T12:00:00Z')))).to.deep.equal(['2018-06-30T22:00:00.000Z', '2018-07-01T22:00:00.000Z']);
+      expect(iso(dataIntervalFor(berlin, d('2018-07-01T12:00:00Z')))).to.deep.equal([
+        '2018-06-30T22:00:00.000Z',
+        '2018-07-01T22:00:00.000Z',
+      ]);
     });
 
     it('DST days in Europe/Berlin last 23h (spring forward) and 25h (fall back)', () => {
@@ -93,29 +102,47 @@ describe('data intervals', () => {
   describe('lastCompleteInterval', () => {
     const daily = sched('@daily');
     it('is the latest interval that has ended', () => {
-      expect(iso(lastCompleteInterval(daily, d('2018-11-21T13:00:00Z')))).to.deep.equal(['2018-11-20T00:00:00.000Z', '2018-11-21T00:00:00.000Z']);
-      expect(iso(lastCompleteInterval(daily, d('2018-11-21T00:00:00Z')))).to.deep.equal(['2018-11-20T00:00:00.000Z', '2018-11-21T00:00:00.000Z']);
-      expect(iso(lastCompleteInterval(daily, d('2018-11-20T23:59:59.999Z')))).to.deep.equal(['2018-11-19T00:00:00.000Z', '2018-11-20T00:00:00.000Z']);
-    });
-
-    it('is null before the first interval after start_date has ended', () => {
-      expect(lastCompleteInterval(sched('@daily', { startDate: d('2018-11-21T00:00:00Z') }), d('2018-11-21T13:00:00Z'))).to.equal(null);
-      // start_date not on a fire time: the first logical date is the next fire time (11-21).
-      expect(lastCompleteInterval(sched('@daily', { startDate: d('2018-11-20T06:00:00Z') }), d('2018-11-21T13:00:00Z'))).to.equal(null);
-      expect(iso(lastCompleteInterval(sched('@daily', { startDate: d('2018-11-20T00:00:00Z') }), d('2018-11-21T13:00:00Z')))).to.deep.equal([
+      expect(iso(lastCompleteInterval(daily, d('2018-11-21T13:00:00Z')))).to.deep.equal([
         '2018-11-20T00:00:00.000Z',
         '2018-11-21T00:00:00.000Z',
       ]);
+      expect(iso(lastCompleteInterval(daily, d('2018-11-21T00:00:00Z')))).to.deep.equal([
+        '2018-11-20T00:00:00.000Z',
+        '2018-11-21T00:00:00.000Z',
+      ]);
+      expect(iso(lastCompleteInterval(daily, d('2018-11-20T23:59:59.999Z')))).to.deep.equal([
+        '2018-11-19T00:00:00.000Z',
+        '2018-11-20T00:00:00.000Z',
+      ]);
+    });
+
+    it('is null before the first interval after start_date has ended', () => {
+      expect(lastCompleteInterval(sched('@daily', { startDate: d('2018-11-21T00:00:00Z') }), d('2018-11-21T13:00:00Z'))).to.equal(
+        null,
+      );
+      // start_date not on a fire time: the first logical date is the next fire time (11-21).
+      expect(lastCompleteInterval(sched('@daily', { startDate: d('2018-11-20T06:00:00Z') }), d('2018-11-21T13:00:00Z'))).to.equal(
+        null,
+      );
+      expect(
+        iso(lastCompleteInterval(sched('@daily', { startDate: d('2018-11-20T00:00:00Z') }), d('2018-11-21T13:00:00Z'))),
+      ).to.deep.equal(['2018-11-20T00:00:00.000Z', '2018-11-21T00:00:00.000Z']);
     });
 
     it('stops at end_date', () => {
       const ended = sched('@daily', { endDate: d('2018-11-10T12:00:00Z') });
-      expect(iso(lastCompleteInterval(ended, d('2018-11-21T13:00:00Z')))).to.deep.equal(['2018-11-10T00:00:00.000Z', '2018-11-11T00:00:00.000Z']);
+      expect(iso(lastCompleteInterval(ended, d('2018-11-21T13:00:00Z')))).to.deep.equal([
+        '2018-11-10T00:00:00.000Z',
+        '2018-11-11T00:00:00.000Z',
+      ]);
     });
 
     it('@once: the start_date once it has passed; manual-only: none', () => {
       const once = sched('@once', { startDate: d('2018-11-01T00:00:00Z') });
-      expect(iso(lastCompleteInterval(once, d('2018-11-02T00:00:00Z')))).to.deep.equal(['2018-11-01T00:00:00.000Z', '2018-11-01T00:00:00.000Z']);
+      expect(iso(lastCompleteInterval(once, d('2018-11-02T00:00:00Z')))).to.deep.equal([
+        '2018-11-01T00:00:00.000Z',
+        '2018-11-01T00:00:00.000Z',
+      ]);
       expect(lastCompleteInterval(once, d('2018-10-31T00:00:00Z'))).to.equal(null);
       expect(lastCompleteInterval(sched('@once'), d('2018-10-31T00:00:00Z'))).to.equal(null);
       expect(lastCompleteInterval(sched(null), d('2018-11-02T00:00:00Z'))).to.equal(null);
@@ -123,8 +150,14 @@ describe('data intervals', () => {
 
     it('in a timezone', () => {
       const berlin = sched('@daily', { timezone: 'Europe/Berlin' });
-      expect(iso(lastCompleteInterval(berlin, d('2018-11-21T22:59:00Z')))).to.deep.equal(['2018-11-19T23:00:00.000Z', '2018-11-20T23:00:00.000Z']);
-      expect(iso(lastCompleteInterval(berlin, d('2018-11-21T23:00:00Z')))).to.deep.equal(['2018-11-20T23:00:00.000Z', '2018-11-21T23:00:00.000Z']);
+      expect(iso(lastCompleteInterval(berlin, d('2018-11-21T22:59:00Z')))).to.deep.equal([
+        '2018-11-19T23:00:00.000Z',
+        '2018-11-20T23:00:00.000Z',
+      ]);
+      expect(iso(lastCompleteInterval(berlin, d('2018-11-21T23:00:00Z')))).to.deep.equal([
+        '2018-11-20T23:00:00.000Z',
+        '2018-11-21T23:00:00.000Z',
+      ]);
     });
   });
 
@@ -169,7 +202,9 @@ describe('data intervals', () => {
     });
 
     it('refuses an absurd number of intervals', () => {
-      expect(() => intervalsBetween(sched('* * * * *'), d('2018-01-01T00:00:00Z'), d('2018-01-02T00:00:00Z'), 100)).to.throw(/more than 100 intervals .*narrow the date range/);
+      expect(() => intervalsBetween(sched('* * * * *'), d('2018-01-01T00:00:00Z'), d('2018-01-02T00:00:00Z'), 100)).to.throw(
+        /more than 100 intervals .*narrow the date range/,
+      );
       expect(intervalsBetween(sched('* * * * *'), d('2018-01-01T00:00:00Z'), d('2018-01-01T01:39:00Z'), 100)).to.have.length(100);
     });
 
@@ -181,14 +216,20 @@ describe('data intervals', () => {
   describe('nextIntervals', () => {
     it('the next n intervals starting strictly after a date', () => {
       const hourly = sched('@hourly');
-      expect(nextIntervals(hourly, d('2018-11-01T10:00:00Z'), 3).map((iv) => iv.start.toISOString().slice(11, 16))).to.deep.equal(['11:00', '12:00', '13:00']);
-      expect(nextIntervals(hourly, d('2018-11-01T10:30:00Z'), 1).map(iso)).to.deep.equal([['2018-11-01T11:00:00.000Z', '2018-11-01T12:00:00.000Z']]);
+      expect(nextIntervals(hourly, d('2018-11-01T10:00:00Z'), 3).map((iv) => iv.start.toISOString().slice(11, 16))).to.deep.equal(
+        ['11:00', '12:00', '13:00'],
+      );
+      expect(nextIntervals(hourly, d('2018-11-01T10:30:00Z'), 1).map(iso)).to.deep.equal([
+        ['2018-11-01T11:00:00.000Z', '2018-11-01T12:00:00.000Z'],
+      ]);
       expect(nextIntervals(hourly, d('2018-11-01T10:00:00Z'), 0)).to.deep.equal([]);
     });
 
     it('starts at the first fire time on or after a future start_date and stops at end_date', () => {
       const bounded = sched('@daily', { startDate: d('2018-11-05T00:00:00Z'), endDate: d('2018-11-06T00:00:00Z') });
-      expect(nextIntervals(bounded, d('2018-11-01T00:00:00Z'), 5).map((iv) => iv.start.toISOString().slice(0, 10))).to.deep.equal(['2018-11-05', '2018-11-06']);
+      expect(nextIntervals(bounded, d('2018-11-01T00:00:00Z'), 5).map((iv) => iv.start.toISOString().slice(0, 10))).to.deep.equal(
+        ['2018-11-05', '2018-11-06'],
+      );
     });
 
     it('in Europe/Berlin across the fall-back day', () => {

@@ -81,7 +81,12 @@ describe('dag loader', () => {
       });
       expect(dag.tasks.get('load_b')!.retries).to.equal(0);
       const a = dag.tasks.get('load_a')!;
-      expect(a).to.deep.include({ retries: 3, retryExponentialBackoff: true, maxRetryDelayMs: 3_600_000, executionTimeoutMs: null });
+      expect(a).to.deep.include({
+        retries: 3,
+        retryExponentialBackoff: true,
+        maxRetryDelayMs: 3_600_000,
+        executionTimeoutMs: null,
+      });
       expect(dag.tasks.get('end')!.triggerRule).to.equal('all_done');
     });
 
@@ -159,7 +164,13 @@ describe('dag loader', () => {
 
   it('reads datetimes without an offset in the DAG timezone and with an offset as given', () => {
     const dag = loadDagSource(
-      yaml('dag: t', 'timezone: America/New_York', 'start_date: 2018-11-01 06:30', 'end_date: 2018-12-01T00:00:00+01:00', 'tasks: { a: { operator: Empty } }'),
+      yaml(
+        'dag: t',
+        'timezone: America/New_York',
+        'start_date: 2018-11-01 06:30',
+        'end_date: 2018-12-01T00:00:00+01:00',
+        'tasks: { a: { operator: Empty } }',
+      ),
       't.yaml',
       testRegistry(),
     );
@@ -169,7 +180,11 @@ describe('dag loader', () => {
 
   it('accepts a 5-field cron, presets and an explicit null schedule', () => {
     for (const schedule of ['"*/15 * * * *"', '"0 6 * * MON-FRI"', '"@hourly"', '"@once"', 'null']) {
-      const dag = loadDagSource(yaml('dag: s', `schedule: ${schedule}`, 'tasks: { a: { operator: Empty } }'), 's.yaml', testRegistry());
+      const dag = loadDagSource(
+        yaml('dag: s', `schedule: ${schedule}`, 'tasks: { a: { operator: Empty } }'),
+        's.yaml',
+        testRegistry(),
+      );
       expect(dag.schedule).to.equal(schedule === 'null' ? null : JSON.parse(schedule));
     }
   });
@@ -193,7 +208,9 @@ describe('dag loader', () => {
     it('YAML syntax error', () => {
       const p = problemOf(yaml('dag: x', 'tasks:', '  a: [Empty', 'b: 1'));
       expect(at(p)).to.equal('4:1');
-      expect(p.message).to.match(/^YAML syntax error: .*Flow sequence/).and.match(/fix the YAML/);
+      expect(p.message)
+        .to.match(/^YAML syntax error: .*Flow sequence/)
+        .and.match(/fix the YAML/);
     });
 
     it('YAML syntax error: unclosed quote', () => {
@@ -203,7 +220,9 @@ describe('dag loader', () => {
     });
 
     it('duplicate task id points at the second one', () => {
-      const problems = problemsOf(yaml('dag: x', 'tasks:', '  a:', '    operator: Empty', '  b:', '    operator: Empty', '  a:', '    operator: Empty'));
+      const problems = problemsOf(
+        yaml('dag: x', 'tasks:', '  a:', '    operator: Empty', '  b:', '    operator: Empty', '  a:', '    operator: Empty'),
+      );
       expect(problems).to.have.length(1);
       const [p] = problems;
       expect(formatProblem(p!)).to.equal(
@@ -219,7 +238,9 @@ describe('dag loader', () => {
     });
 
     it('a duplicate task id does not hide other problems', () => {
-      const problems = problemsOf(yaml('dag: x', 'tasks:', '  a: { operator: Empty }', '  a: { operator: Empty }', '  b: { operator: Emtpy }'));
+      const problems = problemsOf(
+        yaml('dag: x', 'tasks:', '  a: { operator: Empty }', '  a: { operator: Empty }', '  b: { operator: Emtpy }'),
+      );
       expect(problems.map(at)).to.deep.equal(['4:3', '5:18']);
     });
 
@@ -237,15 +258,26 @@ describe('dag loader', () => {
 
     it('unknown upstream suggests the nearest task id', () => {
       const p = problemOf(
-        yaml('dag: x', 'tasks:', '  load_users: { operator: Empty }', '  check:', '    operator: Empty', '    upstream: [load_users, lod_user]'),
+        yaml(
+          'dag: x',
+          'tasks:',
+          '  load_users: { operator: Empty }',
+          '  check:',
+          '    operator: Empty',
+          '    upstream: [load_users, lod_user]',
+        ),
       );
       expect(at(p)).to.equal('6:28');
       expect(p.path).to.equal('tasks.check.upstream[1]');
-      expect(p.message).to.match(/^unknown upstream task 'lod_user'; did you mean 'load_users'\? Upstream entries must be ids of tasks/);
+      expect(p.message).to.match(
+        /^unknown upstream task 'lod_user'; did you mean 'load_users'\? Upstream entries must be ids of tasks/,
+      );
     });
 
     it('unknown upstream given as a single string', () => {
-      const p = problemOf(yaml('dag: x', 'tasks:', '  a: { operator: Empty }', '  b:', '    operator: Empty', '    upstream: zzz'));
+      const p = problemOf(
+        yaml('dag: x', 'tasks:', '  a: { operator: Empty }', '  b:', '    operator: Empty', '    upstream: zzz'),
+      );
       expect(at(p)).to.equal('6:15');
       expect(p.path).to.equal('tasks.b.upstream');
     });
@@ -257,7 +289,9 @@ describe('dag loader', () => {
     });
 
     it('an upstream listed twice', () => {
-      const p = problemOf(yaml('dag: x', 'tasks:', '  a: { operator: Empty }', '  b:', '    operator: Empty', '    upstream: [a, a]'));
+      const p = problemOf(
+        yaml('dag: x', 'tasks:', '  a: { operator: Empty }', '  b:', '    operator: Empty', '    upstream: [a, a]'),
+      );
       expect(at(p)).to.equal('6:19');
       expect(p.message).to.match(/listed twice/);
     });
@@ -339,7 +373,9 @@ describe('dag loader', () => {
       const p = problemOf(yaml('dag: x', 'timezone: Europe/Berlinn', 'tasks: { a: { operator: Empty } }'));
       expect(at(p)).to.equal('2:11');
       expect(p.path).to.equal('timezone');
-      expect(p.message).to.equal("unknown timezone 'Europe/Berlinn'; did you mean 'Europe/Berlin'? Use an IANA name such as UTC, Europe/Berlin, America/New_York");
+      expect(p.message).to.equal(
+        "unknown timezone 'Europe/Berlinn'; did you mean 'Europe/Berlin'? Use an IANA name such as UTC, Europe/Berlin, America/New_York",
+      );
     });
 
     it('wrong parameter type for an operator param', () => {
@@ -349,7 +385,7 @@ describe('dag loader', () => {
       expect(problems.map((p) => `${at(p)} ${p.path}: ${p.message}`)).to.deep.equal([
         '5:12 tasks.a.table: must be a string, not number 42',
         '6:12 tasks.a.count: must be a number, not the string "three"',
-        "7:11 tasks.a.mode: must be one of append, truncate, not the string \"apend\"; did you mean 'append'?",
+        '7:11 tasks.a.mode: must be one of append, truncate, not the string "apend"; did you mean \'append\'?',
       ]);
     });
 
@@ -369,7 +405,9 @@ describe('dag loader', () => {
       const p = problemOf(yaml('dag: x', 'tasks:', '  a:', '    operator: Load', '    table: t', '    count: 1', '    tabel: t'));
       expect(at(p)).to.equal('7:5');
       expect(p.path).to.equal('tasks.a.tabel');
-      expect(p.message).to.match(/^unknown parameter 'tabel' for operator Load; did you mean 'table'\? Its parameters: table, count, mode; task keys: operator, upstream/);
+      expect(p.message).to.match(
+        /^unknown parameter 'tabel' for operator Load; did you mean 'table'\? Its parameters: table, count, mode; task keys: operator, upstream/,
+      );
     });
 
     it('a misspelt engine key on a task is suggested too', () => {
@@ -378,8 +416,22 @@ describe('dag loader', () => {
     });
 
     it('bad engine-level task values', () => {
-      const problems = problemsOf(yaml('dag: x', 'tasks:', '  a:', '    operator: Empty', '    retries: -1', '    trigger_rule: all_sucess', '    upstream: 3'));
-      expect(problems.map((p) => `${at(p)} ${p.path}`)).to.deep.equal(['5:14 tasks.a.retries', '6:19 tasks.a.trigger_rule', '7:15 tasks.a.upstream']);
+      const problems = problemsOf(
+        yaml(
+          'dag: x',
+          'tasks:',
+          '  a:',
+          '    operator: Empty',
+          '    retries: -1',
+          '    trigger_rule: all_sucess',
+          '    upstream: 3',
+        ),
+      );
+      expect(problems.map((p) => `${at(p)} ${p.path}`)).to.deep.equal([
+        '5:14 tasks.a.retries',
+        '6:19 tasks.a.trigger_rule',
+        '7:15 tasks.a.upstream',
+      ]);
       expect(problems[1]!.message).to.match(/^must be one of all_success, .*; did you mean 'all_success'\?$/);
       expect(problems[2]!.message).to.equal('must be a task id or a list of task ids');
     });
@@ -445,7 +497,9 @@ describe('dag loader', () => {
     });
 
     it('a bad date', () => {
-      const problems = problemsOf(yaml('dag: x', 'start_date: 2018-02-30', 'end_date: yesterday', 'tasks: { a: { operator: Empty } }'));
+      const problems = problemsOf(
+        yaml('dag: x', 'start_date: 2018-02-30', 'end_date: yesterday', 'tasks: { a: { operator: Empty } }'),
+      );
       expect(problems.map(at)).to.deep.equal(['2:13', '3:11']);
       expect(problems[0]!.message).to.match(/^invalid date '2018-02-30': no such day or time; use an ISO date/);
       expect(problems[1]!.message).to.match(/^invalid date 'yesterday': use an ISO date \(2018-11-01\) or datetime/);

@@ -29,15 +29,32 @@ describe('dagJsonSchema', () => {
     expect(schema.type).to.equal('object');
     expect(schema.required).to.deep.equal(['dag', 'tasks']);
     expect(schema.additionalProperties).to.equal(false);
-    expect(Object.keys(schema.properties)).to.include.members(['dag', 'schedule', 'timezone', 'start_date', 'default_args', 'tasks']);
+    expect(Object.keys(schema.properties)).to.include.members([
+      'dag',
+      'schedule',
+      'timezone',
+      'start_date',
+      'default_args',
+      'tasks',
+    ]);
   });
 
   it('gives one task alternative per operator, keyed by an operator const, with the engine task keys', () => {
-    const alternatives = (schema.properties.tasks.additionalProperties.anyOf ?? schema.properties.tasks.additionalProperties.oneOf) as Json[];
+    const alternatives = (schema.properties.tasks.additionalProperties.anyOf ??
+      schema.properties.tasks.additionalProperties.oneOf) as Json[];
     expect(alternatives).to.have.length(3);
     const load = alternatives.find((a) => a.properties?.operator?.const === 'Load')!;
     expect(load.properties.operator.const).to.equal('Load');
-    expect(Object.keys(load.properties)).to.include.members(['table', 'count', 'mode', 'upstream', 'retries', 'retry_delay', 'trigger_rule', 'doc']);
+    expect(Object.keys(load.properties)).to.include.members([
+      'table',
+      'count',
+      'mode',
+      'upstream',
+      'retries',
+      'retry_delay',
+      'trigger_rule',
+      'doc',
+    ]);
     expect(load.required).to.include.members(['operator', 'table', 'count']);
     expect(load.additionalProperties).to.equal(false);
     expect(text).to.include('"const":"Odd"');

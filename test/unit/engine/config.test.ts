@@ -25,7 +25,12 @@ describe('configuration', () => {
     fs.writeFileSync(file, 'parallelism: 3\nconnections:\n  warehouse: pglite:wh\n');
     const c = loadConfig({
       cwd,
-      env: { SLUICE_CONFIG: file, SLUICE_HOME: '/srv/sluice', SLUICE_CONN_WAREHOUSE: 'postgres://u:p@h/db', SLUICE_CONN_EXTRA_LAKE: 's3://b/' },
+      env: {
+        SLUICE_CONFIG: file,
+        SLUICE_HOME: '/srv/sluice',
+        SLUICE_CONN_WAREHOUSE: 'postgres://u:p@h/db',
+        SLUICE_CONN_EXTRA_LAKE: 's3://b/',
+      },
     });
     expect(c.parallelism).to.equal(3);
     expect(c.home).to.equal('/srv/sluice');

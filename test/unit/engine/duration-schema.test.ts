@@ -46,7 +46,10 @@ describe('one duration schema for DAG task keys, operator parameters and the con
       expect(issue(DeleteCluster.params.safeParse({ poll_interval: bad }))).to.equal(expected);
       expect(configError(JSON.stringify(bad))).to.contain(`scheduler.grace_period: ${expected}`);
     }
-    expect(CreateCluster.params.parse({ wait_timeout: '10m', poll_interval: 5 })).to.deep.include({ wait_timeout: 600_000, poll_interval: 5000 });
+    expect(CreateCluster.params.parse({ wait_timeout: '10m', poll_interval: 5 })).to.deep.include({
+      wait_timeout: 600_000,
+      poll_interval: 5000,
+    });
     expect(loadConfigGrace('1m 30s')).to.equal(90_000);
   });
 });

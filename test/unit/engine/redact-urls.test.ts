@@ -8,7 +8,18 @@ import { redactText, registerSecret } from '../../../engine/redact.js';
 import { parseConnectionUrl, redactUrl } from '../../../engine/connections/url.js';
 import { parseRedshiftUrl } from '../../../engine/connections/warehouse/redshift/redshift-url.js';
 
-const PASSWORDS = ['Se/Cr3tX', 'Se?Cr3tX', 'Se#Cr3tX', 'Se@Cr3tX', 'Se:Cr3tX', 'Se%Cr3tX', 'Se Cr3tX', 'Sé€Cr3tX', 'a@b@Cr3tX', '/?#@:%Cr3tX'];
+const PASSWORDS = [
+  'Se/Cr3tX',
+  'Se?Cr3tX',
+  'Se#Cr3tX',
+  'Se@Cr3tX',
+  'Se:Cr3tX',
+  'Se%Cr3tX',
+  'Se Cr3tX',
+  'Sé€Cr3tX',
+  'a@b@Cr3tX',
+  '/?#@:%Cr3tX',
+];
 
 describe('redaction of URL passwords with reserved characters', () => {
   for (const pw of PASSWORDS) {
@@ -62,7 +73,9 @@ describe('redaction of URL passwords with reserved characters', () => {
     ]) {
       expect(redactText(s)).to.equal(s);
     }
-    expect(redactText('(see redshift://u@h:5439/db?password=abc); next')).to.equal('(see redshift://u@h:5439/db?password=***); next');
+    expect(redactText('(see redshift://u@h:5439/db?password=abc); next')).to.equal(
+      '(see redshift://u@h:5439/db?password=***); next',
+    );
     expect(redactText('password=hunter2 user=me')).to.equal('password=*** user=me');
   });
 });

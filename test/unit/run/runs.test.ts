@@ -60,7 +60,12 @@ tasks:
   describe('createRun', () => {
     it('creates a queued run with a task instance per task (retries + 1 tries), at the clock time; once per logical date', () => {
       const run = runs.createRun({ dag, interval: interval(DAY), runType: 'scheduled' })!;
-      expect(run).to.include({ run_id: 'd__scheduled__2024-01-01T00:00:00Z', state: 'queued', run_type: 'scheduled', conf: '{}' });
+      expect(run).to.include({
+        run_id: 'd__scheduled__2024-01-01T00:00:00Z',
+        state: 'queued',
+        run_type: 'scheduled',
+        conf: '{}',
+      });
       expect(run.created_at).to.equal('2024-01-05T00:00:00.000Z');
       expect(run.data_interval_end).to.equal(NEXT.toISOString());
       expect(h.store.listTaskInstances(run.run_id).map((t) => [t.task_id, t.max_tries])).to.deep.equal([
@@ -79,7 +84,14 @@ tasks:
         /unknown param 'limt'/,
       );
       expect(h.store.listRuns({ dagId: 'd' })).to.have.length(0);
-      const run = runs.createRun({ dag, interval: interval(DAY), runType: 'manual', conf: { limit: 3 }, claim: true, maxTries: 1 })!;
+      const run = runs.createRun({
+        dag,
+        interval: interval(DAY),
+        runType: 'manual',
+        conf: { limit: 3 },
+        claim: true,
+        maxTries: 1,
+      })!;
       expect(run).to.include({ state: 'running', conf: '{"limit":3}', host: HOST, pid: process.pid });
       expect(h.store.listTaskInstances(run.run_id).every((t) => t.max_tries === 1)).to.equal(true);
       expect(runs.isExecuting(run)).to.equal(true);
@@ -90,7 +102,12 @@ tasks:
   describe('trigger (run-dag)', () => {
     it('creates a claimed manual run; refuses a second one without rerun, and one being executed', () => {
       const run = runs.trigger(dag, interval(DAY), { conf: { limit: 7 } })!;
-      expect(run).to.include({ run_id: 'd__manual__2024-01-01T00:00:00Z', state: 'running', pid: process.pid, conf: '{"limit":7}' });
+      expect(run).to.include({
+        run_id: 'd__manual__2024-01-01T00:00:00Z',
+        state: 'running',
+        pid: process.pid,
+        conf: '{"limit":7}',
+      });
       expectRequestError(
         () => runs.trigger(dag, interval(DAY), { rerun: true }),
         `run ${run.run_id} is being executed right now by process ${process.pid}; wait for it or stop it first`,
@@ -101,7 +118,10 @@ tasks:
         `DAG d already has a run for 2024-01-01T00:00:00Z: ${run.run_id} (failed). ` +
           'Use --rerun to run it again, or --rerun --failed-only for its failed and unfinished tasks only.',
       );
-      expectRequestError(() => runs.trigger(dag, interval(NEXT), { failedOnly: true }), '--failed-only goes with --rerun of an existing run');
+      expectRequestError(
+        () => runs.trigger(dag, interval(NEXT), { failedOnly: true }),
+        '--failed-only goes with --rerun of an existing run',
+      );
     });
 
     it('rerun --failed-only clears only the unfinished tasks, keeps the conf unless given, and claims the run', async () => {
@@ -180,7 +200,10 @@ tasks:
     });
 
     it('clearTasks refuses unknown tasks, --downstream alone, a missing run, a run being executed and another DAG', () => {
-      expectRequestError(() => runs.clearTasks(dag, run.run_id, { tasks: ['zz'] }), "DAG d has no task 'zz'. Its tasks: a, b, c, other");
+      expectRequestError(
+        () => runs.clearTasks(dag, run.run_id, { tasks: ['zz'] }),
+        "DAG d has no task 'zz'. Its tasks: a, b, c, other",
+      );
       expectRequestError(() => runs.clearTasks(dag, run.run_id, { downstream: true }), '--downstream goes with --task');
       expectRequestError(() => runs.clearTasks(dag, 'nope', {}), "no run 'nope' (see: sluice runs list)");
       const other = h.dag('dag: e\ntasks:\n  a: { operator: Empty }\n');
@@ -196,7 +219,11 @@ tasks:
     it('markRun marks an idle run by hand and refuses other states and busy runs', () => {
       runs.clearTasks(dag, run.run_id);
       clock.advance(60_000);
-      expect(runs.markRun(run.run_id, 'failed')).to.include({ state: 'failed', note: 'marked failed by hand', ended_at: '2024-01-05T00:01:00.000Z' });
+      expect(runs.markRun(run.run_id, 'failed')).to.include({
+        state: 'failed',
+        note: 'marked failed by hand',
+        ended_at: '2024-01-05T00:01:00.000Z',
+      });
       expect(states(run.run_id)).to.deep.equal({ a: 'failed', b: 'failed', c: 'failed', other: 'failed' });
       expectRequestError(() => runs.markRun(run.run_id, 'running'), "a run can be marked success or failed, not 'running'");
       const busy = runs.trigger(dag, interval(NEXT))!;
@@ -232,9 +259,15 @@ tasks:
     });
 
     it('refuses a reversed range and a DAG without a schedule', () => {
-      expectRequestError(() => runs.planBackfill(dag, NEXT, DAY, 'none'), '--to (2024-01-01T00:00:00Z) is before --from (2024-01-02T00:00:00Z)');
+      expectRequestError(
+        () => runs.planBackfill(dag, NEXT, DAY, 'none'),
+        '--to (2024-01-01T00:00:00Z) is before --from (2024-01-02T00:00:00Z)',
+      );
       const manual = h.dag('dag: m\ntasks:\n  a: { operator: Empty }\n');
-      expectRequestError(() => runs.planBackfill(manual, DAY, NEXT, 'none'), 'DAG m has no schedule, so it has no intervals to backfill');
+      expectRequestError(
+        () => runs.planBackfill(manual, DAY, NEXT, 'none'),
+        'DAG m has no schedule, so it has no intervals to backfill',
+      );
     });
   });
 
@@ -267,7 +300,9 @@ tasks:
         reader.close();
       }
       expect(runs.get(run.run_id)!.state).to.equal('queued');
-      expect(h.store.listTries(run.run_id, 'a')[0]!.error).to.match(/^process died: pid \d+ on .+ ended while this try was running$/);
+      expect(h.store.listTries(run.run_id, 'a')[0]!.error).to.match(
+        /^process died: pid \d+ on .+ ended while this try was running$/,
+      );
       expect(recover(h.store)).to.deep.equal([]);
 
       const next = runs.trigger(dag, interval(NEXT))!;

@@ -4,7 +4,11 @@ import type { TaskState, TriggerRule } from '../../../engine/interfaces.js';
 
 type Case = [TriggerRule, (TaskState | null)[], string];
 
-const S = 'success', F = 'failed', UF = 'upstream_failed', K = 'skipped', R = 'running';
+const S = 'success',
+  F = 'failed',
+  UF = 'upstream_failed',
+  K = 'skipped',
+  R = 'running';
 
 const cases: Case[] = [
   ['all_success', [], 'run'],

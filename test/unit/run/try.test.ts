@@ -60,8 +60,15 @@ tasks:
 
   it('every built-in operator with a `connection` parameter declares it as its connection', () => {
     const withConnection = builtinOperators.filter((op) => 'connection' in ((op.params as unknown as z.ZodObject).shape ?? {}));
-    expect(withConnection.map((op) => op.name)).to.include.members(['Sql', 'StageToRedshift', 'LoadFact', 'LoadDimension', 'DataQuality']);
+    expect(withConnection.map((op) => op.name)).to.include.members([
+      'Sql',
+      'StageToRedshift',
+      'LoadFact',
+      'LoadDimension',
+      'DataQuality',
+    ]);
     for (const op of withConnection) expect(op.connectionParam, op.name).to.equal('connection');
-    for (const op of builtinOperators.filter((o) => !withConnection.includes(o))) expect(op.connectionParam, op.name).to.equal(undefined);
+    for (const op of builtinOperators.filter((o) => !withConnection.includes(o)))
+      expect(op.connectionParam, op.name).to.equal(undefined);
   });
 });

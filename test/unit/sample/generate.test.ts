@@ -98,7 +98,9 @@ describe('sample: generateSampleLake', function () {
       expect(result.songFiles).to.equal(OPTS.songs).and.to.equal(lake.songs.length);
       expect(result.eventFiles).to.equal(OPTS.days).and.to.equal(lake.days.length);
       const events = lake.days.flatMap((d) => d.events);
-      expect(result.events).to.equal(OPTS.days * OPTS.eventsPerDay).and.to.equal(events.length);
+      expect(result.events)
+        .to.equal(OPTS.days * OPTS.eventsPerDay)
+        .and.to.equal(events.length);
       expect(result.nextSongEvents).to.equal(events.filter((e) => e.page === 'NextSong').length);
       const size = listFiles(lake.dir).reduce((n, f) => n + statSync(join(lake.dir, f)).size, 0);
       expect(result.bytes).to.equal(size);
@@ -135,7 +137,10 @@ describe('sample: generateSampleLake', function () {
 
     it('live under song_data/A/B/C with the 3rd-5th characters of the track id', () => {
       for (const { rel } of lake.songs) {
-        const track = rel.split('/').pop()!.replace(/\.json$/, '');
+        const track = rel
+          .split('/')
+          .pop()!
+          .replace(/\.json$/, '');
         expect(track).to.match(/^TR[A-Z]{5}[0-9A-F]{11}$/);
         const [, a, b, c] = rel.split('/');
         expect([a, b, c]).to.deep.equal([track[2], track[3], track[4]]);
@@ -220,7 +225,12 @@ describe('sample: generateSampleLake', function () {
       for (const e of out) {
         expect(e.userId).to.equal('');
         expect([e.firstName, e.lastName, e.gender, e.location, e.userAgent, e.registration]).to.deep.equal([
-          null, null, null, null, null, null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
         ]);
         expect(LOGGED_OUT_PAGES).to.include(e.page);
         expect(['free', 'paid']).to.include(e.level);
@@ -238,7 +248,9 @@ describe('sample: generateSampleLake', function () {
         let prev = start;
         const sessions = new Map<number, { item: number; ts: number }>();
         for (const e of d.events) {
-          expect(e.ts).to.be.at.least(start).and.below(start + 86_400_000);
+          expect(e.ts)
+            .to.be.at.least(start)
+            .and.below(start + 86_400_000);
           expect(e.ts).to.be.at.least(prev);
           prev = e.ts;
           const s = sessions.get(e.sessionId);

@@ -75,8 +75,12 @@ describe('scheduler', () => {
     it('@once runs once at start_date; manual-only DAGs never', () => {
       const once = dag('schedule: "@once"\nstart_date: 2024-01-01');
       expect(dueIntervals(once, undefined, new Date('2023-12-31T00:00:00Z'))).to.deep.equal([]);
-      expect(dueIntervals(once, undefined, new Date('2024-02-01T00:00:00Z')).map((i) => iso(i.start))).to.deep.equal(['2024-01-01T00:00:00Z']);
-      expect(dueIntervals(once, { logical_date: '2024-01-01T00:00:00.000Z' } as never, new Date('2024-02-01T00:00:00Z'))).to.deep.equal([]);
+      expect(dueIntervals(once, undefined, new Date('2024-02-01T00:00:00Z')).map((i) => iso(i.start))).to.deep.equal([
+        '2024-01-01T00:00:00Z',
+      ]);
+      expect(
+        dueIntervals(once, { logical_date: '2024-01-01T00:00:00.000Z' } as never, new Date('2024-02-01T00:00:00Z')),
+      ).to.deep.equal([]);
       expect(dueIntervals(dag(''), undefined, new Date())).to.deep.equal([]);
     });
   });
@@ -146,7 +150,10 @@ describe('scheduler', () => {
   it('keeps the last good version of a DAG whose file breaks, and other DAGs are not affected', async () => {
     const file = path.join(dagsDir, 'd.yaml');
     fs.writeFileSync(file, 'dag: d\nschedule: "@daily"\nstart_date: 2024-01-01\ntasks:\n  a: { operator: Succeed }\n');
-    fs.writeFileSync(path.join(dagsDir, 'other.yaml'), 'dag: other\nschedule: "@daily"\nstart_date: 2024-01-01\ntasks:\n  a: { operator: Succeed }\n');
+    fs.writeFileSync(
+      path.join(dagsDir, 'other.yaml'),
+      'dag: other\nschedule: "@daily"\nstart_date: 2024-01-01\ntasks:\n  a: { operator: Succeed }\n',
+    );
     const clock = new FakeClock('2024-01-02T01:00:00Z');
     const s = scheduler(clock, { once: false });
     s.tick();
@@ -171,7 +178,9 @@ describe('scheduler', () => {
       .prepare('INSERT INTO scheduler_lock (id, host, pid, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)')
       .run(HOST, process.ppid, clock.now().toISOString(), clock.now().toISOString());
     let err: unknown;
-    await scheduler(clock).run().catch((e) => (err = e));
+    await scheduler(clock)
+      .run()
+      .catch((e) => (err = e));
     expect(String(err)).to.contain(`another scheduler is running on this state DB: pid ${process.ppid} on ${HOST}`);
     // A holder whose process is gone: its lock is stale and taken over, and released at the end.
     h.store.db.prepare('UPDATE scheduler_lock SET pid = 999999').run();

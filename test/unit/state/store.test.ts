@@ -41,8 +41,17 @@ describe('state store', () => {
   it('creates the schema with numbered migrations, in WAL mode', () => {
     expect(store.schemaVersion()).to.equal(migrations[migrations.length - 1]!.version);
     expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
-    const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type='table'").all() as { name: string }[]).map((r) => r.name);
-    expect(tables).to.include.members(['dag_runs', 'task_instances', 'task_tries', 'log_lines', 'task_outputs', 'schema_migrations']);
+    const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type='table'").all() as { name: string }[]).map(
+      (r) => r.name,
+    );
+    expect(tables).to.include.members([
+      'dag_runs',
+      'task_instances',
+      'task_tries',
+      'log_lines',
+      'task_outputs',
+      'schema_migrations',
+    ]);
   });
 
   it('applies only new migrations when reopened, and refuses a newer database', () => {
@@ -65,7 +74,9 @@ describe('state store', () => {
     const bad = [...migrations, { version: 500, name: 'broken', sql: 'CREATE TABLE ok_table (x INT); SELEKT nonsense' }];
     expect(() => new StateStore(file, bad)).to.throw();
     const raw = new Database(file);
-    expect((raw.prepare('SELECT max(version) v FROM schema_migrations').get() as { v: number }).v).to.equal(migrations[migrations.length - 1]!.version);
+    expect((raw.prepare('SELECT max(version) v FROM schema_migrations').get() as { v: number }).v).to.equal(
+      migrations[migrations.length - 1]!.version,
+    );
     expect(raw.prepare("SELECT name FROM sqlite_master WHERE name = 'ok_table'").get()).to.equal(undefined);
     raw.close();
     store = new StateStore(file);
@@ -83,7 +94,9 @@ describe('state store', () => {
         () =>
           new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
             // run from the project folder, where tsx resolves
-            const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd() });
+            const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+              cwd: process.cwd(),
+            });
             let out = '';
             let err = '';
             child.stdout.on('data', (d) => (out += d));

@@ -138,8 +138,7 @@ export class WarehouseLock {
         if (!told) {
           told = true;
           const msg =
-            `warehouse ${dataDir} is in use by ${describeHolder(holder)}; ` +
-            `waiting (up to ${formatDuration(timeoutMs)})...`;
+            `warehouse ${dataDir} is in use by ${describeHolder(holder)}; ` + `waiting (up to ${formatDuration(timeoutMs)})...`;
           if (opts.onWait) opts.onWait(msg);
           else process.stderr.write(`sluice: ${msg}\n`);
         }

@@ -70,7 +70,11 @@ export function isFatalPgliteError(err: unknown): boolean {
   for (const e of causeChain(err)) {
     const code = (e as { code?: unknown }).code;
     if (e.name === 'RuntimeError' || code === 'ENOSPC' || code === '53100') return true;
-    if (/cannot drop active portal|No space left on device|\bENOSPC\b|Aborted\(\)|PGlite crashed|PGlite worker (crashed|exited)/.test(e.message)) {
+    if (
+      /cannot drop active portal|No space left on device|\bENOSPC\b|Aborted\(\)|PGlite crashed|PGlite worker (crashed|exited)/.test(
+        e.message,
+      )
+    ) {
       return true;
     }
   }
@@ -259,7 +263,12 @@ class WorkerBackend implements PgliteBackend {
 
   async close(): Promise<void> {
     if (this.closing) return;
-    const bye = this.dead ? Promise.resolve() : this.call({ op: 'close' }).then(() => {}, () => {});
+    const bye = this.dead
+      ? Promise.resolve()
+      : this.call({ op: 'close' }).then(
+          () => {},
+          () => {},
+        );
     this.closing = true;
     await bye;
     await this.worker.terminate();

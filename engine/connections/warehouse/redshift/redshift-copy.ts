@@ -46,7 +46,8 @@ export function sqlString(value: string, what: string): string {
 /** The COPY statement, one clause per line (credentials on their own lines, so errors can show the rest). */
 export function buildCopySql(spec: CopySpec, options: CopySqlOptions = {}): string {
   const secret = (v: string, what: string) => (options.redact ? `'${MASK}'` : sqlString(v, what));
-  if (!Number.isInteger(spec.maxerror) || spec.maxerror < 0) throw new LoadError(`MAXERROR must be a whole number >= 0, not ${spec.maxerror}`);
+  if (!Number.isInteger(spec.maxerror) || spec.maxerror < 0)
+    throw new LoadError(`MAXERROR must be a whole number >= 0, not ${spec.maxerror}`);
   if (!/^s3:\/\//.test(spec.from)) throw new LoadError(`COPY source must be an s3:// URL, not ${spec.from}`);
   const json = spec.json;
   if (json !== 'auto' && json !== 'auto ignorecase' && !/^s3:\/\//.test(json)) {

@@ -15,7 +15,15 @@
  */
 import { createHash } from 'node:crypto';
 import { ConnectionError, JsonLoadError, LoadError, errorMessage } from '../../../errors.js';
-import type { JsonLoadSpec, LoadResult, ObjectInfo, ObjectStore, QueryOptions, QueryResult, Rejection } from '../../../interfaces.js';
+import type {
+  JsonLoadSpec,
+  LoadResult,
+  ObjectInfo,
+  ObjectStore,
+  QueryOptions,
+  QueryResult,
+  Rejection,
+} from '../../../interfaces.js';
 import { objectUrl, toStoreKey } from '../../store/keys.js';
 import {
   buildCopySql,
@@ -84,7 +92,11 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
 }
 
 /** Loads spec.source from the S3 lake with server-side COPY; throws JsonLoadError above MAXERROR. */
-export async function copyJsonFromS3(target: RedshiftCopyTarget, spec: RedshiftJsonLoadSpec, opts: QueryOptions = {}): Promise<LoadResult> {
+export async function copyJsonFromS3(
+  target: RedshiftCopyTarget,
+  spec: RedshiftJsonLoadSpec,
+  opts: QueryOptions = {},
+): Promise<LoadResult> {
   const signal = opts.signal;
   throwIfAborted(signal);
   const store = spec.store;
@@ -197,7 +209,10 @@ async function copyAuth(target: RedshiftCopyTarget, spec: JsonLoadSpec, store: S
   const provider = store.location.credentials ?? store.client?.config.credentials;
   let creds: Credentials | undefined;
   try {
-    creds = typeof provider === 'function' ? ((await (provider as () => Promise<Credentials>)()) as Credentials) : (provider as Credentials | undefined);
+    creds =
+      typeof provider === 'function'
+        ? ((await (provider as () => Promise<Credentials>)()) as Credentials)
+        : (provider as Credentials | undefined);
   } catch (err) {
     throw new ConnectionError(
       `COPY into ${spec.table} needs an IAM role (iam_role in the redshift URL, or run the redshift_cluster DAG) ` +
@@ -209,7 +224,12 @@ async function copyAuth(target: RedshiftCopyTarget, spec: JsonLoadSpec, store: S
       `COPY into ${spec.table} needs an IAM role (iam_role in the redshift URL) or AWS credentials; none were found`,
     );
   }
-  return { kind: 'keys', accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken };
+  return {
+    kind: 'keys',
+    accessKeyId: creds.accessKeyId,
+    secretAccessKey: creds.secretAccessKey,
+    sessionToken: creds.sessionToken,
+  };
 }
 
 /** A failed COPY: a JsonLoadError with the rejected lines when stl_load_errors has them; else the error, scrubbed. */
@@ -225,7 +245,10 @@ async function describeCopyFailure(
   if (/stl_load_errors/i.test(message) && target.backendPid !== undefined) {
     let found: Rejection[] = [];
     try {
-      found = toRejections((await target.sideQuery<LoadErrorRow>(LOAD_ERRORS_BY_SESSION_SQL, [target.backendPid])).rows, objectName);
+      found = toRejections(
+        (await target.sideQuery<LoadErrorRow>(LOAD_ERRORS_BY_SESSION_SQL, [target.backendPid])).rows,
+        objectName,
+      );
     } catch {
       // report the COPY's own error below
     }

@@ -36,7 +36,10 @@ describe('connections: JSON record splitting', () => {
     const text = '{"a":1}{"a":2} {"a":\n  {"b": "x}{"}\n}\n[1,2]';
     for (const size of [1, 2, 3, 7, 1000]) {
       const recs = split(text, size);
-      expect(recs.map((r) => [r.line, r.value]), `chunk ${size}`).to.deep.equal([
+      expect(
+        recs.map((r) => [r.line, r.value]),
+        `chunk ${size}`,
+      ).to.deep.equal([
         [1, { a: 1 }],
         [1, { a: 2 }],
         [1, { a: { b: 'x}{' } }],
@@ -112,7 +115,11 @@ describe('connections: JSON -> CSV rows', () => {
   });
 
   it('jsonpaths pick the i-th column and must match the column count', () => {
-    const conv = createRowConverter(events, { kind: 'jsonpaths', paths: ['$.u', "$['n']['x']", '$.t[1]'], file: 'jp.json' }, 'auto');
+    const conv = createRowConverter(
+      events,
+      { kind: 'jsonpaths', paths: ['$.u', "$['n']['x']", '$.t[1]'], file: 'jp.json' },
+      'auto',
+    );
     expect(conv({ u: 1, n: { x: 'q"q' }, t: [0, 42] })).to.deep.equal({ ok: true, csv: '1,"q""q",42\n' });
     expect(() => createRowConverter(events, { kind: 'jsonpaths', paths: ['$.u'], file: 'jp.json' }, 'auto')).to.throw(
       LoadError,
@@ -171,7 +178,10 @@ describe('connections: JSON -> CSV rows', () => {
       ok: true,
       csv: '2018-11-01 21:01:46.123456,2018-11-01 21:01:46.000000+00,2018-11-30\n',
     });
-    expect(auto({ ts: 1541105830 }).ok && auto({ ts: 1541105830 })).to.deep.equal({ ok: true, csv: '2018-11-01 20:57:10.000000,,\n' });
+    expect(auto({ ts: 1541105830 }).ok && auto({ ts: 1541105830 })).to.deep.equal({
+      ok: true,
+      csv: '2018-11-01 20:57:10.000000,,\n',
+    });
     expect(auto({ ts: '2018-02-30 00:00:00' })).to.deep.include({ ok: false, column: 'ts' });
     expect(auto({ d: 'yesterday' })).to.deep.include({ ok: false, column: 'd' });
   });

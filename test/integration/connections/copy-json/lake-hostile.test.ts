@@ -77,9 +77,13 @@ describe('lake listing follows symlinks once (local folder)', () => {
     ]);
     const text = warnings.join('\n');
     expect(warnings).to.have.length(5);
-    expect(text).to.match(/symlink loop: file:\/\/\S+\/song_data\/A\/B\/up2 -> \.\.\/\.\. leads back to a folder that contains it/);
+    expect(text).to.match(
+      /symlink loop: file:\/\/\S+\/song_data\/A\/B\/up2 -> \.\.\/\.\. leads back to a folder that contains it/,
+    );
     expect(text).to.match(/song_data\/A\/B2 -> B is a folder already listed as file:\/\/\S+\/song_data\/A\/B\//);
-    expect(text).to.match(/song_data\/Z\/s2-again\.json -> \.\.\/A\/s2\.json is a file already listed as \S+\/song_data\/A\/s2\.json/);
+    expect(text).to.match(
+      /song_data\/Z\/s2-again\.json -> \.\.\/A\/s2\.json is a file already listed as \S+\/song_data\/A\/s2\.json/,
+    );
     expect(text).to.match(/symlink loop: \S+\/song_data\/Z\/self -> self never reaches a file or folder/);
     expect(text).to.match(/song_data\/Z\/gone\.json -> missing\.json: broken symlink/);
   });
@@ -99,7 +103,9 @@ describe('lake listing follows symlinks once (local folder)', () => {
     ]);
     expect(inner.warnings).to.have.length(5); // the two loops, and the three odd links of song_data/Z seen through up2
     expect(inner.warnings.join('\n')).to.match(/symlink loop: \S+\/song_data\/A\/B\/up2\/A\/B\/ is \S+\/song_data\/A\/B\/ again/);
-    expect(inner.warnings.join('\n')).to.match(/symlink loop: \S+\/song_data\/A\/B\/up2\/A\/B2 -> B leads back to a folder that contains it/);
+    expect(inner.warnings.join('\n')).to.match(
+      /symlink loop: \S+\/song_data\/A\/B\/up2\/A\/B2 -> B leads back to a folder that contains it/,
+    );
   });
 });
 
@@ -150,7 +156,10 @@ describe('hostile JSON and gzip into PGlite', function () {
       ].join('\n') + '\n',
     );
     // Splitter path: a pretty-printed record, then a deep one spread over lines.
-    write('deep/b-pretty.json', `{\n  "id": "P1"\n}\n{\n  "id": "P2",\n  "payload": ${deepArray(3000).replace(/\]\]/g, ']\n]')}\n}\n`);
+    write(
+      'deep/b-pretty.json',
+      `{\n  "id": "P1"\n}\n{\n  "id": "P2",\n  "payload": ${deepArray(3000).replace(/\]\]/g, ']\n]')}\n}\n`,
+    );
     const res = await wh.loadJson(spec('deep/'));
     expect(await ids()).to.deep.equal(['L1', 'L5', 'P1']);
     const r = res.rejected.map((x) => [x.object.replace(/^.*\/deep\//, ''), x.line, x.column, x.reason]);
@@ -164,7 +173,9 @@ describe('hostile JSON and gzip into PGlite', function () {
     // The rejected value is shown truncated, as JSON.stringify would begin it.
     expect(res.rejected[0]!.value).to.equal(`${'['.repeat(256)}…`);
     expect(res.rejected[1]!.value).to.equal(`${'{"a":'.repeat(51)}{…`);
-    const l5 = await wh.query<{ n: number; d: boolean }>("SELECT length(payload) AS n, doc IS NOT NULL AS d FROM songs WHERE id = 'L5'");
+    const l5 = await wh.query<{ n: number; d: boolean }>(
+      "SELECT length(payload) AS n, doc IS NOT NULL AS d FROM songs WHERE id = 'L5'",
+    );
     expect(l5.rows).to.deep.equal([{ n: 2000, d: true }]);
   });
 
@@ -174,7 +185,9 @@ describe('hostile JSON and gzip into PGlite', function () {
       spec('paths/', { mapping: { kind: 'jsonpaths', paths: ['$.s.id', '$.s.p', "$['none']", "$['none2']"], file: 'p.json' } }),
     );
     expect(await ids()).to.deep.equal(['J2']);
-    expect(res.rejected.map((x) => [x.line, x.column, x.reason])).to.deep.equal([[1, 'payload', 'JSON nested deeper than 1000 levels']]);
+    expect(res.rejected.map((x) => [x.line, x.column, x.reason])).to.deep.equal([
+      [1, 'payload', 'JSON nested deeper than 1000 levels'],
+    ]);
     expect((await wh.query<{ payload: string }>('SELECT payload FROM songs')).rows[0]!.payload).to.equal('[1,[2]]');
   });
 
@@ -194,7 +207,9 @@ describe('hostile JSON and gzip into PGlite', function () {
 
   /** n lines that gzip cannot shrink much (so a large object is large compressed too). */
   const body = (prefix: string, n: number) =>
-    Array.from({ length: n }, (_, i) => `{"id":"${prefix}${i}","payload":"${crypto.randomBytes(100).toString('hex')}"}\n`).join('');
+    Array.from({ length: n }, (_, i) => `{"id":"${prefix}${i}","payload":"${crypto.randomBytes(100).toString('hex')}"}\n`).join(
+      '',
+    );
 
   it('a truncated gzip, read ahead (small) or streamed (large), names the object and line; the load rolls back', async () => {
     write('gz/a.json.gz', gzipSync(body('a', 50)));
@@ -218,7 +233,11 @@ describe('hostile JSON and gzip into PGlite', function () {
       );
       expect(err, name).to.be.instanceOf(LoadError);
       expect((err as LoadError).retryable).to.equal(false);
-      expect(err.message).to.match(new RegExp(`^load into songs failed: file://\\S+/gz/${name.replace(/\./g, '\\.')} line (\\d+): corrupt or truncated gzip data \\(unexpected end of file\\)`));
+      expect(err.message).to.match(
+        new RegExp(
+          `^load into songs failed: file://\\S+/gz/${name.replace(/\./g, '\\.')} line (\\d+): corrupt or truncated gzip data \\(unexpected end of file\\)`,
+        ),
+      );
       const line = Number(/ line (\d+):/.exec(err.message)![1]);
       expect((err as LoadError).line).to.equal(line);
       // About half of the lines were readable before the break.
@@ -279,7 +298,9 @@ describe('hostile JSON and gzip into PGlite', function () {
           })(),
         );
         expect(readErr).to.be.instanceOf(LoadError);
-        expect(readErr.message).to.match(/^s3:\/\/hostile\/lake\/gz\/a\.json\.gz: corrupt or truncated gzip data \(unexpected end of file\)/);
+        expect(readErr.message).to.match(
+          /^s3:\/\/hostile\/lake\/gz\/a\.json\.gz: corrupt or truncated gzip data \(unexpected end of file\)/,
+        );
         expect(readErr.message).to.not.contain('S3RVER'); // no credentials in the message
         const err = await rejectionOf(wh.loadJson(spec('gz/', { store: s3store })));
         expect(err.message).to.match(/s3:\/\/hostile\/lake\/gz\/a\.json\.gz line \d+: corrupt or truncated gzip data/);

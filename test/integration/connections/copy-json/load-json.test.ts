@@ -19,8 +19,10 @@ describe('with a PostgreSQL server and s3rver', () => {
   const pg = usePostgres('load_json');
   const s3 = useS3rver(['lake1', 'lake2']);
   describeJsonLoads('postgres <- folder', async () => openWarehouse(await pg.newDatabase('folder'), { home }), folder);
-  describeJsonLoads('postgres <- s3', async () => openWarehouse(await pg.newDatabase('s3'), { home }), async () =>
-    openObjectStore(s3.storeUrl('lake1', 'sparkify/'), { home }),
+  describeJsonLoads(
+    'postgres <- s3',
+    async () => openWarehouse(await pg.newDatabase('s3'), { home }),
+    async () => openObjectStore(s3.storeUrl('lake1', 'sparkify/'), { home }),
   );
   describeJsonLoads('pglite <- s3', pglite, async () => openObjectStore(s3.storeUrl('lake2'), { home }));
 });

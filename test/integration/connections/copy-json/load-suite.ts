@@ -20,8 +20,24 @@ export const STAGING_SONGS_DDL = `CREATE TABLE IF NOT EXISTS staging_songs (
   duration float8, year int)`;
 
 export const EVENT_PATHS = [
-  'artist', 'auth', 'firstName', 'gender', 'itemInSession', 'lastName', 'length', 'level', 'location', 'method',
-  'page', 'registration', 'sessionId', 'song', 'status', 'ts', 'userAgent', 'userId',
+  'artist',
+  'auth',
+  'firstName',
+  'gender',
+  'itemInSession',
+  'lastName',
+  'length',
+  'level',
+  'location',
+  'method',
+  'page',
+  'registration',
+  'sessionId',
+  'song',
+  'status',
+  'ts',
+  'userAgent',
+  'userId',
 ].map((k) => `$['${k}']`);
 
 /** A Sparkify-like event line. */
@@ -94,7 +110,10 @@ export function describeJsonLoads(label: string, openWarehouse: () => Promise<Wa
       for (let i = 0; i < 12; i++) {
         await store.write(`song_data/A/${'ABC'[i % 3]}/TR${String(i).padStart(3, '0')}.json`, songFile(i));
       }
-      await store.write('pretty/songs.json', `${JSON.stringify(JSON.parse(songFile(50)), null, 2)}\n${songFile(51)}${songFile(52)}`);
+      await store.write(
+        'pretty/songs.json',
+        `${JSON.stringify(JSON.parse(songFile(50)), null, 2)}\n${songFile(51)}${songFile(52)}`,
+      );
       const bad = [eventLine(100), '{"artist": "broken", ', eventLine(101), eventLine(102, { userId: 'abc' }), eventLine(103)];
       await store.write('bad/events.json', bad.join('\n'));
       await store.write('long/events.json', [eventLine(200), eventLine(201, { level: 'x'.repeat(17) })].join('\n'));
@@ -117,13 +136,32 @@ export function describeJsonLoads(label: string, openWarehouse: () => Promise<Wa
         'SELECT userid, ts, registration, song, artist, length FROM staging_events ORDER BY iteminsession LIMIT 2',
       );
       expect(r.rows).to.deep.equal([
-        { userid: null, ts: new Date(1543537327796), registration: 1540991795796, song: 'Song "0", with, commas', artist: null, length: 182.85669 },
-        { userid: 91, ts: new Date(1543537327797), registration: 1540991795796, song: 'Song "1", with, commas', artist: 'Artist 1', length: 183.85669 },
+        {
+          userid: null,
+          ts: new Date(1543537327796),
+          registration: 1540991795796,
+          song: 'Song "0", with, commas',
+          artist: null,
+          length: 182.85669,
+        },
+        {
+          userid: 91,
+          ts: new Date(1543537327797),
+          registration: 1540991795796,
+          song: 'Song "1", with, commas',
+          artist: 'Artist 1',
+          length: 183.85669,
+        },
       ]);
     });
 
     it("'auto': one song object per file, no trailing newline, nested prefixes", async () => {
-      const res = await wh.loadJson({ ...events('song_data/'), table: 'staging_songs', mapping: { kind: 'auto' }, timeformat: 'auto' });
+      const res = await wh.loadJson({
+        ...events('song_data/'),
+        table: 'staging_songs',
+        mapping: { kind: 'auto' },
+        timeformat: 'auto',
+      });
       expect(res).to.deep.include({ rows: 12, objects: 12 });
       const r = await wh.query("SELECT title, artist_location, artist_latitude, year FROM staging_songs WHERE song_id = 'SO1'");
       expect(r.rows).to.deep.equal([{ title: '¿Dónde va 1?', artist_location: '', artist_latitude: null, year: 0 }]);
@@ -186,7 +224,9 @@ export function describeJsonLoads(label: string, openWarehouse: () => Promise<Wa
 
     it('rejects a value longer than varchar(n)', async () => {
       const err = await expectReject(wh.loadJson(events('long/')));
-      expect(err.message).to.match(/long\/events\.json line 2, column level: value is 17 bytes, longer than character varying\(16\)/);
+      expect(err.message).to.match(
+        /long\/events\.json line 2, column level: value is 17 bytes, longer than character varying\(16\)/,
+      );
       const res = await wh.loadJson(events('long/', { maxerror: 1 }));
       expect(res.rows).to.equal(1);
       expect(res.rejected[0]).to.deep.include({ line: 2, column: 'level' });
@@ -194,7 +234,9 @@ export function describeJsonLoads(label: string, openWarehouse: () => Promise<Wa
 
     it('a JSONPaths list that does not fit the table is an error naming the file', async () => {
       const err = await expectReject(
-        wh.loadJson(events('log_data/', { mapping: { kind: 'jsonpaths', paths: EVENT_PATHS.slice(1), file: 's3://b/log_json_path.json' } })),
+        wh.loadJson(
+          events('log_data/', { mapping: { kind: 'jsonpaths', paths: EVENT_PATHS.slice(1), file: 's3://b/log_json_path.json' } }),
+        ),
       );
       expect(err).to.be.instanceOf(LoadError);
       expect(err.message).to.match(/JSONPaths file s3:\/\/b\/log_json_path\.json has 17 paths but the table has 18 columns/);

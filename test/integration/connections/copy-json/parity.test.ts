@@ -36,7 +36,9 @@ interface Loaded {
 }
 
 async function loadBoth(wh: Warehouse, store: ObjectStore, paths: string[]): Promise<Loaded> {
-  await wh.query(`DROP TABLE IF EXISTS staging_events; DROP TABLE IF EXISTS staging_songs; ${STAGING_EVENTS_DDL}; ${STAGING_SONGS_DDL}`);
+  await wh.query(
+    `DROP TABLE IF EXISTS staging_events; DROP TABLE IF EXISTS staging_songs; ${STAGING_EVENTS_DDL}; ${STAGING_SONGS_DDL}`,
+  );
   const base = { store, maxerror: 0 } as const;
   const events: JsonLoadSpec = {
     ...base,
@@ -45,14 +47,25 @@ async function loadBoth(wh: Warehouse, store: ObjectStore, paths: string[]): Pro
     mapping: { kind: 'jsonpaths', paths, file: 'log_json_path.json' },
     timeformat: 'epochmillisecs',
   };
-  const songs: JsonLoadSpec = { ...base, table: 'staging_songs', source: 'song_data/', mapping: { kind: 'auto' }, timeformat: 'auto' };
+  const songs: JsonLoadSpec = {
+    ...base,
+    table: 'staging_songs',
+    source: 'song_data/',
+    mapping: { kind: 'auto' },
+    timeformat: 'auto',
+  };
   const results = [await wh.loadJson(events), await wh.loadJson(songs)];
   const all = (t: string, n: number) =>
     wh.query(`SELECT * FROM ${t} ORDER BY ${Array.from({ length: n }, (_, i) => i + 1).join(', ')}`).then((r) => r.rows);
   return { results, events: await all('staging_events', 18), songs: await all('staging_songs', 10) };
 }
 
-function describeParity(label: string, files: () => [string, Buffer][], paths: () => string[], expected: { events: number; songs: number }) {
+function describeParity(
+  label: string,
+  files: () => [string, Buffer][],
+  paths: () => string[],
+  expected: { events: number; songs: number },
+) {
   describe(`parity: ${label}`, () => {
     const pg = usePostgres('parity');
     const s3 = useS3rver(['lake']);
@@ -95,7 +108,10 @@ function describeParity(label: string, files: () => [string, Buffer][], paths: (
       expect(first.songs).to.have.length(expected.songs);
       expect(first.results.map((r) => r.rejected.length)).to.deep.equal([0, 0]);
       for (const [name, o] of outcomes.slice(1)) {
-        expect(o.results.map((r) => [r.rows, r.objects, r.bytes]), name).to.deep.equal(first.results.map((r) => [r.rows, r.objects, r.bytes]));
+        expect(
+          o.results.map((r) => [r.rows, r.objects, r.bytes]),
+          name,
+        ).to.deep.equal(first.results.map((r) => [r.rows, r.objects, r.bytes]));
         expect(o.events, `${name}: staging_events`).to.deep.equal(first.events);
         expect(o.songs, `${name}: staging_songs`).to.deep.equal(first.songs);
       }
@@ -106,21 +122,47 @@ function describeParity(label: string, files: () => [string, Buffer][], paths: (
 describeParity(
   'generated lake',
   () => [
-    ...Array.from({ length: 3 }, (_, f) => [
-      `log_data/2018/11/2018-11-0${f + 1}-events.json`,
-      Buffer.from(Array.from({ length: 40 }, (_, i) => eventLine(f * 100 + i)).join('\n')),
-    ] as [string, Buffer]),
+    ...Array.from(
+      { length: 3 },
+      (_, f) =>
+        [
+          `log_data/2018/11/2018-11-0${f + 1}-events.json`,
+          Buffer.from(Array.from({ length: 40 }, (_, i) => eventLine(f * 100 + i)).join('\n')),
+        ] as [string, Buffer],
+    ),
     ...Array.from({ length: 20 }, (_, i) => [`song_data/A/B/TR${i}.json`, Buffer.from(songFile(i))] as [string, Buffer]),
   ],
-  () => ['artist', 'auth', 'firstName', 'gender', 'itemInSession', 'lastName', 'length', 'level', 'location', 'method',
-    'page', 'registration', 'sessionId', 'song', 'status', 'ts', 'userAgent', 'userId'].map((k) => `$.${k}`),
+  () =>
+    [
+      'artist',
+      'auth',
+      'firstName',
+      'gender',
+      'itemInSession',
+      'lastName',
+      'length',
+      'level',
+      'location',
+      'method',
+      'page',
+      'registration',
+      'sessionId',
+      'song',
+      'status',
+      'ts',
+      'userAgent',
+      'userId',
+    ].map((k) => `$.${k}`),
   { events: 120, songs: 20 },
 );
 
 if (existsSync(SPARKIFY)) {
   describeParity(
     'the Udacity Sparkify sample',
-    () => [...filesUnder(path.join(SPARKIFY, 'log_data'), 'log_data'), ...filesUnder(path.join(SPARKIFY, 'song_data'), 'song_data')],
+    () => [
+      ...filesUnder(path.join(SPARKIFY, 'log_data'), 'log_data'),
+      ...filesUnder(path.join(SPARKIFY, 'song_data'), 'song_data'),
+    ],
     () => parseJsonPaths(readFileSync(path.join(SPARKIFY, 'log_json_path.json'), 'utf8'), 'log_json_path.json'),
     { events: 8056, songs: 71 },
   );

@@ -86,7 +86,9 @@ describe('s3 (s3rver)', () => {
 
   it('redacts the secret key in the store URL', async () => {
     const store = await openObjectStore(s3.storeUrl('lake'), { home: '/' });
-    expect(store.url).to.contain('secret_access_key=***').and.not.match(/secret_access_key=S3RVER/);
+    expect(store.url)
+      .to.contain('secret_access_key=***')
+      .and.not.match(/secret_access_key=S3RVER/);
     await store.close();
   });
 

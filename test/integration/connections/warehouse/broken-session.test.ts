@@ -41,7 +41,11 @@ describe('connections: a broken PGlite session is discarded', function () {
 
   it('classifies the errors after which a PGlite session is not reused', () => {
     expect(isFatalPgliteError(new Error('cannot drop active portal ""'))).to.equal(true);
-    expect(isFatalPgliteError(Object.assign(new Error('could not extend file "base/5/16384": No space left on device'), { code: '53100' }))).to.equal(true);
+    expect(
+      isFatalPgliteError(
+        Object.assign(new Error('could not extend file "base/5/16384": No space left on device'), { code: '53100' }),
+      ),
+    ).to.equal(true);
     const abort = new Error('Aborted(). Build with -sASSERTIONS for more info.');
     abort.name = 'RuntimeError';
     expect(isFatalPgliteError(new ConnectionError('x: load failed', { cause: abort }))).to.equal(true);

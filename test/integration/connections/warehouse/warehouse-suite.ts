@@ -53,7 +53,9 @@ export function describeWarehouse(label: string, open: () => Promise<Warehouse>)
     });
 
     it('runs several statements when there are no parameters, returning the last result', async () => {
-      const r = await wh.query("INSERT INTO items VALUES (1, 'a'); INSERT INTO items VALUES (2, 'b'); SELECT count(*) AS n FROM items");
+      const r = await wh.query(
+        "INSERT INTO items VALUES (1, 'a'); INSERT INTO items VALUES (2, 'b'); SELECT count(*) AS n FROM items",
+      );
       expect(r.rows).to.deep.equal([{ n: 2 }]);
       const del = await wh.query('DELETE FROM items WHERE id > $1', [0]);
       expect(del.rowCount).to.equal(2);

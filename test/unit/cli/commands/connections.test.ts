@@ -14,9 +14,11 @@ describe('sluice connections list|get|set|delete', () => {
 
   async function sluice(...argv: string[]): Promise<string> {
     out = [];
-    const withApp: WithApp = (_cmd, fn) => async (...args: unknown[]) => {
-      await (fn as (a: App, ...x: unknown[]) => unknown)(app, ...args.slice(0, -1));
-    };
+    const withApp: WithApp =
+      (_cmd, fn) =>
+      async (...args: unknown[]) => {
+        await (fn as (a: App, ...x: unknown[]) => unknown)(app, ...args.slice(0, -1));
+      };
     const program = new Command('sluice').exitOverride();
     registerConnectionsCommand(program, { withApp });
     const write = process.stdout.write.bind(process.stdout);
@@ -48,8 +50,14 @@ describe('sluice connections list|get|set|delete', () => {
 
   it('set stores a URL with a password_env reference; list and get show the layers, masked', async () => {
     const url = 'redshift://dwhuser@h.example:5439/dwh?password_env=REDSHIFT_PASSWORD&iam_role=arn:aws:iam::123456789012:role/r';
-    expect(await sluice('connections', 'set', 'warehouse', url, '--extra', '{"cluster_identifier":"c1"}')).to.include("stored connection 'warehouse'");
-    expect(store.getConnection('warehouse')).to.deep.include({ url, extra: { cluster_identifier: 'c1' }, updated_by: 'sluice connections set' });
+    expect(await sluice('connections', 'set', 'warehouse', url, '--extra', '{"cluster_identifier":"c1"}')).to.include(
+      "stored connection 'warehouse'",
+    );
+    expect(store.getConnection('warehouse')).to.deep.include({
+      url,
+      extra: { cluster_identifier: 'c1' },
+      updated_by: 'sluice connections set',
+    });
     const listed = JSON.parse(await sluice('connections', 'list', '--json')).connections;
     expect(listed.map((c: { name: string; source: string }) => [c.name, c.source])).to.deep.equal([
       ['lake', 'env'],
@@ -66,10 +74,14 @@ describe('sluice connections list|get|set|delete', () => {
   it('set refuses literal secrets and bad URLs; get and delete name unknown connections', async () => {
     let err = await sluice('connections', 'set', 'warehouse', 'redshift://u:hunter2@h:5439/db').catch((e: Error) => e);
     expect(err).to.be.instanceOf(UsageError);
-    expect((err as Error).message).to.include('password_env').and.not.include('hunter2');
+    expect((err as Error).message)
+      .to.include('password_env')
+      .and.not.include('hunter2');
     err = await sluice('connections', 'set', 'warehouse', 'redshift://u@h/db?colour=blue').catch((e: Error) => e);
     expect((err as Error).message).to.include("unknown redshift URL parameter 'colour'");
-    err = await sluice('connections', 'set', 'warehouse', 'redshift://u@h/db', '--extra', '{"password":"x"}').catch((e: Error) => e);
+    err = await sluice('connections', 'set', 'warehouse', 'redshift://u@h/db', '--extra', '{"password":"x"}').catch(
+      (e: Error) => e,
+    );
     expect((err as Error).message).to.include('secret');
     err = await sluice('connections', 'get', 'warehose').catch((e: Error) => e);
     expect((err as Error).message).to.include("did you mean 'warehouse'");
@@ -79,7 +91,7 @@ describe('sluice connections list|get|set|delete', () => {
 
   it('delete removes the stored connection; the config value applies again', async () => {
     store.setConnection('warehouse', 'redshift://u@h:5439/db', {});
-    expect(await sluice('connections', 'delete', 'warehouse')).to.include("now config: pglite:warehouse");
+    expect(await sluice('connections', 'delete', 'warehouse')).to.include('now config: pglite:warehouse');
     expect(store.getConnection('warehouse')).to.equal(undefined);
   });
 });

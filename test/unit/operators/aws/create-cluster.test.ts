@@ -1,6 +1,18 @@
 import { EC2Client, AuthorizeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
-import { AttachRolePolicyCommand, CreateRoleCommand, GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand } from '@aws-sdk/client-iam';
-import { CreateClusterCommand, DescribeClustersCommand, ModifyClusterIamRolesCommand, RedshiftClient, type Cluster } from '@aws-sdk/client-redshift';
+import {
+  AttachRolePolicyCommand,
+  CreateRoleCommand,
+  GetRoleCommand,
+  IAMClient,
+  ListAttachedRolePoliciesCommand,
+} from '@aws-sdk/client-iam';
+import {
+  CreateClusterCommand,
+  DescribeClustersCommand,
+  ModifyClusterIamRolesCommand,
+  RedshiftClient,
+  type Cluster,
+} from '@aws-sdk/client-redshift';
 import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 import fs from 'node:fs';
@@ -27,7 +39,9 @@ function cluster(status: string, extra: Partial<Cluster> = {}): Cluster {
     MasterUsername: 'dwhuser',
     IamRoles: [{ IamRoleArn: ROLE_ARN, ApplyStatus: 'in-sync' }],
     VpcSecurityGroups: [{ VpcSecurityGroupId: 'sg-0123', Status: 'active' }],
-    ...(status === 'available' ? { Endpoint: { Address: 'sluice-redshift.abc123.us-west-2.redshift.amazonaws.com', Port: 5439 } } : {}),
+    ...(status === 'available'
+      ? { Endpoint: { Address: 'sluice-redshift.abc123.us-west-2.redshift.amazonaws.com', Port: 5439 } }
+      : {}),
     ...extra,
   };
 }
@@ -64,7 +78,9 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
 
   it('creates the role and the cluster, waits creating -> available, opens ingress, records the connection', async () => {
     iam.on(GetRoleCommand).rejects(awsError('NoSuchEntityException', 'The role with name sluiceRedshiftS3Read cannot be found.'));
-    iam.on(CreateRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: 'sluiceRedshiftS3Read', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
+    iam
+      .on(CreateRoleCommand)
+      .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'sluiceRedshiftS3Read', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
     iam.on(AttachRolePolicyCommand).resolves({});
     rs.on(DescribeClustersCommand)
@@ -104,7 +120,13 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
       'redshift://dwhuser@sluice-redshift.abc123.us-west-2.redshift.amazonaws.com:5439/dwh' +
         `?password_env=REDSHIFT_PASSWORD&iam_role=${ROLE_ARN}&region=us-west-2`,
     );
-    expect(row.extra).to.include({ cluster_identifier: 'sluice-redshift', role_arn: ROLE_ARN, port: 5439, database: 'dwh', region: 'us-west-2' });
+    expect(row.extra).to.include({
+      cluster_identifier: 'sluice-redshift',
+      role_arn: ROLE_ARN,
+      port: 5439,
+      database: 'dwh',
+      region: 'us-west-2',
+    });
     expect(row.updated_by).to.equal('redshift_cluster.task');
     expect(run.outputs).to.include({ created_cluster: true, created_role: true, connection_recorded: true, role_arn: ROLE_ARN });
 
@@ -114,10 +136,16 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
   });
 
   it('reuses an existing role and an available cluster; an existing ingress rule is fine', async () => {
-    iam.on(GetRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: 'sluiceRedshiftS3Read', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
-    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_RO, PolicyName: 'AmazonS3ReadOnlyAccess' }] });
+    iam
+      .on(GetRoleCommand)
+      .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'sluiceRedshiftS3Read', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
+    iam
+      .on(ListAttachedRolePoliciesCommand)
+      .resolves({ AttachedPolicies: [{ PolicyArn: S3_RO, PolicyName: 'AmazonS3ReadOnlyAccess' }] });
     rs.on(DescribeClustersCommand).resolves({ Clusters: [cluster('available')] });
-    ec2.on(AuthorizeSecurityGroupIngressCommand).rejects(awsError('InvalidPermission.Duplicate', 'the specified rule already exists'));
+    ec2
+      .on(AuthorizeSecurityGroupIngressCommand)
+      .rejects(awsError('InvalidPermission.Duplicate', 'the specified rule already exists'));
 
     const run = fakeContext(CreateCluster, { ...fast, ingress_cidr: '203.0.113.7/32' }, { store });
     await CreateCluster.execute(run.ctx as never);
@@ -126,7 +154,11 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
     expect(iam.commandCalls(AttachRolePolicyCommand)).to.have.length(0);
     expect(rs.commandCalls(CreateClusterCommand)).to.have.length(0);
     expect(rs.commandCalls(ModifyClusterIamRolesCommand)).to.have.length(0);
-    expect(run.outputs).to.include({ created_cluster: false, created_role: false, endpoint: 'sluice-redshift.abc123.us-west-2.redshift.amazonaws.com' });
+    expect(run.outputs).to.include({
+      created_cluster: false,
+      created_role: false,
+      endpoint: 'sluice-redshift.abc123.us-west-2.redshift.amazonaws.com',
+    });
     const text = run.lines.join('');
     expect(text).to.include('IAM role exists; reusing it');
     expect(text).to.include('Redshift cluster exists; reusing it');
@@ -135,7 +167,9 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
   });
 
   it('attaches the role to an existing cluster that lacks it, and reports DAG differences', async () => {
-    iam.on(GetRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
+    iam
+      .on(GetRoleCommand)
+      .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_RO }] });
     rs.on(DescribeClustersCommand)
       .resolvesOnce({ Clusters: [cluster('available', { IamRoles: [], NodeType: 'ra3.large' })] })
@@ -149,7 +183,9 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
   });
 
   it('a cluster that is deleting is a clear error (before waiting, and when it starts deleting during the wait)', async () => {
-    iam.on(GetRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
+    iam
+      .on(GetRoleCommand)
+      .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_RO }] });
     rs.on(DescribeClustersCommand).resolves({ Clusters: [cluster('deleting')] });
     let err = await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch((e: Error) => e);
@@ -168,49 +204,70 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
   });
 
   it('a failed cluster is a clear error; a cluster that fails while waiting stops the wait at once', async () => {
-    iam.on(GetRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
+    iam
+      .on(GetRoleCommand)
+      .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_RO }] });
     rs.on(DescribeClustersCommand).resolves({ Clusters: [cluster('failed')] });
-    let err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch((e: Error) => e)) as Error;
+    let err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch(
+      (e: Error) => e,
+    )) as Error;
     expect(err.message).to.match(/exists but is failed; delete it \(run-dag redshift_teardown\)/);
 
     rs.reset();
-    rs.on(DescribeClustersCommand).resolvesOnce({ Clusters: [cluster('creating')] }).resolves({ Clusters: [cluster('incompatible-network')] });
+    rs.on(DescribeClustersCommand)
+      .resolvesOnce({ Clusters: [cluster('creating')] })
+      .resolves({ Clusters: [cluster('incompatible-network')] });
     const started = Date.now();
-    err = (await CreateCluster.execute(fakeContext(CreateCluster, { poll_interval: '5ms', wait_timeout: '10m' }, { store }).ctx as never).catch(
-      (e: Error) => e,
-    )) as Error;
+    err = (await CreateCluster.execute(
+      fakeContext(CreateCluster, { poll_interval: '5ms', wait_timeout: '10m' }, { store }).ctx as never,
+    ).catch((e: Error) => e)) as Error;
     expect(err.message).to.include('is incompatible-network, and will not become available by waiting');
     expect(Date.now() - started).to.be.lessThan(5000);
   });
 
   it('AccessDenied is a clear error naming the call and what to do', async () => {
-    iam.on(GetRoleCommand).rejects(
-      awsError('AccessDenied', 'User: arn:aws:iam::123456789012:user/dev is not authorized to perform: iam:GetRole on resource: role sluiceRedshiftS3Read'),
-    );
-    const err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch((e: Error) => e)) as Error;
+    iam
+      .on(GetRoleCommand)
+      .rejects(
+        awsError(
+          'AccessDenied',
+          'User: arn:aws:iam::123456789012:user/dev is not authorized to perform: iam:GetRole on resource: role sluiceRedshiftS3Read',
+        ),
+      );
+    const err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch(
+      (e: Error) => e,
+    )) as Error;
     expect(err).to.be.instanceOf(TaskFailure);
     expect(err.message).to.include('iam:GetRole on role sluiceRedshiftS3Read: AWS refused (AccessDenied)');
     expect(err.message).to.include('see docs/aws.md');
 
     iam.reset();
     iam.on(GetRoleCommand).rejects(awsError('CredentialsProviderError', 'Could not load credentials from any providers'));
-    const err2 = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch((e: Error) => e)) as Error;
+    const err2 = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch(
+      (e: Error) => e,
+    )) as Error;
     expect(err2.message).to.include('no AWS credentials found');
   });
 
   it('AccessDenied while waiting stops the wait at once', async () => {
-    iam.on(GetRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
+    iam
+      .on(GetRoleCommand)
+      .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_RO }] });
-    rs.on(DescribeClustersCommand).resolvesOnce({ Clusters: [cluster('creating')] }).rejects(awsError('AccessDenied', 'not authorized to perform: redshift:DescribeClusters'));
-    const err = (await CreateCluster.execute(fakeContext(CreateCluster, { poll_interval: '5ms', wait_timeout: '10m' }, { store }).ctx as never).catch(
-      (e: Error) => e,
-    )) as Error;
+    rs.on(DescribeClustersCommand)
+      .resolvesOnce({ Clusters: [cluster('creating')] })
+      .rejects(awsError('AccessDenied', 'not authorized to perform: redshift:DescribeClusters'));
+    const err = (await CreateCluster.execute(
+      fakeContext(CreateCluster, { poll_interval: '5ms', wait_timeout: '10m' }, { store }).ctx as never,
+    ).catch((e: Error) => e)) as Error;
     expect(err.message).to.include('redshift:DescribeClusters on cluster sluice-redshift: AWS refused (AccessDenied)');
   });
 
   it("the wait honours the task's AbortSignal and wait_timeout", async () => {
-    iam.on(GetRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
+    iam
+      .on(GetRoleCommand)
+      .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_RO }] });
     rs.on(DescribeClustersCommand).resolves({ Clusters: [cluster('creating')] });
     const ac = new AbortController();
@@ -232,7 +289,9 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
 
   it('refuses to start without the password variable, and with a password Redshift would refuse (never showing it)', async () => {
     delete process.env.REDSHIFT_PASSWORD;
-    let err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch((e: Error) => e)) as Error;
+    let err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch(
+      (e: Error) => e,
+    )) as Error;
     expect(err.message).to.include('environment variable REDSHIFT_PASSWORD (master_password_env), which is not set');
     process.env.REDSHIFT_PASSWORD = 'short1A';
     err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch((e: Error) => e)) as Error;
@@ -249,16 +308,24 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
   });
 
   it('multi-node clusters send NumberOfNodes', async () => {
-    iam.on(GetRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
+    iam
+      .on(GetRoleCommand)
+      .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_RO }] });
-    rs.on(DescribeClustersCommand).rejectsOnce(awsError('ClusterNotFoundFault')).resolves({ Clusters: [cluster('available', { NumberOfNodes: 4 })] });
+    rs.on(DescribeClustersCommand)
+      .rejectsOnce(awsError('ClusterNotFoundFault'))
+      .resolves({ Clusters: [cluster('available', { NumberOfNodes: 4 })] });
     rs.on(CreateClusterCommand).resolves({ Cluster: cluster('creating') });
-    await CreateCluster.execute(fakeContext(CreateCluster, { ...fast, cluster_type: 'multi-node', number_of_nodes: 4 }, { store }).ctx as never);
+    await CreateCluster.execute(
+      fakeContext(CreateCluster, { ...fast, cluster_type: 'multi-node', number_of_nodes: 4 }, { store }).ctx as never,
+    );
     expect(rs.commandCalls(CreateClusterCommand)[0]!.args[0].input).to.include({ ClusterType: 'multi-node', NumberOfNodes: 4 });
   });
 
   it('without a connection store it says how to record the connection by hand', async () => {
-    iam.on(GetRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
+    iam
+      .on(GetRoleCommand)
+      .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_RO }] });
     rs.on(DescribeClustersCommand).resolves({ Clusters: [cluster('available')] });
     const run = fakeContext(CreateCluster, fast);
@@ -283,7 +350,10 @@ describe('AWS clients honour the standard endpoint overrides', () => {
     expect(awsEndpoint('redshift', {})).to.equal(undefined);
     expect(awsEndpoint('redshift', { ...env, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' })).to.equal(undefined);
 
-    const clients = awsClients('us-west-2', { AWS_ENDPOINT_URL: 'http://127.0.0.1:4566', AWS_ENDPOINT_URL_REDSHIFT: 'http://127.0.0.1:4577' });
+    const clients = awsClients('us-west-2', {
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:4566',
+      AWS_ENDPOINT_URL_REDSHIFT: 'http://127.0.0.1:4577',
+    });
     try {
       const rsEndpoint = await clients.redshift.config.endpoint!();
       const iamEndpoint = await clients.iam.config.endpoint!();
@@ -300,10 +370,14 @@ describe('CreateCluster on a local warehouse', () => {
     const { PgliteWarehouse } = await import('../../../../engine/connections/warehouse/pglite/pglite.js');
     const dir = path.join(makeTempDir('sluice-rs-local'), 'wh');
     let wh: Awaited<ReturnType<typeof PgliteWarehouse.open>> | undefined;
-    const run = fakeContext(CreateCluster, {}, {
-      dialect: 'postgres',
-      warehouse: async () => (wh ??= await PgliteWarehouse.open(`pglite://${dir}`, dir)),
-    });
+    const run = fakeContext(
+      CreateCluster,
+      {},
+      {
+        dialect: 'postgres',
+        warehouse: async () => (wh ??= await PgliteWarehouse.open(`pglite://${dir}`, dir)),
+      },
+    );
     try {
       await CreateCluster.execute(run.ctx as never);
     } finally {

@@ -28,7 +28,9 @@ describe('DeleteCluster (Redshift and IAM mocked)', () => {
     rs.reset();
     process.env.AWS_REGION = 'us-west-2';
     store = new StateStore(path.join(makeTempDir('sluice-rs-del'), 'state.db'));
-    store.setConnection('warehouse', 'redshift://dwhuser@h:5439/dwh?password_env=REDSHIFT_PASSWORD', { cluster_identifier: 'sluice-redshift' });
+    store.setConnection('warehouse', 'redshift://dwhuser@h:5439/dwh?password_env=REDSHIFT_PASSWORD', {
+      cluster_identifier: 'sluice-redshift',
+    });
   });
   afterEach(() => {
     store.close();
@@ -47,7 +49,10 @@ describe('DeleteCluster (Redshift and IAM mocked)', () => {
     rs.on(DeleteClusterCommand).resolves({});
     const run = fakeContext(DeleteCluster, fast, { store });
     await DeleteCluster.execute(run.ctx as never);
-    expect(rs.commandCalls(DeleteClusterCommand)[0]!.args[0].input).to.deep.equal({ ClusterIdentifier: 'sluice-redshift', SkipFinalClusterSnapshot: true });
+    expect(rs.commandCalls(DeleteClusterCommand)[0]!.args[0].input).to.deep.equal({
+      ClusterIdentifier: 'sluice-redshift',
+      SkipFinalClusterSnapshot: true,
+    });
     expect(store.getConnection('warehouse')).to.equal(undefined);
     expect(run.outputs).to.include({ deleted_cluster: true, forgot_connection: true, final_snapshot: null, deleted_role: false });
     expect(run.lines.join('')).to.include('cluster sluice-redshift: deleting');
@@ -58,7 +63,9 @@ describe('DeleteCluster (Redshift and IAM mocked)', () => {
       .resolvesOnce({ Clusters: [{ ClusterIdentifier: 'sluice-redshift', ClusterStatus: 'available' }] })
       .rejects(awsError('ClusterNotFoundFault'));
     rs.on(DeleteClusterCommand).resolves({});
-    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess' }] });
+    iam
+      .on(ListAttachedRolePoliciesCommand)
+      .resolves({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess' }] });
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
     iam.on(DetachRolePolicyCommand).resolves({});
     iam.on(DeleteRoleCommand).resolves({});
@@ -90,7 +97,9 @@ describe('DeleteCluster (Redshift and IAM mocked)', () => {
   it('AccessDenied on DeleteCluster is a clear error', async () => {
     rs.on(DescribeClustersCommand).resolves({ Clusters: [{ ClusterIdentifier: 'sluice-redshift', ClusterStatus: 'available' }] });
     rs.on(DeleteClusterCommand).rejects(awsError('AccessDenied', 'not authorized to perform: redshift:DeleteCluster'));
-    const err = (await DeleteCluster.execute(fakeContext(DeleteCluster, fast, { store }).ctx as never).catch((e: Error) => e)) as Error;
+    const err = (await DeleteCluster.execute(fakeContext(DeleteCluster, fast, { store }).ctx as never).catch(
+      (e: Error) => e,
+    )) as Error;
     expect(err.message).to.include('redshift:DeleteCluster sluice-redshift: AWS refused (AccessDenied)');
     expect(store.getConnection('warehouse')).not.to.equal(undefined);
   });

@@ -3,7 +3,13 @@
  * execution_timeout aborts the wait, and no secret (password, AWS keys,
  * session token) reaches logs, errors, the state DB or --json output.
  */
-import { GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand, CreateRoleCommand, AttachRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  GetRoleCommand,
+  IAMClient,
+  ListAttachedRolePoliciesCommand,
+  CreateRoleCommand,
+  AttachRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import { CreateClusterCommand, DescribeClustersCommand, RedshiftClient } from '@aws-sdk/client-redshift';
 import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
@@ -64,8 +70,12 @@ describe('cluster operators: timeouts and secrets', () => {
   });
 
   it('execution_timeout aborts the wait for the cluster; the status was logged at each poll', async () => {
-    iam.on(GetRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
-    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess' }] });
+    iam
+      .on(GetRoleCommand)
+      .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
+    iam
+      .on(ListAttachedRolePoliciesCommand)
+      .resolves({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess' }] });
     rs.on(DescribeClustersCommand).resolves({ Clusters: [{ ClusterIdentifier: 'sluice-redshift', ClusterStatus: 'creating' }] });
     const h = harness({ connections: redshiftConnections() });
     try {
@@ -97,12 +107,24 @@ tasks:
     const dbFile = path.join(dir, 'state.db');
     const store = new StateStore(dbFile);
     iam.on(GetRoleCommand).rejects(awsError('NoSuchEntityException'));
-    iam.on(CreateRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
+    iam
+      .on(CreateRoleCommand)
+      .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
     iam.on(AttachRolePolicyCommand).resolves({});
     rs.on(DescribeClustersCommand)
       .rejectsOnce(awsError('ClusterNotFoundFault'))
-      .resolves({ Clusters: [{ ClusterIdentifier: 'sluice-redshift', ClusterStatus: 'available', Endpoint: { Address: 'h.example', Port: 5439 }, DBName: 'dwh', MasterUsername: 'dwhuser' }] });
+      .resolves({
+        Clusters: [
+          {
+            ClusterIdentifier: 'sluice-redshift',
+            ClusterStatus: 'available',
+            Endpoint: { Address: 'h.example', Port: 5439 },
+            DBName: 'dwh',
+            MasterUsername: 'dwhuser',
+          },
+        ],
+      });
     rs.on(CreateClusterCommand).resolves({ Cluster: { ClusterStatus: 'creating' } });
     const run = fakeContext(CreateCluster, { poll_interval: '5ms' }, { store });
     await CreateCluster.execute(run.ctx as never);
@@ -115,9 +137,13 @@ tasks:
     const h = harness({ connections: redshiftConnections() });
     rs.reset();
     rs.on(DescribeClustersCommand).rejectsOnce(awsError('ClusterNotFoundFault'));
-    rs.on(CreateClusterCommand).rejects(awsError('InvalidParameterValue', 'The parameter MasterUserPassword is not a valid password.'));
+    rs.on(CreateClusterCommand).rejects(
+      awsError('InvalidParameterValue', 'The parameter MasterUserPassword is not a valid password.'),
+    );
     try {
-      const { runId, state } = await h.run(h.dag('dag: rc2\ntasks:\n  create_cluster:\n    operator: CreateCluster\n    poll_interval: 5ms\n'));
+      const { runId, state } = await h.run(
+        h.dag('dag: rc2\ntasks:\n  create_cluster:\n    operator: CreateCluster\n    poll_interval: 5ms\n'),
+      );
       expect(state).to.equal('failed');
       const t = h.store.listTries(runId, 'create_cluster')[0]!;
       expect(t.error).to.include('redshift:CreateCluster sluice-redshift: InvalidParameterValue');
@@ -132,9 +158,11 @@ tasks:
     const out: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
     const app = { store, config: { connections: { lake: 'lake' }, envConnections: {}, home: dir } } as unknown as App;
-    const withApp: WithApp = (_cmd, fn) => async (...args: unknown[]) => {
-      await (fn as (a: App, ...x: unknown[]) => unknown)(app, ...args.slice(0, -1));
-    };
+    const withApp: WithApp =
+      (_cmd, fn) =>
+      async (...args: unknown[]) => {
+        await (fn as (a: App, ...x: unknown[]) => unknown)(app, ...args.slice(0, -1));
+      };
     const program = new Command('sluice').exitOverride();
     registerConnectionsCommand(program, { withApp });
     process.stdout.write = ((s: string) => out.push(s) > 0) as unknown as typeof process.stdout.write;

@@ -30,7 +30,9 @@ async function holder(dataDir: string, what: string): Promise<ChildProcess> {
     process.stdout.write('held\\n');
     setInterval(() => {}, 1000);
   `;
-  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d) => {
@@ -145,6 +147,9 @@ describe('PGlite warehouse lock', function () {
       thread: 'main',
       lockTimeoutMs: 0,
     });
-    expect(() => pgliteUrlOptions('pglite:warehouse?lock_timeout=soon')).to.throw(ConnectionError, /lock_timeout=soon: invalid duration/);
+    expect(() => pgliteUrlOptions('pglite:warehouse?lock_timeout=soon')).to.throw(
+      ConnectionError,
+      /lock_timeout=soon: invalid duration/,
+    );
   });
 });

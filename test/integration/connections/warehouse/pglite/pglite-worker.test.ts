@@ -22,7 +22,9 @@ const inProcess = async () => openWarehouse(`${(await freshPgliteUrl()).url}?thr
 const inWorker = async () => openWarehouse((await freshPgliteUrl()).url, { home });
 
 describeWarehouse('pglite, in process (?thread=main)', inProcess);
-describeJsonLoads('pglite in process (?thread=main) <- folder', inProcess, async () => openObjectStore(makeTempDir('sluice-lake'), { home }));
+describeJsonLoads('pglite in process (?thread=main) <- folder', inProcess, async () =>
+  openObjectStore(makeTempDir('sluice-lake'), { home }),
+);
 
 /** Counts setInterval ticks while `work` runs. */
 async function ticksDuring<T>(work: () => Promise<T>): Promise<{ ticks: number; value: T }> {
@@ -106,8 +108,9 @@ describe('pglite threads', () => {
           const { ticks, value } = await ticksDuring(() => wh.loadJson(spec()));
           expect(value.rows).to.equal(ROWS);
           expect(value.rejected).to.deep.equal([]);
-          const rows = (await wh.query('SELECT count(*) AS n, sum(iteminsession) AS s, max(ts) AS ts, count(userid) AS u FROM staging_events'))
-            .rows;
+          const rows = (
+            await wh.query('SELECT count(*) AS n, sum(iteminsession) AS s, max(ts) AS ts, count(userid) AS u FROM staging_events')
+          ).rows;
           results[label] = { ticks, rows };
         } finally {
           await wh.close();
@@ -178,7 +181,20 @@ describe('pglite threads', () => {
         expect(q.status).to.equal('fulfilled');
         expect((q as PromiseFulfilledResult<{ rows: unknown[] }>).value.rows).to.deep.equal([{ n: 6 }]);
         expect(c.status).to.equal('rejected');
-        expect(events).to.deep.equal(['a begin', 'a 0', 'a 1', 'a 2', 'a end', 'b begin', 'b 0', 'b 1', 'b 2', 'b end', 'c begin', 'c end']);
+        expect(events).to.deep.equal([
+          'a begin',
+          'a 0',
+          'a 1',
+          'a 2',
+          'a end',
+          'b begin',
+          'b 0',
+          'b 1',
+          'b 2',
+          'b end',
+          'c begin',
+          'c end',
+        ]);
         expect((await wh.query("SELECT count(*) AS n FROM log WHERE who = 'c'")).rows).to.deep.equal([{ n: 0 }]);
       } finally {
         await wh.close();
@@ -227,7 +243,12 @@ describe('pglite threads', () => {
   });
 
   it('errors cross the thread with their PostgreSQL fields; a WASM RuntimeError is fatal', () => {
-    const db = Object.assign(new Error('column "x" does not exist'), { code: '42703', severity: 'ERROR', position: '8', hint: 'h' });
+    const db = Object.assign(new Error('column "x" does not exist'), {
+      code: '42703',
+      severity: 'ERROR',
+      position: '8',
+      hint: 'h',
+    });
     const back = toSluiceError(fromWireError(toWireError(db)), 'select x', 'pglite://memory');
     expect(back.name).to.equal('QueryError');
     expect(back.message).to.equal('column "x" does not exist (at SQL line 1, column 8: select x)\nHINT: h');

@@ -12,7 +12,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { LocalObjectStore, parseConnectionUrl, openWarehouse } from '../../../../../engine/connections/index.js';
 import { S3ObjectStore } from '../../../../../engine/connections/store/s3-store.js';
-import { RedshiftWarehouse, copyJsonFromS3, type RedshiftCopyTarget } from '../../../../../engine/connections/warehouse/redshift/redshift.js';
+import {
+  RedshiftWarehouse,
+  copyJsonFromS3,
+  type RedshiftCopyTarget,
+} from '../../../../../engine/connections/warehouse/redshift/redshift.js';
 import type { S3Location } from '../../../../../engine/connections/url.js';
 import { ConnectionError, JsonLoadError } from '../../../../../engine/errors.js';
 import type { JsonLoadSpec } from '../../../../../engine/interfaces.js';
@@ -55,10 +59,12 @@ describe('redshift warehouse on a PostgreSQL stand-in', function () {
         expect(tx.dialect).to.equal('redshift');
         await tx.query('INSERT INTO t VALUES ($1)', [1]);
       });
-      await wh.transaction(async (tx) => {
-        await tx.query('INSERT INTO t VALUES (2)');
-        throw new Error('roll back');
-      }).catch(() => {});
+      await wh
+        .transaction(async (tx) => {
+          await tx.query('INSERT INTO t VALUES (2)');
+          throw new Error('roll back');
+        })
+        .catch(() => {});
       expect((await wh.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows[0]!.n).to.equal(1);
     } finally {
       await wh.close();
@@ -66,11 +72,16 @@ describe('redshift warehouse on a PostgreSQL stand-in', function () {
   });
 
   it('an unreachable cluster and a missing password variable are ConnectionErrors without secrets', async () => {
-    const err = await RedshiftWarehouse.open('redshift://u:***@127.0.0.1:1/db', 'redshift://u:hunter2@127.0.0.1:1/db?sslmode=disable').catch((e: Error) => e);
+    const err = await RedshiftWarehouse.open(
+      'redshift://u:***@127.0.0.1:1/db',
+      'redshift://u:hunter2@127.0.0.1:1/db?sslmode=disable',
+    ).catch((e: Error) => e);
     expect(err).to.be.instanceOf(ConnectionError);
     expect((err as Error).message).to.include('cannot connect to Redshift at redshift://u:***@127.0.0.1:1/db');
     expect((err as Error).message).not.to.include('hunter2');
-    const err2 = await RedshiftWarehouse.open('x', 'redshift://u@127.0.0.1:1/db?password_env=SLUICE_TEST_UNSET_PW', {}).catch((e: Error) => e);
+    const err2 = await RedshiftWarehouse.open('x', 'redshift://u@127.0.0.1:1/db?password_env=SLUICE_TEST_UNSET_PW', {}).catch(
+      (e: Error) => e,
+    );
     expect((err2 as Error).message).to.include('SLUICE_TEST_UNSET_PW');
   });
 
@@ -78,7 +89,14 @@ describe('redshift warehouse on a PostgreSQL stand-in', function () {
     const wh = await RedshiftWarehouse.open('redshift://stand-in', asRedshiftUrl(pgh.url));
     const store = new LocalObjectStore(makeTempDir('sluice-rs-lake'));
     try {
-      const spec: JsonLoadSpec = { table: 't', store, source: 'log_data/', mapping: { kind: 'auto' }, timeformat: 'auto', maxerror: 0 };
+      const spec: JsonLoadSpec = {
+        table: 't',
+        store,
+        source: 'log_data/',
+        mapping: { kind: 'auto' },
+        timeformat: 'auto',
+        maxerror: 0,
+      };
       const err = await wh.loadJson(spec).catch((e: Error) => e);
       expect(err).to.be.instanceOf(ConnectionError);
       expect((err as Error).message).to.match(/server-side COPY from S3, but the lake .* is a local store/);
@@ -94,7 +112,11 @@ describe('redshift warehouse on a PostgreSQL stand-in', function () {
     let store: S3ObjectStore;
     const copies: string[] = [];
     /** What the fake COPY does: rows to insert, rejections to log, and whether to fail. */
-    let behaviour: { rows: number; errors: { file: string; line: number; col: string; value: string; reason: string }[]; fail?: string } = { rows: 0, errors: [] };
+    let behaviour: {
+      rows: number;
+      errors: { file: string; line: number; col: string; value: string; reason: string }[];
+      fail?: string;
+    } = { rows: 0, errors: [] };
     let queryId = 100;
 
     before(async () => {
@@ -169,7 +191,10 @@ describe('redshift warehouse on a PostgreSQL stand-in', function () {
     });
 
     it('one COPY from the prefix; rows from pg_last_copy_count; rejections read back for that query', async () => {
-      behaviour = { rows: 1, errors: [{ file: 's3://lake/sparkify/log_data/2018/11/b.json', line: 1, col: 'ts', value: 'x', reason: 'Invalid digit' }] };
+      behaviour = {
+        rows: 1,
+        errors: [{ file: 's3://lake/sparkify/log_data/2018/11/b.json', line: 1, col: 'ts', value: 'x', reason: 'Invalid digit' }],
+      };
       const res = await copyJsonFromS3(target(), spec());
       expect(copies).to.have.length(1);
       expect(copies[0]).to.equal(
@@ -187,7 +212,13 @@ describe('redshift warehouse on a PostgreSQL stand-in', function () {
       );
       expect(res).to.deep.include({ rows: 1, objects: 2 });
       expect(res.rejected).to.deep.equal([
-        { object: 's3://lake/sparkify/log_data/2018/11/b.json', line: 1, column: 'ts', value: 'x', reason: 'Invalid digit (error 1207)' },
+        {
+          object: 's3://lake/sparkify/log_data/2018/11/b.json',
+          line: 1,
+          column: 'ts',
+          value: 'x',
+          reason: 'Invalid digit (error 1207)',
+        },
       ]);
     });
 
@@ -206,7 +237,9 @@ describe('redshift warehouse on a PostgreSQL stand-in', function () {
       expect(JSON.parse(await manifest.Body!.transformToString())).to.deep.equal({
         entries: [{ url: 's3://lake/sparkify/song_data/x.json.gz', mandatory: true }],
       });
-      const jp = /FORMAT AS JSON 's3:\/\/lake\/(sparkify\/_sluice\/jsonpaths\/staging_events-[0-9a-f]{12}\.json)'/.exec(copies[0]!)![1]!;
+      const jp = /FORMAT AS JSON 's3:\/\/lake\/(sparkify\/_sluice\/jsonpaths\/staging_events-[0-9a-f]{12}\.json)'/.exec(
+        copies[0]!,
+      )![1]!;
       const body = await s3.client.send(new GetObjectCommand({ Bucket: 'lake', Key: jp }));
       expect(JSON.parse(await body.Body!.transformToString())).to.deep.equal({ jsonpaths: ["$['artist']", "$['ts']"] });
     });
@@ -224,7 +257,13 @@ describe('redshift warehouse on a PostgreSQL stand-in', function () {
       behaviour = {
         rows: 0,
         fail: "Load into table 'staging_events' failed.  Check 'stl_load_errors' system table for details.",
-        errors: [1, 2, 3].map((n) => ({ file: 's3://lake/sparkify/log_data/2018/11/a.json', line: n, col: 'ts', value: `v${n}`, reason: 'Invalid digit' })),
+        errors: [1, 2, 3].map((n) => ({
+          file: 's3://lake/sparkify/log_data/2018/11/a.json',
+          line: n,
+          col: 'ts',
+          value: `v${n}`,
+          reason: 'Invalid digit',
+        })),
       };
       await client.query('BEGIN');
       const err = await copyJsonFromS3(target(), spec()).catch((e: Error) => e);
@@ -237,7 +276,11 @@ describe('redshift warehouse on a PostgreSQL stand-in', function () {
     });
 
     it('credentials from the chain are sent, but never shown in logs or errors', async () => {
-      const keys = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY', sessionToken: 'FQoGZXIvYXdzTOKEN0123' };
+      const keys = {
+        accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+        secretAccessKey: 'wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY',
+        sessionToken: 'FQoGZXIvYXdzTOKEN0123',
+      };
       // the same store, as if its credentials had come from the AWS chain with these keys
       const keyed = Object.assign(Object.create(store) as S3ObjectStore, { location: { ...store.location, credentials: keys } });
       const shownStatements: string[] = [];

@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import { buildCopySql, buildManifest, buildJsonPathsFile, toRejections, type CopySpec } from '../../../../../engine/connections/warehouse/redshift/redshift-copy.js';
+import {
+  buildCopySql,
+  buildManifest,
+  buildJsonPathsFile,
+  toRejections,
+  type CopySpec,
+} from '../../../../../engine/connections/warehouse/redshift/redshift-copy.js';
 import { formatRedshiftUrl, parseRedshiftUrl } from '../../../../../engine/connections/warehouse/redshift/redshift-url.js';
 import { redactUrl } from '../../../../../engine/connections/url.js';
 import { ConnectionError, LoadError } from '../../../../../engine/errors.js';
@@ -35,7 +41,17 @@ describe('Redshift COPY text (golden)', () => {
   });
 
   it("json 'auto', TIMEFORMAT 'auto', no region, MAXERROR 5, GZIP, schema-qualified table", () => {
-    expect(buildCopySql({ ...base, table: 'stage.staging_songs', json: 'auto', timeformat: 'auto', region: undefined, maxerror: 5, gzip: true })).to.equal(
+    expect(
+      buildCopySql({
+        ...base,
+        table: 'stage.staging_songs',
+        json: 'auto',
+        timeformat: 'auto',
+        region: undefined,
+        maxerror: 5,
+        gzip: true,
+      }),
+    ).to.equal(
       [
         'COPY "stage"."staging_songs"',
         "FROM 's3://udacity-dend/log_data/2018/11/'",
@@ -51,7 +67,12 @@ describe('Redshift COPY text (golden)', () => {
   });
 
   it("json 'auto ignorecase' with a manifest", () => {
-    const sql = buildCopySql({ ...base, json: 'auto ignorecase', manifest: true, from: 's3://b/_sluice/manifests/staging_songs-0123456789ab.manifest' });
+    const sql = buildCopySql({
+      ...base,
+      json: 'auto ignorecase',
+      manifest: true,
+      from: 's3://b/_sluice/manifests/staging_songs-0123456789ab.manifest',
+    });
     expect(sql.split('\n').slice(1, 6)).to.deep.equal([
       "FROM 's3://b/_sluice/manifests/staging_songs-0123456789ab.manifest'",
       `IAM_ROLE '${ROLE}'`,
@@ -64,7 +85,12 @@ describe('Redshift COPY text (golden)', () => {
   it('access keys from the credential chain, and a redacted form for logs', () => {
     const spec: CopySpec = {
       ...base,
-      auth: { kind: 'keys', accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalr/XUtnFEMI+K7MDENG', sessionToken: 'FQoGZXIvYXdz' },
+      auth: {
+        kind: 'keys',
+        accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+        secretAccessKey: 'wJalr/XUtnFEMI+K7MDENG',
+        sessionToken: 'FQoGZXIvYXdz',
+      },
     };
     expect(buildCopySql(spec).split('\n').slice(2, 5)).to.deep.equal([
       "ACCESS_KEY_ID 'AKIAIOSFODNN7EXAMPLE'",
@@ -72,7 +98,11 @@ describe('Redshift COPY text (golden)', () => {
       "SESSION_TOKEN 'FQoGZXIvYXdz'",
     ]);
     const shown = buildCopySql(spec, { redact: true });
-    expect(shown.split('\n').slice(2, 5)).to.deep.equal(["ACCESS_KEY_ID '***'", "SECRET_ACCESS_KEY '***'", "SESSION_TOKEN '***'"]);
+    expect(shown.split('\n').slice(2, 5)).to.deep.equal([
+      "ACCESS_KEY_ID '***'",
+      "SECRET_ACCESS_KEY '***'",
+      "SESSION_TOKEN '***'",
+    ]);
     expect(shown).not.to.match(/AKIA|wJalr|FQoG/);
     const noToken = buildCopySql({ ...spec, auth: { kind: 'keys', accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'x' } });
     expect(noToken).not.to.include('SESSION_TOKEN');
@@ -94,17 +124,39 @@ describe('Redshift COPY text (golden)', () => {
         { url: 's3://b/b.json.gz', mandatory: true },
       ],
     });
-    expect(JSON.parse(buildJsonPathsFile(["$['artist']", "$['auth']"]))).to.deep.equal({ jsonpaths: ["$['artist']", "$['auth']"] });
+    expect(JSON.parse(buildJsonPathsFile(["$['artist']", "$['auth']"]))).to.deep.equal({
+      jsonpaths: ["$['artist']", "$['auth']"],
+    });
   });
 
   it('stl_load_errors rows become rejections like the local loaders record', () => {
     const base = 's3://b/lake/';
     const rows = [
-      { filename: 's3://b/lake/log_data/2018-11-01-events.json   ', line_number: '7', colname: 'ts          ', raw_field_value: 'abc   ', err_code: 1207, err_reason: 'Invalid digit, Value \'a\', Pos 0, Type: Long   ' },
-      { filename: 's3://b/lake/log_data/x.json', line_number: 3, colname: '', raw_field_value: '', err_code: null, err_reason: 'Invalid JSONPath format' },
+      {
+        filename: 's3://b/lake/log_data/2018-11-01-events.json   ',
+        line_number: '7',
+        colname: 'ts          ',
+        raw_field_value: 'abc   ',
+        err_code: 1207,
+        err_reason: "Invalid digit, Value 'a', Pos 0, Type: Long   ",
+      },
+      {
+        filename: 's3://b/lake/log_data/x.json',
+        line_number: 3,
+        colname: '',
+        raw_field_value: '',
+        err_code: null,
+        err_reason: 'Invalid JSONPath format',
+      },
     ];
     expect(toRejections(rows, (u) => (u.startsWith(base) ? `s3://b/lake/${u.slice(base.length)}` : u))).to.deep.equal([
-      { object: 's3://b/lake/log_data/2018-11-01-events.json', line: 7, column: 'ts', value: 'abc', reason: "Invalid digit, Value 'a', Pos 0, Type: Long (error 1207)" },
+      {
+        object: 's3://b/lake/log_data/2018-11-01-events.json',
+        line: 7,
+        column: 'ts',
+        value: 'abc',
+        reason: "Invalid digit, Value 'a', Pos 0, Type: Long (error 1207)",
+      },
       { object: 's3://b/lake/log_data/x.json', line: 3, column: null, value: null, reason: 'Invalid JSONPath format' },
     ]);
   });
@@ -132,8 +184,14 @@ describe('redshift:// URLs', () => {
   });
 
   it('errors name the problem and never the password', () => {
-    expect(() => parseRedshiftUrl('redshift://u@h/db?password_env=NOPE', {})).to.throw(ConnectionError, /environment variable NOPE .* not set/);
-    expect(() => parseRedshiftUrl('redshift://u@h/db?foo=1', {})).to.throw(ConnectionError, /unknown redshift URL parameter 'foo'/);
+    expect(() => parseRedshiftUrl('redshift://u@h/db?password_env=NOPE', {})).to.throw(
+      ConnectionError,
+      /environment variable NOPE .* not set/,
+    );
+    expect(() => parseRedshiftUrl('redshift://u@h/db?foo=1', {})).to.throw(
+      ConnectionError,
+      /unknown redshift URL parameter 'foo'/,
+    );
     expect(() => parseRedshiftUrl('redshift://u@h/db?iam_role=admin', {})).to.throw(ConnectionError, /IAM role ARN/);
     expect(() => parseRedshiftUrl('redshift://h/db', {})).to.throw(ConnectionError, /needs a user/);
     expect(() => parseRedshiftUrl('redshift://u:hunter2@h/db?password_env=X', { X: 'y' })).to.throw(ConnectionError, /both/);
@@ -145,9 +203,23 @@ describe('redshift:// URLs', () => {
   });
 
   it('formats a URL without any secret; the round trip holds; redaction keeps *_env references', () => {
-    const url = formatRedshiftUrl({ host: 'h.example', port: 5439, database: 'dwh', user: 'dwhuser', passwordEnv: 'REDSHIFT_PASSWORD', iamRole: ROLE, region: 'us-west-2' });
-    expect(url).to.equal(`redshift://dwhuser@h.example:5439/dwh?password_env=REDSHIFT_PASSWORD&iam_role=${ROLE}&region=us-west-2`);
-    expect(parseRedshiftUrl(url, { REDSHIFT_PASSWORD: 'x' })).to.include({ host: 'h.example', iamRole: ROLE, passwordEnv: 'REDSHIFT_PASSWORD' });
+    const url = formatRedshiftUrl({
+      host: 'h.example',
+      port: 5439,
+      database: 'dwh',
+      user: 'dwhuser',
+      passwordEnv: 'REDSHIFT_PASSWORD',
+      iamRole: ROLE,
+      region: 'us-west-2',
+    });
+    expect(url).to.equal(
+      `redshift://dwhuser@h.example:5439/dwh?password_env=REDSHIFT_PASSWORD&iam_role=${ROLE}&region=us-west-2`,
+    );
+    expect(parseRedshiftUrl(url, { REDSHIFT_PASSWORD: 'x' })).to.include({
+      host: 'h.example',
+      iamRole: ROLE,
+      passwordEnv: 'REDSHIFT_PASSWORD',
+    });
     expect(redactUrl(url)).to.equal(url);
     expect(redactUrl('redshift://u:pw@h:5439/db?password=x')).to.equal('redshift://u:***@h:5439/db?password=***');
   });
