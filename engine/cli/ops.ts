@@ -52,19 +52,18 @@ function parseDate(dag: Dag, flag: string, v: string): Date {
   }
 }
 
-export async function backfillCommand(
-  app: App,
-  dagId: string,
-  o: {
-    from: string;
-    to: string;
-    reprocess: Reprocess;
-    maxActiveRuns?: string;
-    dryRun?: boolean;
-    json?: boolean;
-    verbose?: boolean;
-  },
-): Promise<number> {
+/** `sluice backfill` options, as commander parses them (plus --verbose). */
+export interface BackfillOptions {
+  from: string;
+  to: string;
+  reprocess: Reprocess;
+  maxActiveRuns?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export async function backfillCommand(app: App, dagId: string, o: BackfillOptions): Promise<number> {
   const dag = findDag(app, dagId);
   const plan = app.runs.planBackfill(dag, parseDate(dag, '--from', o.from), parseDate(dag, '--to', o.to), o.reprocess);
   const maxActive = o.maxActiveRuns !== undefined ? Number(o.maxActiveRuns) : dag.maxActiveRuns;

@@ -1,16 +1,7 @@
 /** `sluice scheduler` and `sluice backfill`. */
 import { type Command, Option } from 'commander';
-import type { Reprocess } from '../ops.js';
+import type { BackfillOptions } from '../ops.js';
 import { action, type CliContext, examples, verbose } from './kit.js';
-
-interface BackfillOptions {
-  from: string;
-  to: string;
-  reprocess: Reprocess;
-  maxActiveRuns?: string;
-  dryRun?: boolean;
-  json?: boolean;
-}
 
 export function register(program: Command, ctx: CliContext): void {
   const scheduler = program

@@ -189,21 +189,32 @@ function openCopySink(client: pg.PoolClient, url: string, table: string, columns
   };
 }
 
-/** A session bound to one client (a transaction). */
-class PgSession implements WarehouseSession {
-  readonly dialect = 'postgres' as const;
+/**
+ * A session bound to one pooled client (a transaction), as PostgreSQL and
+ * Redshift share it: queries on that client, refused once the transaction
+ * has ended. Each warehouse adds how it bulk-loads.
+ */
+export abstract class PgPoolSession implements PoolSession {
+  abstract readonly dialect: WarehouseSession['dialect'];
   finished = false;
 
   constructor(
-    private readonly client: pg.PoolClient,
-    private readonly conn: PgConn,
-    private readonly txSignal: AbortSignal | undefined,
+    protected readonly client: pg.PoolClient,
+    protected readonly conn: PgConn,
+    protected readonly txSignal: AbortSignal | undefined,
   ) {}
 
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], opts: QueryOptions = {}): Promise<QueryResult<T>> {
     if (this.finished) return Promise.reject(new Error('this transaction has already finished'));
     return runPgQuery<T>(this.client, this.conn, sql, params, [opts.signal, this.txSignal]);
   }
+
+  abstract loadJson(spec: JsonLoadSpec, opts?: QueryOptions): Promise<LoadResult>;
+}
+
+/** A PostgreSQL session: loads stream through COPY FROM STDIN on its client. */
+class PgSession extends PgPoolSession {
+  readonly dialect = 'postgres' as const;
 
   /** Loads on this transaction's client; the caller's transaction is the unit of work. */
   async loadJson(spec: JsonLoadSpec, opts: QueryOptions = {}): Promise<LoadResult> {

@@ -11,8 +11,16 @@
  */
 import pg from 'pg';
 import { ConnectionError } from '../../../errors.js';
-import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse } from '../../../interfaces.js';
-import { describeCause, PG_CONNECT_TIMEOUT_MS, PgPoolWarehouse, runPgQuery, type PgConn, type PoolSession } from '../postgres.js';
+import type { JsonLoadSpec, LoadResult, QueryOptions, Warehouse } from '../../../interfaces.js';
+import {
+  describeCause,
+  PG_CONNECT_TIMEOUT_MS,
+  PgPoolSession,
+  PgPoolWarehouse,
+  runPgQuery,
+  type PgConn,
+  type PoolSession,
+} from '../postgres.js';
 import { copyJsonFromS3, scrubSecrets, type RedshiftCopyTarget, type RedshiftJsonLoadSpec } from './redshift-load.js';
 import { parseRedshiftUrl, pgSslOption, type RedshiftUrl } from './redshift-url.js';
 import { pgTypeOverrides } from '../result-types.js';
@@ -37,21 +45,17 @@ export function redshiftClientConfig(c: RedshiftUrl): pg.ClientConfig {
   };
 }
 
-/** A session bound to one client (a transaction). */
-class RedshiftSession implements PoolSession {
+/** A Redshift session: loads run as a server-side COPY from S3 on its client. */
+class RedshiftSession extends PgPoolSession {
   readonly dialect = 'redshift' as const;
-  finished = false;
 
   constructor(
-    private readonly client: pg.PoolClient,
+    client: pg.PoolClient,
     private readonly wh: RedshiftWarehouse,
-    private readonly conn: PgConn,
-    private readonly txSignal: AbortSignal | undefined,
-  ) {}
-
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[], opts: QueryOptions = {}): Promise<QueryResult<T>> {
-    if (this.finished) return Promise.reject(new Error('this transaction has already finished'));
-    return runPgQuery<T>(this.client, this.conn, sql, params, [opts.signal, this.txSignal]);
+    conn: PgConn,
+    txSignal: AbortSignal | undefined,
+  ) {
+    super(client, conn, txSignal);
   }
 
   /** COPY on this transaction's client; the caller's transaction is the unit of work. */
