@@ -2,6 +2,7 @@
 // import boundaries: a newcomer learns the layering from the linter.
 //
 //   cli, schedule -> run -> (dag, state, template, connections) -> interfaces, errors
+//   state/index.ts is the state API; an implementation (state/sqlite/) is opened only by the composition root
 //   operators -> the operator kit (engine/operator.ts), interfaces, errors; never a driver
 //   nothing under engine/ imports operators/, except the composition root (engine/cli/app.ts)
 import js from '@eslint/js';
@@ -27,8 +28,13 @@ const DRIVERS = [
   ['pg', 'pg-copy-streams', '@electric-sql/pglite', '@electric-sql/pglite/*', 'better-sqlite3'],
   'drivers live in engine/connections/ and engine/state/: reach them through the Warehouse or state interfaces',
 ];
+// Patterns match the import text (relative paths), so they name folders, not engine/... paths.
+const STATE_IMPL = [
+  ['**/state/sqlite/*', '**/state/sqlite/**'],
+  'use the state interfaces (engine/state/index.ts); only the composition root (engine/cli/app.ts) opens an implementation',
+];
 const UPPER = (layer, above) => [
-  above.flatMap((d) => [`**/engine/${d}/*`, `**/engine/${d}/**`]),
+  above.flatMap((d) => [`**/${d}/*`, `**/${d}/**`]),
   `${layer} is below ${above.join(', ')}: dependencies point down`,
 ];
 
@@ -54,17 +60,18 @@ export default tseslint.config(
       NOT_OPERATORS,
     ),
   },
+  { files: ['engine/state/**'], rules: forbid(UPPER('this folder', ['cli', 'schedule', 'run']), NOT_OPERATORS) },
   {
-    files: ['engine/dag/**', 'engine/state/**', 'engine/template/**', 'engine/connections/**'],
-    rules: forbid(UPPER('this folder', ['cli', 'schedule', 'run']), NOT_OPERATORS),
+    files: ['engine/dag/**', 'engine/template/**', 'engine/connections/**'],
+    rules: forbid(UPPER('this folder', ['cli', 'schedule', 'run']), NOT_OPERATORS, STATE_IMPL),
   },
-  { files: ['engine/run/**'], rules: forbid(UPPER('run/', ['cli', 'schedule']), NOT_OPERATORS) },
-  { files: ['engine/schedule/**'], rules: forbid(UPPER('schedule/', ['cli']), NOT_OPERATORS) },
-  { files: ['engine/cli/**'], ignores: ['engine/cli/app.ts'], rules: forbid(NOT_OPERATORS) },
+  { files: ['engine/run/**'], rules: forbid(UPPER('run/', ['cli', 'schedule']), NOT_OPERATORS, STATE_IMPL) },
+  { files: ['engine/schedule/**'], rules: forbid(UPPER('schedule/', ['cli']), NOT_OPERATORS, STATE_IMPL) },
+  { files: ['engine/cli/**'], ignores: ['engine/cli/app.ts'], rules: forbid(NOT_OPERATORS, STATE_IMPL) },
   {
     files: ['engine/*.ts'],
     ignores: ['engine/interfaces.ts', 'engine/errors.ts'],
-    rules: forbid(UPPER('engine/*.ts', ['cli', 'schedule', 'run']), NOT_OPERATORS),
+    rules: forbid(UPPER('engine/*.ts', ['cli', 'schedule', 'run']), NOT_OPERATORS, STATE_IMPL),
   },
   // Operators: the kit, interfaces and errors; drivers only through connections.
   {

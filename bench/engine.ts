@@ -12,7 +12,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { loadDagSource } from '../engine/dag/index.js';
 import { defaultRegistry } from '../operators/index.js';
-import { StateStore } from '../engine/state/store.js';
+import { SqliteStateStore } from '../engine/state/sqlite/index.js';
+import type { StateStore } from '../engine/state/index.js';
 import { executeRun } from '../engine/run/runner.js';
 import { Runs } from '../engine/run/runs.js';
 import { createSinkLogger, TaskLogSink } from '../engine/log.js';
@@ -86,20 +87,20 @@ async function timeAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 /** The state writes a task costs, without the runner: the floor for run overhead. */
-function storeFloor(store: StateStore, dag: Dag): number {
+async function storeFloor(store: StateStore, dag: Dag): Promise<number> {
   const day = new Date('2030-01-01T00:00:00Z');
-  const run = new Runs(store).createRun({
+  const run = (await new Runs(store).createRun({
     dag: { ...dag, id: `${dag.id}_floor` },
     interval: { start: day, end: day },
     runType: 'manual',
     maxTries: 1,
-  })!;
-  const [, ms] = time(() => {
+  }))!;
+  const [, ms] = await timeAsync(async () => {
     for (const id of dag.order) {
-      store.setTaskState(run.run_id, id, 'scheduled', new Date());
-      store.setTaskState(run.run_id, id, 'queued', new Date());
-      const t = store.startTry(run.run_id, id, new Date());
-      store.endTry(t, { state: 'success', taskState: 'success', now: new Date() });
+      await store.tasks.setState(run.runId, id, 'scheduled', new Date());
+      await store.tasks.setState(run.runId, id, 'queued', new Date());
+      const t = await store.tasks.startTry(run.runId, id, new Date());
+      await store.tasks.endTry(t, { state: 'success', taskState: 'success', now: new Date() });
     }
   });
   return ms;
@@ -126,17 +127,17 @@ export async function benchEngine(): Promise<Record<string, unknown>[]> {
         validateMs = Math.min(validateMs, ms);
         parseMs = Math.min(parseMs, time(() => YAML.parseDocument(src))[1]);
       }
-      const store = new StateStore(path.join(dir, `${name.replace(/\W/g, '_')}.db`));
-      const logger = createSinkLogger(new TaskLogSink(store, null), 'info');
+      const store = new SqliteStateStore(path.join(dir, `${name.replace(/\W/g, '_')}.db`));
+      const logger = createSinkLogger(new TaskLogSink(store.logs, null), 'info');
       const day = new Date('2024-01-01T00:00:00Z');
-      const run = new Runs(store).createRun({
+      const run = (await new Runs(store).createRun({
         dag,
         interval: { start: day, end: new Date('2024-01-02T00:00:00Z') },
         runType: 'manual',
         maxTries: 1,
-      })!;
+      }))!;
       const [state, runMs] = await timeAsync(() =>
-        executeRun(dag, run.run_id, {
+        executeRun(dag, run.runId, {
           store,
           registry,
           connections: noConnections,
@@ -146,8 +147,8 @@ export async function benchEngine(): Promise<Record<string, unknown>[]> {
         }),
       );
       if (state !== 'success') throw new Error(`bench run of ${name} ended ${state}`);
-      const floorMs = storeFloor(store, dag);
-      store.close();
+      const floorMs = await storeFloor(store, dag);
+      await store.close();
       results.push({
         dag: name,
         tasks: dag.tasks.size,

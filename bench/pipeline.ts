@@ -13,7 +13,7 @@ import { PACKAGE_ROOT } from '../engine/config.js';
 import { createConnectionResolver } from '../engine/connections/index.js';
 import { loadDagFile } from '../engine/dag/index.js';
 import { defaultRegistry } from '../operators/index.js';
-import { StateStore } from '../engine/state/store.js';
+import { SqliteStateStore } from '../engine/state/sqlite/index.js';
 import { executeRun } from '../engine/run/runner.js';
 import { Runs } from '../engine/run/runs.js';
 import { createSinkLogger, TaskLogSink } from '../engine/log.js';
@@ -77,35 +77,35 @@ async function runOnce(name: string, warehouseUrl: string, lakeDir: string, home
   fs.mkdirSync(home, { recursive: true });
   const registry = defaultRegistry();
   const dag = loadDagFile(path.join(ROOT, 'dags', 'songplays.yaml'), registry);
-  const store = new StateStore(path.join(home, 'state.db'));
+  const store = new SqliteStateStore(path.join(home, 'state.db'));
   const connections = createConnectionResolver({ warehouse: warehouseUrl, lake: lakeDir }, { home });
   try {
     // One try per task: a failure fails the bench at once instead of waiting out the DAG's retry_delay.
-    const run = new Runs(store).createRun({
+    const run = (await new Runs(store).createRun({
       dag,
       interval: { start: DAY, end: new Date(DAY.getTime() + 86_400_000) },
       runType: 'manual',
       maxTries: 1,
-    })!;
+    }))!;
     const t0 = performance.now();
-    const state = await executeRun(dag, run.run_id, {
+    const state = await executeRun(dag, run.runId, {
       store,
       registry,
       connections,
-      logger: createSinkLogger(new TaskLogSink(store, null)),
+      logger: createSinkLogger(new TaskLogSink(store.logs, null)),
       parallelism: 8,
       resolvePath: (p) => path.resolve(ROOT, p),
     });
     const totalMs = performance.now() - t0;
     if (state !== 'success') throw new Error(`the songplays run on ${name} ended ${state}`);
-    const tries = new Map(store.listTries(run.run_id).map((t) => [t.task_id, t]));
+    const tries = new Map((await store.tasks.tries(run.runId)).map((t) => [t.taskId, t]));
     const span = (ids: string[]) => {
       const ts = ids.map((id) => tries.get(id)!);
-      return Math.max(...ts.map((t) => Date.parse(t.ended_at!))) - Math.min(...ts.map((t) => Date.parse(t.started_at)));
+      return Math.max(...ts.map((t) => t.endedAt!.getTime())) - Math.min(...ts.map((t) => t.startedAt.getTime()));
     };
-    const stageMs = tries.get('stage_events')!.duration_ms!;
+    const stageMs = tries.get('stage_events')!.durationMs!;
     const starMs = span(['load_songplays', 'load_users', 'load_songs', 'load_artists', 'load_time']);
-    const staged = (store.latestOutputs(run.run_id).get('stage_events')?.outputs.rows_loaded as number) ?? N;
+    const staged = ((await store.tasks.latestOutputs(run.runId)).get('stage_events')?.outputs.rows_loaded as number) ?? N;
     const wh: Warehouse = await connections.warehouse();
     const facts = (await wh.query<{ n: number }>('SELECT count(*) AS n FROM songplays')).rows[0]!.n;
     return {
@@ -122,6 +122,6 @@ async function runOnce(name: string, warehouseUrl: string, lakeDir: string, home
     };
   } finally {
     await connections.closeAll();
-    store.close();
+    await store.close();
   }
 }

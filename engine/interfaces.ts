@@ -260,18 +260,18 @@ export interface TaskContext<P> {
   /** Records JSON outputs of this try (row counts, check results); later calls merge keys. */
   record(outputs: Record<string, unknown>): void;
   /** Records lines a load rejected (object, line, column, reason), like Redshift's stl_load_errors. */
-  recordRejections(table: string, rejections: Rejection[]): void;
+  recordRejections(table: string, rejections: Rejection[]): Promise<void>;
   /** The SQL dialect of a warehouse connection, known without opening it. */
   dialect(name?: string): Dialect;
   /** The state DB's connection store (CreateCluster records a cluster's endpoint there). */
-  connectionStore: ConnectionStore;
+  connectionStore: RecordedConnections;
 }
 
 /** Connections recorded at run time; URLs carry no literal secret (use `?password_env=VAR`). */
-export interface ConnectionStore {
-  setConnection(name: string, url: string, extra?: Record<string, unknown>, by?: string | null): void;
-  getConnection(name: string): { url: string; extra: Record<string, unknown> } | undefined;
-  deleteConnection(name: string): boolean;
+export interface RecordedConnections {
+  setConnection(name: string, url: string, extra?: Record<string, unknown>, by?: string | null): Promise<void>;
+  getConnection(name: string): Promise<{ url: string; extra: Record<string, unknown> } | undefined>;
+  deleteConnection(name: string): Promise<boolean>;
 }
 
 export interface OperatorDef<S extends z.ZodType = z.ZodType> {

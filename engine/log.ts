@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import type pinoFactory from 'pino';
 import { redactText, redactValue } from './redact.js';
-import type { StateStore } from './state/store.js';
+import { errorMessage } from './errors.js';
+import type { LogStore } from './state/index.js';
 
 const require = createRequire(import.meta.url);
 let pinoModule: typeof pinoFactory | undefined;
@@ -52,12 +53,25 @@ export function formatLogLine(rec: Record<string, unknown>, useColour = false): 
   return `${time} ${colour(level, level.toUpperCase().padEnd(5), useColour)}${who}  ${rec.msg ?? ''}${extras ? ' ' + extras : ''}`;
 }
 
-/** Where every task log line goes: redacted, then the state DB, then the console. */
+/**
+ * Where every task log line goes: redacted, then the state store, then the
+ * console. pino writes synchronously; the store's append is asynchronous, so
+ * writes in flight are kept until they settle (`flush` waits for them). A
+ * line the store cannot take is said on stderr: logging never fails a try.
+ */
 export class TaskLogSink {
+  private readonly pending = new Set<Promise<void>>();
+  private told = false;
+
   constructor(
-    private readonly store: StateStore,
+    private readonly logs: LogStore,
     private readonly echo: ConsoleEcho | null,
   ) {}
+
+  /** Resolves when every line written so far is stored (or reported as lost). */
+  async flush(): Promise<void> {
+    while (this.pending.size) await Promise.all(this.pending);
+  }
 
   write(line: string): void {
     let rec: Record<string, unknown>;
@@ -70,12 +84,20 @@ export class TaskLogSink {
     if (tryId !== undefined) {
       const data: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(rec)) if (!META_KEYS.has(k)) data[k] = v;
-      this.store.appendLog(tryId, {
-        ts: new Date((rec.time as number) ?? Date.now()).toISOString(),
-        level: LEVEL_NAMES[rec.level as number] ?? String(rec.level),
-        msg: String(rec.msg ?? ''),
-        data: Object.keys(data).length ? JSON.stringify(data) : null,
-      });
+      const p = this.logs
+        .append(tryId, {
+          ts: new Date((rec.time as number) ?? Date.now()),
+          level: LEVEL_NAMES[rec.level as number] ?? String(rec.level),
+          msg: String(rec.msg ?? ''),
+          data: Object.keys(data).length ? data : null,
+        })
+        .catch((err: unknown) => {
+          if (this.told) return;
+          this.told = true;
+          process.stderr.write(`sluice: could not store log lines of try ${tryId} in the state DB: ${errorMessage(err)}\n`);
+        })
+        .finally(() => this.pending.delete(p));
+      this.pending.add(p);
     }
     if (this.echo) {
       if (this.echo.pretty) this.echo.write(formatLogLine(rec, true) + '\n');

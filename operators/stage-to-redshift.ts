@@ -86,7 +86,7 @@ export const StageToRedshift = defineOperator({
     } catch (err) {
       const rejected = (err as { rejected?: unknown }).rejected;
       if (err instanceof LoadError && Array.isArray(rejected)) {
-        ctx.recordRejections(params.table, rejected as Rejection[]);
+        await ctx.recordRejections(params.table, rejected as Rejection[]);
         record({ table: params.table, source: params.source, rows_loaded: 0, rejected: rejected.length, rolled_back: true });
       }
       throw err;
@@ -94,7 +94,7 @@ export const StageToRedshift = defineOperator({
     // The lake listing skipped something the user should hear of (a symlink loop, a file linked twice).
     for (const w of result.warnings ?? []) log.warn({ table: params.table }, w);
     if (result.rejected.length > 0) {
-      ctx.recordRejections(params.table, result.rejected);
+      await ctx.recordRejections(params.table, result.rejected);
       log.warn(
         { table: params.table, rejected: result.rejected.length, maxerror: params.maxerror, first: result.rejected[0] },
         'lines rejected (within MAXERROR)',

@@ -10,7 +10,9 @@ import { findProjectFile, loadConfig, type Config } from '../config.js';
 import type { ConnectionResolver, Dag } from '../interfaces.js';
 import { UsageError } from '../errors.js';
 import { createConsoleLogger, createSinkLogger, TaskLogSink } from '../log.js';
-import { StateStore, type Orphan } from '../state/store.js';
+import type { Orphan, StateStore } from '../state/index.js';
+import { SqliteStateStore } from '../state/sqlite/index.js';
+import { isSqliteError, stateDbError } from '../state/sqlite/open.js';
 import { Runs } from '../run/runs.js';
 import { type OperatorRegistry, loadPlugins } from '../registry.js';
 import { defaultRegistry } from '../../operators/index.js';
@@ -62,18 +64,18 @@ export async function openApp(
 ): Promise<App> {
   const config = loadConfig({ file: opts.config, dagsDir: opts.dagsDir });
   await loadPlugins(registry, config.plugins);
-  const store = new StateStore(config.stateDbPath, { readonly: mode.readonly });
+  const store = new SqliteStateStore(config.stateDbPath, { readonly: mode.readonly });
   const log = createConsoleLogger(opts.verbose ? 'debug' : config.logLevel === 'info' ? 'warn' : config.logLevel);
   const runs = new Runs(store);
   // A reading verb still reports (and, where the home is writable, marks) tries a dead process left running.
-  const orphans = runs.recoverOrphans();
+  const orphans = await runs.recoverOrphans();
   for (const o of orphans) {
     process.stderr.write(
-      `sluice: ${o.run_id} task ${o.task_id} try ${o.try_number} was left running by process ${o.pid}, which died; ` +
+      `sluice: ${o.runId} task ${o.taskId} try ${o.tryNumber} was left running by process ${o.pid}, which died; ` +
         `marked failed (${o.newState === 'up_for_retry' ? 'it will be retried' : 'no tries left'})\n`,
     );
   }
-  const connections = createConnectionResolver(connectionUrls(config, store), { home: config.home });
+  const connections = createConnectionResolver(await connectionUrls(config, store), { home: config.home });
   return {
     config,
     store,
@@ -84,18 +86,26 @@ export async function openApp(
     orphans,
     async close() {
       await connections.closeAll();
-      store.close();
+      await store.close();
     },
   };
+}
+
+/**
+ * The state DB failing under a verb (damaged pages, a full disk), as an
+ * error that names the file and what to do; null for any other error.
+ */
+export function stateFailure(app: App, err: unknown): Error | null {
+  return (isSqliteError(err) && stateDbError(app.store.location, err)) || null;
 }
 
 /**
  * Connection URLs in force: the config file, then the state DB's connection store, then SLUICE_CONN_*.
  * Every URL's secrets are registered for redaction, the URLs hidden by a higher layer too.
  */
-export function connectionUrls(config: Config, store: StateStore): Record<string, string> {
+export async function connectionUrls(config: Config, store: StateStore): Promise<Record<string, string>> {
   const urls = { ...config.connections };
-  for (const c of store.listConnections()) urls[c.name] = c.url;
+  for (const c of await store.connections.list()) urls[c.name] = c.url;
   const all = { ...urls, ...config.envConnections };
   for (const url of [...Object.values(config.connections), ...Object.values(all)]) registerUrlSecrets(url);
   return all;
@@ -130,7 +140,7 @@ function fileDeclares(file: string, dagId: string): boolean {
 /** The runner's dependencies for this app; task log lines go to the state DB and, when asked, the console. */
 export function runnerDeps(app: App, echo: boolean): Omit<RunnerDeps, 'onEvent'> {
   const sink = new TaskLogSink(
-    app.store,
+    app.store.logs,
     echo ? { pretty: Boolean(process.stderr.isTTY), write: (s) => process.stderr.write(s) } : null,
   );
   return {

@@ -3,7 +3,7 @@
  * quality check results (recorded as outputs.checks) and its rejected load
  * lines. `sluice report` shows them in full; run-dag's summary counts them.
  */
-import type { StateStore } from '../state/store.js';
+import type { StateStore, StoredRejection } from '../state/index.js';
 
 export interface CheckResult {
   name: string;
@@ -15,7 +15,7 @@ export interface CheckResult {
   message?: string;
 }
 
-export type Rejection = ReturnType<StateStore['listRejections']>[number];
+export type Rejection = StoredRejection;
 
 /** Check results from a try's outputs.checks (tolerant of older or plugin output shapes). */
 export function asChecks(v: unknown): CheckResult[] {
@@ -34,13 +34,13 @@ export function asChecks(v: unknown): CheckResult[] {
 }
 
 /** A try's outputs (checks split off), its check results and its rejected lines. */
-export function tryFindings(
+export async function tryFindings(
   store: StateStore,
   tryId: number | undefined,
-): { outputs: Record<string, unknown>; checks: CheckResult[]; rejections: Rejection[] } {
+): Promise<{ outputs: Record<string, unknown>; checks: CheckResult[]; rejections: Rejection[] }> {
   if (tryId === undefined) return { outputs: {}, checks: [], rejections: [] };
-  const { checks, ...outputs } = store.getOutputs(tryId) ?? {};
-  return { outputs, checks: asChecks(checks), rejections: store.listRejections(tryId) };
+  const { checks, ...outputs } = (await store.tasks.outputs(tryId)) ?? {};
+  return { outputs, checks: asChecks(checks), rejections: await store.logs.rejections(tryId) };
 }
 
 /** `observed 2, expected >= 100`, as summaries and errors say it. */

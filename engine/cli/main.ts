@@ -34,10 +34,9 @@ import * as connections from './commands/connections.js';
 function withApp<A extends unknown[]>(cmd: Command, fn: Handler<A>, mode: VerbMode = {}): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const g = cmd.optsWithGlobals<GlobalOptions>();
-    const [{ openApp }, { setLockHolder }, { isSqliteError, stateDbError }] = await Promise.all([
+    const [{ openApp, stateFailure }, { setLockHolder }] = await Promise.all([
       import('./app.js'),
       import('../connections/warehouse/pglite/pglite-lock.js'),
-      import('../state/open.js'),
     ]);
     setLockHolder(`sluice ${cmd.name()}`); // who holds a PGlite warehouse, as another process waiting for it is told
     const app = await openApp(g, undefined, mode);
@@ -47,7 +46,7 @@ function withApp<A extends unknown[]>(cmd: Command, fn: Handler<A>, mode: VerbMo
       process.exitCode = code ?? 0;
     } catch (err) {
       // the state DB failing under a verb (damaged pages, a full disk): say which file and what to do
-      throw (isSqliteError(err) && stateDbError(app.store.file, err)) || err;
+      throw stateFailure(app, err) ?? err;
     } finally {
       await app.close();
     }

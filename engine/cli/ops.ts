@@ -65,14 +65,14 @@ export interface BackfillOptions {
 
 export async function backfillCommand(app: App, dagId: string, o: BackfillOptions): Promise<number> {
   const dag = findDag(app, dagId);
-  const plan = app.runs.planBackfill(dag, parseDate(dag, '--from', o.from), parseDate(dag, '--to', o.to), o.reprocess);
+  const plan = await app.runs.planBackfill(dag, parseDate(dag, '--from', o.from), parseDate(dag, '--to', o.to), o.reprocess);
   const maxActive = o.maxActiveRuns !== undefined ? Number(o.maxActiveRuns) : dag.maxActiveRuns;
   if (!Number.isInteger(maxActive) || maxActive < 1) throw new UsageError('--max-active-runs must be a whole number >= 1');
   if (o.dryRun) {
     const rows = plan.map((p) => ({
       logical_date: isoSeconds(p.interval.start),
       data_interval: [isoSeconds(p.interval.start), isoSeconds(p.interval.end)],
-      existing_run: p.existing?.run_id ?? null,
+      existing_run: p.existing?.runId ?? null,
       existing_state: p.existing?.state ?? null,
       action: p.action,
     }));
@@ -97,7 +97,7 @@ export async function backfillCommand(app: App, dagId: string, o: BackfillOption
   }
 
   const { runs } = app;
-  const runIds = runs.queueBackfill(dag, plan);
+  const runIds = await runs.queueBackfill(dag, plan);
   const skipped = plan.length - runIds.length;
   if (!o.json) {
     process.stdout.write(
@@ -113,8 +113,8 @@ export async function backfillCommand(app: App, dagId: string, o: BackfillOption
   const worker = async () => {
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
       if (stop.signal.aborted) break;
-      if (!runs.claim(id)) {
-        results.set(id, runs.get(id)!.state);
+      if (!(await runs.claim(id))) {
+        results.set(id, (await runs.get(id))!.state);
         if (!o.json) process.stdout.write(`${id}: taken by another process, not run here\n`);
         continue;
       }
@@ -139,37 +139,41 @@ export async function backfillCommand(app: App, dagId: string, o: BackfillOption
 
 // -- tasks clear, runs mark, pause, next --------------------------------------------
 
-export function tasksClearCommand(
+export async function tasksClearCommand(
   app: App,
   runId: string,
   o: { task?: string[]; downstream?: boolean; failedOnly?: boolean; json?: boolean },
-): number {
-  const dag = findDag(app, app.runs.idleRun(runId).dag_id);
-  const { run, cleared } = app.runs.clearTasks(dag, runId, { tasks: o.task, downstream: o.downstream, failedOnly: o.failedOnly });
+): Promise<number> {
+  const dag = findDag(app, (await app.runs.idleRun(runId)).dagId);
+  const { run, cleared } = await app.runs.clearTasks(dag, runId, {
+    tasks: o.task,
+    downstream: o.downstream,
+    failedOnly: o.failedOnly,
+  });
   if (o.json) printJson({ run_id: runId, cleared });
   else {
     process.stdout.write(`cleared ${cleared.length} task(s) of ${runId}: ${cleared.join(', ') || '(none)'}\n`);
     process.stdout.write(
-      `the run is queued: a running scheduler resumes it, or: run-dag ${dag.id} --date ${isoSeconds(run.logical_date)} --rerun --failed-only\n`,
+      `the run is queued: a running scheduler resumes it, or: run-dag ${dag.id} --date ${isoSeconds(run.logicalDate)} --rerun --failed-only\n`,
     );
   }
   return 0;
 }
 
-export function runsMarkCommand(app: App, runId: string, state: string): number {
-  app.runs.markRun(runId, state);
+export async function runsMarkCommand(app: App, runId: string, state: string): Promise<number> {
+  await app.runs.markRun(runId, state);
   process.stdout.write(`marked ${runId} ${state}\n`);
   return 0;
 }
 
-export function pauseCommand(app: App, dagId: string, paused: boolean): number {
+export async function pauseCommand(app: App, dagId: string, paused: boolean): Promise<number> {
   findDag(app, dagId);
-  app.store.setPaused(dagId, paused);
+  await app.store.scheduler.setPaused(dagId, paused, app.runs.clock.now());
   process.stdout.write(`${dagId} ${paused ? 'paused: the scheduler creates and starts no runs for it' : 'unpaused'}\n`);
   return 0;
 }
 
-export function nextCommand(app: App, dagId: string, o: { count: string; json?: boolean }): number {
+export async function nextCommand(app: App, dagId: string, o: { count: string; json?: boolean }): Promise<number> {
   const dag = findDag(app, dagId);
   const n = Number(o.count);
   if (!Number.isInteger(n) || n < 1) throw new UsageError('--count must be a whole number >= 1');
@@ -180,7 +184,7 @@ export function nextCommand(app: App, dagId: string, o: { count: string; json?: 
     data_interval: [isoSeconds(i.start)!, isoSeconds(i.end)!],
     runs_at: isoSeconds(i.end)!,
   }));
-  const paused = app.store.pausedDags().has(dag.id);
+  const paused = (await app.store.scheduler.pausedDags()).has(dag.id);
   if (o.json) {
     printJson({ dag_id: dag.id, schedule: dag.schedule, timezone: dag.timezone, paused, next: rows });
     return 0;

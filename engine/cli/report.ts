@@ -4,7 +4,7 @@
  * quality check with observed vs expected.
  */
 import { SluiceError, UsageError } from '../errors.js';
-import type { DagRunRow } from '../state/store.js';
+import type { DagRun } from '../state/index.js';
 import type { App } from './app.js';
 import { runIdentity } from './run-command.js';
 import { colourState, isoSeconds, printJson, table } from './format.js';
@@ -33,44 +33,44 @@ export interface RunReport {
   checks_warned: number;
 }
 
-function pickRun(app: App, dagId: string, o: { run?: string; date?: string }): DagRunRow {
+async function pickRun(app: App, dagId: string, o: { run?: string; date?: string }): Promise<DagRun> {
   const { store } = app;
   if (o.run) {
-    const r = store.getRun(o.run);
-    if (!r || r.dag_id !== dagId)
-      throw new UsageError(`no run '${o.run}' of DAG ${dagId} (see: sluice runs list --dag ${dagId})`);
+    const r = await store.runs.get(o.run);
+    if (!r || r.dagId !== dagId) throw new UsageError(`no run '${o.run}' of DAG ${dagId} (see: sluice runs list --dag ${dagId})`);
     return r;
   }
   if (o.date) {
     const d = new Date(o.date);
     if (Number.isNaN(d.getTime()))
       throw new UsageError(`--date '${o.date}' is not a date (use 2018-11-21 or 2018-11-21T00:00:00Z)`);
-    const r = store.getRunByDate(dagId, d);
+    const r = await store.runs.forDate(dagId, d);
     if (!r) throw new UsageError(`DAG ${dagId} has no run for ${isoSeconds(d)} (see: sluice runs list --dag ${dagId})`);
     return r;
   }
-  const r = store.listRuns({ dagId, limit: 1 })[0];
+  const r = (await store.runs.list({ dagId, limit: 1 }))[0];
   if (!r) throw new SluiceError(`DAG ${dagId} has no runs yet (start one: run-dag ${dagId})`);
   return r;
 }
 
-export function buildReport(app: App, run: DagRunRow): RunReport {
+export async function buildReport(app: App, run: DagRun): Promise<RunReport> {
   const { store } = app;
-  const tries = store.listTries(run.run_id);
-  const tasks: TaskReport[] = store.listTaskInstances(run.run_id).map((ti) => {
-    const mine = tries.filter((t) => t.task_id === ti.task_id);
+  const tries = await store.tasks.tries(run.runId);
+  const tasks: TaskReport[] = [];
+  for (const ti of await store.tasks.list(run.runId)) {
+    const mine = tries.filter((t) => t.taskId === ti.taskId);
     const last = mine[mine.length - 1];
-    const { outputs, checks, rejections } = tryFindings(store, last?.try_id);
-    return {
-      task_id: ti.task_id,
+    const { outputs, checks, rejections } = await tryFindings(store, last?.tryId);
+    tasks.push({
+      task_id: ti.taskId,
       operator: ti.operator,
       state: ti.state,
-      try_number: last?.try_number ?? null,
+      try_number: last?.tryNumber ?? null,
       outputs,
       rejections,
       checks,
-    };
-  });
+    });
+  }
   const all = tasks.flatMap((t) => t.checks);
   return {
     ...runIdentity(run),
@@ -141,8 +141,12 @@ export function formatReport(r: RunReport, colour: boolean): string {
  * failed (a script gating on `sluice report` must not pass a failed run whose
  * checks never ran); 0 otherwise, a run still running included.
  */
-export function reportCommand(app: App, dagId: string, o: { run?: string; date?: string; json?: boolean }): number {
-  const report = buildReport(app, pickRun(app, dagId, o));
+export async function reportCommand(
+  app: App,
+  dagId: string,
+  o: { run?: string; date?: string; json?: boolean },
+): Promise<number> {
+  const report = await buildReport(app, await pickRun(app, dagId, o));
   if (o.json) printJson(report);
   else process.stdout.write(formatReport(report, Boolean(process.stdout.isTTY)));
   return report.state === 'failed' || report.checks_failed > 0 ? 1 : 0;

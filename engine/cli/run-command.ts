@@ -4,7 +4,7 @@
  */
 import type { Dag, RunState } from '../interfaces.js';
 import { UsageError } from '../errors.js';
-import type { DagRunRow } from '../state/store.js';
+import type { DagRun } from '../state/index.js';
 import { executeRun } from '../run/runner.js';
 import { setLockHolder } from '../connections/warehouse/pglite/pglite-lock.js';
 import { dataIntervalFor, lastCompleteInterval } from '../dag/interval.js';
@@ -99,10 +99,10 @@ export async function prepareRunWhenFree(
   interval: { start: Date; end: Date },
   o: RunDagOptions,
   signal: AbortSignal,
-): Promise<DagRunRow | null> {
+): Promise<DagRun | null> {
   const conf = o.conf === undefined ? undefined : parseConf(o.conf);
   return app.runs.triggerWhenSlotFree(dag, interval, { conf, rerun: o.rerun, failedOnly: o.failedOnly }, signal, (active) => {
-    const list = active.map((r) => `${r.run_id} (pid ${r.pid} on ${r.host ?? '?'})`).join(', ');
+    const list = active.map((r) => `${r.runId} (pid ${r.pid} on ${r.host ?? '?'})`).join(', ');
     process.stderr.write(
       `sluice: DAG ${dag.id} has ${active.length} active run${active.length === 1 ? '' : 's'} ` +
         `(max_active_runs ${dag.maxActiveRuns}): ${list}; waiting for a slot (Ctrl-C to give up)...\n`,
@@ -115,7 +115,7 @@ export async function runDagCommand(app: App, dagId: string, o: RunDagOptions): 
   const dag = findDag(app, dagId);
   const interval = intervalForRun(dag, o.date, new Date());
   const waiting = abortOnSignals('giving up the wait; no run was created');
-  let prepared: DagRunRow | null;
+  let prepared: DagRun | null;
   try {
     prepared = await prepareRunWhenFree(app, dag, interval, o, waiting.signal);
   } finally {
@@ -124,13 +124,11 @@ export async function runDagCommand(app: App, dagId: string, o: RunDagOptions): 
   if (!prepared) return exitCodeFor(waiting.received ?? 'SIGINT');
   const run = prepared;
   // What another process waiting for this one's PGlite warehouse is told.
-  setLockHolder(`run ${run.run_id} (run-dag)`);
+  setLockHolder(`run ${run.runId} (run-dag)`);
   const out = process.stdout;
   const live = Boolean(out.isTTY) && !o.json && !o.verbose;
   if (!o.json) {
-    out.write(
-      `run ${run.run_id}: data interval [${isoSeconds(run.data_interval_start)}, ${isoSeconds(run.data_interval_end)})\n`,
-    );
+    out.write(`run ${run.runId}: data interval [${isoSeconds(run.dataIntervalStart)}, ${isoSeconds(run.dataIntervalEnd)})\n`);
   }
   const progress = o.json ? null : new Progress(dag, out, live);
 
@@ -139,7 +137,7 @@ export async function runDagCommand(app: App, dagId: string, o: RunDagOptions): 
   try {
     state = await executeRun(
       dag,
-      run.run_id,
+      run.runId,
       { ...runnerDeps(app, Boolean(o.verbose)), onEvent: (e) => progress?.onEvent(e) },
       stop.signal,
     );
@@ -148,15 +146,15 @@ export async function runDagCommand(app: App, dagId: string, o: RunDagOptions): 
     progress?.stop();
   }
 
-  const summary = runSummary(app, run.run_id);
+  const summary = await runSummary(app, run.runId);
   if (o.json) printJson(summary);
   else {
     out.write('\n' + summaryTable(summary, Boolean(out.isTTY)));
     out.write(findingsLine(summary));
-    out.write(`\nrun ${run.run_id} ${colourState(state, Boolean(out.isTTY))}\n`);
+    out.write(`\nrun ${run.runId} ${colourState(state, Boolean(out.isTTY))}\n`);
     if (state === 'failed') {
       out.write(
-        `see why: sluice logs ${run.run_id} <task>; run again: run-dag ${dag.id} --date ${isoSeconds(run.logical_date)} --rerun --failed-only\n`,
+        `see why: sluice logs ${run.runId} <task>; run again: run-dag ${dag.id} --date ${isoSeconds(run.logicalDate)} --rerun --failed-only\n`,
       );
     }
   }
@@ -186,40 +184,38 @@ export interface RunSummary {
 }
 
 /** The identity of a run as --json output shows it. */
-export function runIdentity(run: DagRunRow): Pick<RunSummary, 'run_id' | 'dag_id' | 'state' | 'logical_date' | 'data_interval'> {
+export function runIdentity(run: DagRun): Pick<RunSummary, 'run_id' | 'dag_id' | 'state' | 'logical_date' | 'data_interval'> {
   return {
-    run_id: run.run_id,
-    dag_id: run.dag_id,
+    run_id: run.runId,
+    dag_id: run.dagId,
     state: run.state,
-    logical_date: isoSeconds(run.logical_date)!,
-    data_interval: [isoSeconds(run.data_interval_start)!, isoSeconds(run.data_interval_end)!],
+    logical_date: isoSeconds(run.logicalDate)!,
+    data_interval: [isoSeconds(run.dataIntervalStart)!, isoSeconds(run.dataIntervalEnd)!],
   };
 }
 
-export function runSummary(app: App, runId: string): RunSummary {
-  const run = app.store.getRun(runId)!;
-  const tries = app.store.listTries(runId);
-  return {
-    ...runIdentity(run),
-    note: run.note,
-    tasks: app.store.listTaskInstances(runId).map((ti) => {
-      const mine = tries.filter((t) => t.task_id === ti.task_id);
-      const last = mine[mine.length - 1];
-      const found = tryFindings(app.store, last?.try_id);
-      return {
-        task_id: ti.task_id,
-        operator: ti.operator,
-        state: ti.state,
-        tries: mine.length,
-        duration_ms: mine.length ? mine.reduce((s, t) => s + (t.duration_ms ?? 0), 0) : null,
-        error: last && last.state === 'failed' ? last.error : null,
-        rejected_lines: found.rejections.length,
-        warnings: found.checks
-          .filter((c) => !c.passed && c.severity === 'warn')
-          .map((c) => ({ check: c.name, observed: c.observed, expected: c.expected })),
-      };
-    }),
-  };
+export async function runSummary(app: App, runId: string): Promise<RunSummary> {
+  const run = (await app.store.runs.get(runId))!;
+  const tries = await app.store.tasks.tries(runId);
+  const tasks: RunSummary['tasks'] = [];
+  for (const ti of await app.store.tasks.list(runId)) {
+    const mine = tries.filter((t) => t.taskId === ti.taskId);
+    const last = mine[mine.length - 1];
+    const found = await tryFindings(app.store, last?.tryId);
+    tasks.push({
+      task_id: ti.taskId,
+      operator: ti.operator,
+      state: ti.state,
+      tries: mine.length,
+      duration_ms: mine.length ? mine.reduce((s, t) => s + (t.durationMs ?? 0), 0) : null,
+      error: last && last.state === 'failed' ? last.error : null,
+      rejected_lines: found.rejections.length,
+      warnings: found.checks
+        .filter((c) => !c.passed && c.severity === 'warn')
+        .map((c) => ({ check: c.name, observed: c.observed, expected: c.expected })),
+    });
+  }
+  return { ...runIdentity(run), note: run.note, tasks };
 }
 
 /**

@@ -10,7 +10,7 @@
 import type { Dag, RunState, TaskState } from '../interfaces.js';
 import { FINISHED_STATES } from '../interfaces.js';
 import { TryAbort } from '../errors.js';
-import type { TaskInstanceRow } from '../state/store.js';
+import type { TaskInstance } from '../state/index.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Slots } from './slots.js';
 import { evaluateTrigger } from './trigger.js';
@@ -85,23 +85,23 @@ export async function executeRun(
   const { signal, drain, slots } = ctl;
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
-  const run = store.getRun(runId);
+  const run = await store.runs.get(runId);
   if (!run) throw new Error(`no run ${runId}`);
-  const conf = JSON.parse(run.conf) as Record<string, unknown>;
+  const conf = run.conf;
   const emit = (e: RunEvent) => deps.onEvent?.(e);
 
-  store.startRun(runId, clock.now());
+  await store.runs.start(runId, clock.now());
   emit({ type: 'run', runId, state: 'running', at: clock.now() });
 
   const state = new Map<string, TaskState | null>();
-  const tis = new Map<string, TaskInstanceRow>();
-  for (const ti of store.listTaskInstances(runId)) {
-    if (!dag.tasks.has(ti.task_id)) continue; // removed from the DAG since the run was made
+  const tis = new Map<string, TaskInstance>();
+  for (const ti of await store.tasks.list(runId)) {
+    if (!dag.tasks.has(ti.taskId)) continue; // removed from the DAG since the run was made
     // A transient state left by an interrupted process means "not started".
     const s = ti.state === 'scheduled' || ti.state === 'queued' || ti.state === 'running' ? null : ti.state;
-    if (s !== ti.state) store.setTaskState(runId, ti.task_id, s, clock.now());
-    state.set(ti.task_id, s);
-    tis.set(ti.task_id, { ...ti, state: s });
+    if (s !== ti.state) await store.tasks.setState(runId, ti.taskId, s, clock.now());
+    state.set(ti.taskId, s);
+    tis.set(ti.taskId, { ...ti, state: s });
   }
 
   const limit = Math.max(1, Math.min(deps.parallelism, dag.maxActiveTasks));
@@ -127,8 +127,13 @@ export async function executeRun(
     ready.push(taskId);
   };
 
-  /** Evaluates trigger rules of the given tasks, propagating skips and upstream failures downstream. */
-  const evaluate = (taskIds: Iterable<string>) => {
+  /**
+   * Evaluates trigger rules of the given tasks, propagating skips and
+   * upstream failures downstream. A task's new state is taken in memory
+   * before it is written, so an evaluation running at the same time (two
+   * tries ending together) never decides the same task twice.
+   */
+  const evaluate = async (taskIds: Iterable<string>) => {
     const work = [...taskIds];
     while (work.length) {
       const id = work.shift()!;
@@ -139,15 +144,12 @@ export async function executeRun(
         spec.upstream.map((u) => state.get(u) ?? null),
       );
       if (decision === 'wait') continue;
-      if (decision === 'run') {
-        store.setTaskState(runId, id, 'scheduled', clock.now());
-        setState(id, 'scheduled', tis.get(id)!.try_number);
-        enqueue(id);
-      } else {
-        store.setTaskState(runId, id, decision, clock.now());
-        setState(id, decision, tis.get(id)!.try_number);
-        work.push(...(dag.downstream.get(id) ?? []));
-      }
+      const next = decision === 'run' ? 'scheduled' : decision;
+      state.set(id, next);
+      await store.tasks.setState(runId, id, next, clock.now());
+      setState(id, next, tis.get(id)!.tryNumber);
+      if (decision === 'run') enqueue(id);
+      else work.push(...(dag.downstream.get(id) ?? []));
     }
   };
 
@@ -170,29 +172,28 @@ export async function executeRun(
     const ti = tis.get(taskId)!;
     const ac = new AbortController();
     runningAborts.set(taskId, ac);
-    store.setTaskState(runId, taskId, 'queued', clock.now());
-    setState(taskId, 'queued', ti.try_number);
-    const p = runTry({ dag, runId, spec, conf, deps, clock, abort: ac, setState, tryOf: ti })
-      .then((next) => {
-        tis.set(taskId, next);
-        if (next.state === 'up_for_retry') {
-          retrying.add(taskId);
-          return;
-        }
-        if (interrupted) return; // tasks not started stay without a state, for a rerun
-        evaluate(dag.downstream.get(taskId) ?? []);
-      })
-      .finally(() => {
-        running.delete(taskId);
-        runningAborts.delete(taskId);
-        slots?.release();
-        wake();
-      });
+    const p = (async () => {
+      await store.tasks.setState(runId, taskId, 'queued', clock.now());
+      setState(taskId, 'queued', ti.tryNumber);
+      const next = await runTry({ dag, runId, spec, conf, deps, clock, abort: ac, setState, tryOf: ti });
+      tis.set(taskId, next);
+      if (next.state === 'up_for_retry') {
+        retrying.add(taskId);
+        return;
+      }
+      if (interrupted) return; // tasks not started stay without a state, for a rerun
+      await evaluate(dag.downstream.get(taskId) ?? []);
+    })().finally(() => {
+      running.delete(taskId);
+      runningAborts.delete(taskId);
+      slots?.release();
+      wake();
+    });
     running.set(taskId, p);
   };
 
   try {
-    evaluate(dag.order);
+    await evaluate(dag.order);
     // Tasks waiting for a retry from an earlier process are picked up too.
     for (const [id, s] of state) if (s === 'up_for_retry') retrying.add(id);
 
@@ -202,8 +203,8 @@ export async function executeRun(
       // Retries whose delay has passed become ready.
       let nextRetryAt = Infinity;
       for (const id of retrying) {
-        const due = tis.get(id)!.next_try_at;
-        const at = due ? Date.parse(due) : now;
+        const due = tis.get(id)!.nextTryAt;
+        const at = due ? due.getTime() : now;
         if (at <= now) {
           retrying.delete(id);
           enqueue(id);
@@ -246,7 +247,7 @@ export async function executeRun(
   // Nothing is left in a transient state.
   for (const [id, s] of state) {
     if (s === 'scheduled' || s === 'queued' || s === 'running') {
-      store.setTaskState(runId, id, null, clock.now());
+      await store.tasks.setState(runId, id, null, clock.now());
       state.set(id, null);
     }
   }
@@ -266,8 +267,8 @@ export async function executeRun(
   } else {
     final = runStateFromTasks(dag, state);
   }
-  if (final === 'queued') store.requeueRun(runId, note);
-  else store.finishRun(runId, final, clock.now(), note);
+  if (final === 'queued') await store.runs.requeue(runId, note);
+  else await store.runs.finish(runId, final, clock.now(), note);
   emit({ type: 'run', runId, state: final, at: clock.now(), note: note ?? undefined });
   return final;
 }

@@ -14,19 +14,26 @@
  * Errors a request can cause are RunRequestErrors (exit 2) whose messages
  * say what to do; they never write to the console (the caller decides).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Dag, RunType } from '../interfaces.js';
 import { RunRequestError } from '../errors.js';
 import { validateConf } from '../dag/params.js';
 import { intervalsBetween, type DataInterval } from '../dag/interval.js';
-import { HOST, processAlive, StateStore, type DagRunRow, type Orphan } from '../state/store.js';
+import {
+  HOST,
+  isExecuting,
+  processAlive,
+  type AliveCheck,
+  type DagRun,
+  type Orphan,
+  type NewRun,
+  type StateStore,
+  type TaskSeed,
+  type TriggerOutcome,
+} from '../state/index.js';
 import { systemClock, type Clock } from './clock.js';
 
-export type { DataInterval };
-
-/** Whether a process with this pid is alive on this host (injectable for tests). */
-export type AliveCheck = (pid: number) => boolean;
+export type { AliveCheck, DataInterval };
+export { isExecuting };
 
 export interface RunsOptions {
   clock?: Clock;
@@ -80,7 +87,7 @@ export type Reprocess = 'failed' | 'completed' | 'none';
 
 export interface PlannedInterval {
   interval: DataInterval;
-  existing: DagRunRow | undefined;
+  existing: DagRun | undefined;
   action: 'create' | 'rerun' | 'rerun failed' | 'skip';
 }
 
@@ -103,23 +110,13 @@ function triesFor(dag: Dag): (taskId: string) => number {
   return (id) => (dag.tasks.get(id)?.retries ?? 0) + 1;
 }
 
-function taskInstances(dag: Dag, maxTries?: number): { taskId: string; operator: string; maxTries: number }[] {
+function taskInstances(dag: Dag, maxTries?: number): TaskSeed[] {
   const tries = triesFor(dag);
   return dag.order.map((id) => ({
     taskId: id,
     operator: dag.tasks.get(id)!.operator,
     maxTries: maxTries ?? tries(id),
   }));
-}
-
-/**
- * Whether a run is being executed right now: state `running` and its
- * process alive. A process on another host cannot be checked and counts as
- * alive; one of this host that died does not (its run is requeued by the
- * next recoverOrphans).
- */
-export function isExecuting(r: DagRunRow, alive: AliveCheck = processAlive): boolean {
-  return r.state === 'running' && r.pid !== null && (r.host !== HOST || alive(r.pid));
 }
 
 /** All tasks downstream of the given ones (transitively), with them, in the DAG's order. */
@@ -151,26 +148,26 @@ export class Runs {
 
   // -- reading ----------------------------------------------------------------
 
-  get(runId: string): DagRunRow | undefined {
-    return this.store.getRun(runId);
+  get(runId: string): Promise<DagRun | undefined> {
+    return this.store.runs.get(runId);
   }
 
   /** The DAG's run for the data interval starting at `logicalDate`, if any. */
-  forDate(dagId: string, logicalDate: Date): DagRunRow | undefined {
-    return this.store.getRunByDate(dagId, logicalDate);
+  forDate(dagId: string, logicalDate: Date): Promise<DagRun | undefined> {
+    return this.store.runs.forDate(dagId, logicalDate);
   }
 
   /** The latest run of a DAG by logical date (of one run type, or any). */
-  latest(dagId: string, runType?: RunType): DagRunRow | undefined {
-    return this.store.latestRun(dagId, runType);
+  latest(dagId: string, runType?: RunType): Promise<DagRun | undefined> {
+    return this.store.runs.latest(dagId, runType);
   }
 
   /** Runs waiting for an executor, oldest logical date first. */
-  queued(): DagRunRow[] {
-    return this.store.queuedRuns();
+  queued(): Promise<DagRun[]> {
+    return this.store.runs.queued();
   }
 
-  isExecuting(run: DagRunRow): boolean {
+  isExecuting(run: DagRun): boolean {
     return isExecuting(run, this.alive);
   }
 
@@ -179,20 +176,17 @@ export class Runs {
    * what `max_active_runs` counts, whichever front door (run-dag, the
    * scheduler, backfill) executes them.
    */
-  activeRuns(f: ActiveRunsFilter = {}): DagRunRow[] {
-    return this.store.listRuns({ dagId: f.dagId, state: 'running', limit: 100_000 }).filter((r) => {
-      const own = r.host === HOST && r.pid === process.pid;
-      if (own) return !f.excludeOwn;
-      return this.isExecuting(r);
-    });
+  async activeRuns(f: ActiveRunsFilter = {}): Promise<DagRun[]> {
+    const running = await this.store.runs.list({ dagId: f.dagId, state: 'running', limit: 100_000 });
+    return running.filter((r) => (isOwn(r) ? !f.excludeOwn : this.isExecuting(r)));
   }
 
   /**
    * The run, which no process is executing: what may be cleared, rerun or
    * marked. Throws when there is no such run or another process executes it.
    */
-  idleRun(runId: string): DagRunRow {
-    const run = this.store.getRun(runId);
+  async idleRun(runId: string): Promise<DagRun> {
+    const run = await this.store.runs.get(runId);
     if (!run) throw new RunRequestError(`no run '${runId}' (see: sluice runs list)`);
     if (this.isExecuting(run)) {
       throw new RunRequestError(`run ${runId} is being executed by process ${run.pid}; wait for it or stop it first`);
@@ -207,27 +201,17 @@ export class Runs {
    * task. Idempotent per (dag_id, logical_date): returns null, changing
    * nothing, when the DAG already has a run for that logical date.
    */
-  createRun(r: CreateRunRequest): DagRunRow | null {
+  createRun(r: CreateRunRequest): Promise<DagRun | null> {
     if (r.conf !== undefined) validateConf(r.dag, r.conf);
-    return this.store.createRun({
-      dagId: r.dag.id,
-      logicalDate: r.interval.start,
-      dataIntervalStart: r.interval.start,
-      dataIntervalEnd: r.interval.end,
-      runType: r.runType,
-      conf: r.conf ?? {},
-      tasks: taskInstances(r.dag, r.maxTries),
-      now: this.clock.now(),
-      claim: r.claim,
-    });
+    return this.store.runs.create(this.newRun(r.dag, r.interval, r.runType, r.conf ?? {}, r.maxTries, r.claim));
   }
 
   /**
    * Takes a queued run for this process (running, our pid). False when
    * another process took it first: two executors never run the same run.
    */
-  claim(runId: string): boolean {
-    return this.store.claimRun(runId, this.clock.now());
+  claim(runId: string): Promise<boolean> {
+    return this.store.runs.claim(runId, this.clock.now());
   }
 
   /**
@@ -236,58 +220,25 @@ export class Runs {
    * (each gets its full tries again; tries and logs are kept), and replaces
    * its conf when one is given. Returns the run and the tasks cleared.
    */
-  rerun(dag: Dag, runId: string, o: RerunRequest = {}): { run: DagRunRow; cleared: string[] } {
-    const run = this.idleRun(runId);
+  async rerun(dag: Dag, runId: string, o: RerunRequest = {}): Promise<{ run: DagRun; cleared: string[] }> {
+    const run = await this.idleRun(runId);
     this.checkDagOf(dag, run);
     if (o.conf !== undefined) validateConf(dag, o.conf);
-    const cleared = this.reset(dag, runId, o);
-    return { run: this.store.getRun(runId)!, cleared };
+    const cleared = await this.reset(dag, runId, o);
+    return { run: (await this.store.runs.get(runId))!, cleared };
   }
 
   /**
    * A manual run for the interval (run-dag): a new run, claimed by this
    * process; or, with `rerun`, the existing one cleared and claimed.
-   * Returns null, having changed nothing, when the request is valid but
-   * `slotFree` says the run may not start yet (max_active_runs).
+   * Returns null, having changed nothing, when the DAG already has
+   * `maxActiveRuns` runs executing (absent: no limit); the count and the
+   * write are one atomic step of the state store, so two processes never
+   * both take the last slot.
    */
-  trigger(dag: Dag, interval: DataInterval, o: TriggerRequest = {}, slotFree: () => boolean = () => true): DagRunRow | null {
-    const conf = o.conf ?? {};
-    // Checked against the DAG's params before anything renders (a rerun without conf keeps its run's conf).
-    validateConf(dag, conf, { partial: Boolean(o.rerun) && o.conf === undefined });
-    const existing = this.store.getRunByDate(dag.id, interval.start);
-    if (existing) {
-      if (this.isExecuting(existing)) {
-        throw new RunRequestError(
-          `run ${existing.run_id} is being executed right now by process ${existing.pid}; wait for it or stop it first`,
-        );
-      }
-      if (!o.rerun) {
-        throw new RunRequestError(
-          `DAG ${dag.id} already has a run for ${iso(interval.start)}: ${existing.run_id} (${existing.state}). ` +
-            `Use --rerun to run it again, or --rerun --failed-only for its failed and unfinished tasks only.`,
-        );
-      }
-      if (!slotFree()) return null;
-      this.reset(dag, existing.run_id, { failedOnly: o.failedOnly, conf: o.conf, claim: true });
-      return this.store.getRun(existing.run_id)!;
-    }
-    if (o.failedOnly) throw new RunRequestError('--failed-only goes with --rerun of an existing run');
-    if (!slotFree()) return null;
-    const created = this.store.createRun({
-      dagId: dag.id,
-      logicalDate: interval.start,
-      dataIntervalStart: interval.start,
-      dataIntervalEnd: interval.end,
-      runType: 'manual',
-      conf,
-      tasks: taskInstances(dag),
-      now: this.clock.now(),
-      claim: true,
-    });
-    if (!created) {
-      throw new RunRequestError(`another process created the run of ${dag.id} for ${iso(interval.start)} first`);
-    }
-    return created;
+  async trigger(dag: Dag, interval: DataInterval, o: TriggerRequest = {}, maxActiveRuns?: number): Promise<DagRun | null> {
+    const result = await this.tryTrigger(dag, interval, o, maxActiveRuns);
+    return result.outcome === 'no-slot' ? null : result.run;
   }
 
   /**
@@ -295,32 +246,22 @@ export class Runs {
    * in any process sharing the state DB (run-dag, the scheduler, backfill).
    * Airflow queues a run past the limit; this waits likewise, calling
    * `onWaiting` once with the runs it waits for, until a slot frees or the
-   * signal aborts (then null, nothing created). The count and the creation
-   * are one IMMEDIATE transaction, so two processes never both take the last
-   * slot.
+   * signal aborts (then null, nothing created).
    */
   async triggerWhenSlotFree(
     dag: Dag,
     interval: DataInterval,
     o: TriggerRequest,
     signal: AbortSignal,
-    onWaiting: (active: DagRunRow[]) => void = () => undefined,
-  ): Promise<DagRunRow | null> {
+    onWaiting: (active: DagRun[]) => void = () => undefined,
+  ): Promise<DagRun | null> {
     let told = false;
     for (;;) {
-      let active: DagRunRow[] = [];
-      const run = this.store.db
-        .transaction(() =>
-          this.trigger(dag, interval, o, () => {
-            active = this.activeRuns({ dagId: dag.id });
-            return active.length < dag.maxActiveRuns;
-          }),
-        )
-        .immediate();
-      if (run) return run;
+      const result = await this.tryTrigger(dag, interval, o, dag.maxActiveRuns);
+      if (result.outcome !== 'no-slot') return result.run;
       if (!told) {
         told = true;
-        onWaiting(active);
+        onWaiting(result.active);
       }
       await this.clock.sleep(SLOT_POLL_MS, signal);
       if (signal.aborted) return null;
@@ -335,8 +276,8 @@ export class Runs {
    * only those not finished successfully. The run goes back to the queue,
    * for a scheduler (or `run-dag --rerun`) to resume.
    */
-  clearTasks(dag: Dag, runId: string, o: ClearTasksRequest = {}): { run: DagRunRow; cleared: string[] } {
-    const run = this.idleRun(runId);
+  async clearTasks(dag: Dag, runId: string, o: ClearTasksRequest = {}): Promise<{ run: DagRun; cleared: string[] }> {
+    const run = await this.idleRun(runId);
     this.checkDagOf(dag, run);
     let ids: string[] | undefined;
     if (o.tasks && o.tasks.length) {
@@ -347,7 +288,12 @@ export class Runs {
       }
       ids = o.downstream ? downstreamClosure(dag, o.tasks) : o.tasks;
     } else if (o.downstream) throw new RunRequestError('--downstream goes with --task');
-    const cleared = this.store.clearTasks(runId, triesFor(dag), { taskIds: ids, failedOnly: o.failedOnly });
+    const cleared = await this.store.runs.clearTasks(runId, {
+      triesFor: triesFor(dag),
+      now: this.clock.now(),
+      taskIds: ids,
+      failedOnly: o.failedOnly,
+    });
     return { run, cleared };
   }
 
@@ -356,13 +302,13 @@ export class Runs {
    * success/failed"): success marks every task not yet successful or skipped
    * success; failed marks every unfinished task failed.
    */
-  markRun(runId: string, state: string): DagRunRow {
+  async markRun(runId: string, state: string): Promise<DagRun> {
     if (state !== 'success' && state !== 'failed') {
       throw new RunRequestError(`a run can be marked success or failed, not '${state}'`);
     }
-    this.idleRun(runId);
-    this.store.markRun(runId, state, this.clock.now());
-    return this.store.getRun(runId)!;
+    await this.idleRun(runId);
+    await this.store.runs.mark(runId, state, this.clock.now());
+    return (await this.store.runs.get(runId))!;
   }
 
   // -- backfill ---------------------------------------------------------------------
@@ -373,13 +319,14 @@ export class Runs {
    * ones not successful, their failed tasks only) or skip it (a run exists
    * and is not to be reprocessed, or is being executed right now).
    */
-  planBackfill(dag: Dag, from: Date, to: Date, reprocess: Reprocess): PlannedInterval[] {
+  async planBackfill(dag: Dag, from: Date, to: Date, reprocess: Reprocess): Promise<PlannedInterval[]> {
     if (to < from) throw new RunRequestError(`--to (${iso(to)}) is before --from (${iso(from)})`);
     if (dag.schedule === null) {
       throw new RunRequestError(`DAG ${dag.id} has no schedule, so it has no intervals to backfill`);
     }
-    return intervalsBetween(dag, from, to).map((interval) => {
-      const existing = this.store.getRunByDate(dag.id, interval.start);
+    const plan: PlannedInterval[] = [];
+    for (const interval of intervalsBetween(dag, from, to)) {
+      const existing = await this.store.runs.forDate(dag.id, interval.start);
       let action: PlannedInterval['action'] = 'create';
       if (existing) {
         if (this.isExecuting(existing)) action = 'skip';
@@ -387,8 +334,9 @@ export class Runs {
         else if (reprocess === 'failed' && existing.state !== 'success') action = 'rerun failed';
         else action = 'skip';
       }
-      return { interval, existing, action };
-    });
+      plan.push({ interval, existing, action });
+    }
+    return plan;
   }
 
   /**
@@ -397,16 +345,16 @@ export class Runs {
    * the runs to execute, in the plan's order; the caller claims each before
    * executing it (another process may take some first).
    */
-  queueBackfill(dag: Dag, plan: PlannedInterval[]): string[] {
+  async queueBackfill(dag: Dag, plan: PlannedInterval[]): Promise<string[]> {
     const runIds: string[] = [];
     for (const p of plan) {
       if (p.action === 'skip') continue;
       if (p.existing) {
-        this.reset(dag, p.existing.run_id, { failedOnly: p.action === 'rerun failed' });
-        runIds.push(p.existing.run_id);
+        await this.reset(dag, p.existing.runId, { failedOnly: p.action === 'rerun failed' });
+        runIds.push(p.existing.runId);
       } else {
-        const run = this.createRun({ dag, interval: p.interval, runType: 'backfill' });
-        if (run) runIds.push(run.run_id);
+        const run = await this.createRun({ dag, interval: p.interval, runType: 'backfill' });
+        if (run) runIds.push(run.runId);
       }
     }
     return runIds;
@@ -419,41 +367,99 @@ export class Runs {
    * them failed (up_for_retry when tries are left) and puts the runs such
    * processes were executing back in the queue. Returns what was found, for
    * the caller to report.
-   *
-   * On a store opened read-only this goes through a short writing
-   * connection, only when there is something to recover and the state DB is
-   * writable (on a read-only home it is left for the next writing command).
    */
-  recoverOrphans(): Orphan[] {
-    if (!this.store.readonly) return this.store.recoverOrphans(this.clock.now(), this.alive);
-    if (!this.store.hasOrphans(this.alive)) return [];
-    try {
-      fs.accessSync(this.store.file, fs.constants.W_OK);
-      fs.accessSync(path.dirname(this.store.file), fs.constants.W_OK);
-    } catch {
-      return [];
-    }
-    const writer = new StateStore(this.store.file);
-    try {
-      return writer.recoverOrphans(this.clock.now(), this.alive);
-    } finally {
-      writer.close();
-    }
+  recoverOrphans(): Promise<Orphan[]> {
+    return this.store.recovery.recover(this.clock.now(), this.alive);
   }
 
   // -- internals ------------------------------------------------------------------------
 
-  private checkDagOf(dag: Dag, run: DagRunRow): void {
-    if (run.dag_id !== dag.id) {
-      throw new RunRequestError(`run ${run.run_id} is a run of DAG ${run.dag_id}, not of ${dag.id}`);
+  private checkDagOf(dag: Dag, run: DagRun): void {
+    if (run.dagId !== dag.id) {
+      throw new RunRequestError(`run ${run.runId} is a run of DAG ${run.dagId}, not of ${dag.id}`);
     }
   }
 
+  private newRun(
+    dag: Dag,
+    interval: DataInterval,
+    runType: RunType,
+    conf: Record<string, unknown>,
+    maxTries?: number,
+    claim?: boolean,
+  ): NewRun {
+    return {
+      dagId: dag.id,
+      logicalDate: interval.start,
+      dataIntervalStart: interval.start,
+      dataIntervalEnd: interval.end,
+      runType,
+      conf,
+      tasks: taskInstances(dag, maxTries),
+      now: this.clock.now(),
+      claim,
+    };
+  }
+
+  /** One atomic trigger step of the store; its refusals as RunRequestErrors. */
+  private async tryTrigger(
+    dag: Dag,
+    interval: DataInterval,
+    o: TriggerRequest,
+    maxActiveRuns: number | undefined,
+  ): Promise<TriggerOutcome> {
+    const conf = o.conf ?? {};
+    // Checked against the DAG's params before anything renders (a rerun without conf keeps its run's conf).
+    validateConf(dag, conf, { partial: Boolean(o.rerun) && o.conf === undefined });
+    if (o.failedOnly && !o.rerun) {
+      const existing = await this.store.runs.forDate(dag.id, interval.start);
+      if (!existing) throw new RunRequestError('--failed-only goes with --rerun of an existing run');
+      throw this.refusal(dag, existing);
+    }
+    const result = await this.store.runs.trigger({
+      create: this.newRun(dag, interval, 'manual', conf, undefined, true),
+      rerun: o.rerun
+        ? {
+            tasks: taskInstances(dag),
+            clear: { triesFor: triesFor(dag), now: this.clock.now(), failedOnly: o.failedOnly },
+            conf: o.conf,
+          }
+        : undefined,
+      maxActiveRuns,
+      executing: (r) => isOwn(r) || this.isExecuting(r),
+    });
+    if (result.outcome === 'exists' || result.outcome === 'executing') throw this.refusal(dag, result.run);
+    return result;
+  }
+
+  /** Why a manual trigger cannot take the DAG's existing run of that date. */
+  private refusal(dag: Dag, existing: DagRun): RunRequestError {
+    if (this.isExecuting(existing)) {
+      return new RunRequestError(
+        `run ${existing.runId} is being executed right now by process ${existing.pid}; wait for it or stop it first`,
+      );
+    }
+    return new RunRequestError(
+      `DAG ${dag.id} already has a run for ${iso(existing.logicalDate)}: ${existing.runId} (${existing.state}). ` +
+        `Use --rerun to run it again, or --rerun --failed-only for its failed and unfinished tasks only.`,
+    );
+  }
+
   /** Adds task instances for new tasks, clears the tasks asked for (the run is queued again), sets the conf. */
-  private reset(dag: Dag, runId: string, o: RerunRequest): string[] {
-    this.store.ensureTaskInstances(runId, taskInstances(dag));
-    const cleared = this.store.clearTasks(runId, triesFor(dag), { failedOnly: o.failedOnly, claim: o.claim });
-    if (o.conf !== undefined) this.store.setRunConf(runId, o.conf);
+  private async reset(dag: Dag, runId: string, o: RerunRequest): Promise<string[]> {
+    await this.store.runs.ensureTaskInstances(runId, taskInstances(dag));
+    const cleared = await this.store.runs.clearTasks(runId, {
+      triesFor: triesFor(dag),
+      now: this.clock.now(),
+      failedOnly: o.failedOnly,
+      claim: o.claim,
+    });
+    if (o.conf !== undefined) await this.store.runs.setConf(runId, o.conf);
     return cleared;
   }
+}
+
+/** A run this process executes. */
+function isOwn(r: DagRun): boolean {
+  return r.host === HOST && r.pid === process.pid;
 }

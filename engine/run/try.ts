@@ -11,6 +11,7 @@ import type {
   Dag,
   Dialect,
   OperatorDef,
+  RecordedConnections,
   RetryPolicy,
   TaskContext,
   TaskSpec,
@@ -19,7 +20,7 @@ import type {
 import { TemplateError, TryAbort, errorMessage, notRetryableReason } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { OperatorRegistry } from '../registry.js';
-import type { StateStore, TaskInstanceRow, TryRow } from '../state/store.js';
+import type { ConnectionStore, StateStore, TaskInstance, TaskTry } from '../state/index.js';
 import { buildContext, isSqlFileRef, render, renderDeep, type TemplateContext } from '../template/index.js';
 import { type Clock, type LongTimer, setLongTimeout } from './clock.js';
 import { formatDuration } from '../duration.js';
@@ -53,7 +54,7 @@ export interface TryArgs {
   clock: Clock;
   /** Aborted by the execution timeout here, or by the run loop when the run is interrupted (reason: a TryAbort). */
   abort: AbortController;
-  tryOf: TaskInstanceRow;
+  tryOf: TaskInstance;
   setState: SetTaskState;
 }
 
@@ -92,18 +93,18 @@ export function describeNextTry(nextTry: number, maxTries: number, at: Date, now
 }
 
 /** Runs one try of a task and records it; returns the task instance as it now stands. */
-export async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
+export async function runTry(a: TryArgs): Promise<TaskInstance> {
   const { dag, runId, spec, deps, clock, abort } = a;
   const store = deps.store;
   const op = deps.registry.get(spec.operator);
-  const tryRow: TryRow = store.startTry(runId, spec.id, clock.now());
-  a.setState(spec.id, 'running', tryRow.try_number);
+  const tryRow = await store.tasks.startTry(runId, spec.id, clock.now());
+  a.setState(spec.id, 'running', tryRow.tryNumber);
   const log = deps.logger.child({
     dag_id: dag.id,
     run_id: runId,
     task_id: spec.id,
-    try: tryRow.try_number,
-    try_id: tryRow.try_id,
+    try: tryRow.tryNumber,
+    try_id: tryRow.tryId,
   });
   const outputs: Record<string, unknown> = {};
   let timer: LongTimer | undefined;
@@ -137,20 +138,20 @@ export async function runTry(a: TryArgs): Promise<TaskInstanceRow> {
 async function taskContext(
   a: TryArgs,
   op: OperatorDef,
-  tryRow: TryRow,
+  tryRow: TaskTry,
   log: Logger,
   outputs: Record<string, unknown>,
 ): Promise<TaskContext<Record<string, unknown>>> {
   const { dag, runId, spec, deps, abort } = a;
   const store = deps.store;
-  const run = store.getRun(runId)!;
+  const run = (await store.runs.get(runId))!;
   const tctx: TemplateContext = buildContext({
     dagId: dag.id,
     runId,
     taskId: spec.id,
-    logicalDate: new Date(run.logical_date),
-    dataIntervalStart: new Date(run.data_interval_start),
-    dataIntervalEnd: new Date(run.data_interval_end),
+    logicalDate: run.logicalDate,
+    dataIntervalStart: run.dataIntervalStart,
+    dataIntervalEnd: run.dataIntervalEnd,
     dagParams: dag.params,
     conf: a.conf,
     conn: publicUrls(deps.connections),
@@ -166,7 +167,7 @@ async function taskContext(
     dagId: dag.id,
     runId,
     taskId: spec.id,
-    tryNumber: tryRow.try_number,
+    tryNumber: tryRow.tryNumber,
     logicalDate: tctx.logical_date,
     dataIntervalStart: tctx.data_interval_start,
     dataIntervalEnd: tctx.data_interval_end,
@@ -192,44 +193,59 @@ async function taskContext(
     log,
     signal: abort.signal,
     record: (o) => Object.assign(outputs, o),
-    recordRejections: (table, list) => store.recordRejections(tryRow.try_id, table, list),
+    recordRejections: (table, list) => store.logs.recordRejections(tryRow.tryId, table, list),
     dialect: (name) => dialectOf(deps.connections, name),
-    connectionStore: store,
+    connectionStore: recordedConnections(store.connections, a.clock),
+  };
+}
+
+/** The state's connection store as operators see it (TaskContext.connectionStore), on the run's clock. */
+export function recordedConnections(connections: ConnectionStore, clock: Clock): RecordedConnections {
+  return {
+    setConnection: (name, url, extra, by) => connections.set(name, url, { extra, by, now: clock.now() }),
+    getConnection: (name) => connections.get(name),
+    deleteConnection: (name) => connections.delete(name),
   };
 }
 
 /** Logs and records how a try ended (error null: success); decides up_for_retry or failed. */
-function recordEnd(a: TryArgs, tryRow: TryRow, log: Logger, outputs: Record<string, unknown>, error: unknown): TaskInstanceRow {
+async function recordEnd(
+  a: TryArgs,
+  tryRow: TaskTry,
+  log: Logger,
+  outputs: Record<string, unknown>,
+  error: unknown,
+): Promise<TaskInstance> {
   const { runId, spec, clock } = a;
   const store = a.deps.store;
   const now = clock.now();
   if (error === null) {
     log.info({ outputs: Object.keys(outputs).length ? outputs : undefined }, 'try succeeded');
-    store.endTry(tryRow, { state: 'success', taskState: 'success', now, outputs });
-    a.setState(spec.id, 'success', tryRow.try_number);
-    return store.getTaskInstance(runId, spec.id)!;
+    await store.tasks.endTry(tryRow, { state: 'success', taskState: 'success', now, outputs });
+    a.setState(spec.id, 'success', tryRow.tryNumber);
+    return (await store.tasks.get(runId, spec.id))!;
   }
 
   let message = redactText(errorMessage(error));
   // A TryAbort says itself whether it may be retried (an interruption without requeue may not); other errors
   // through their `retryable` flag, OS error code or SQLSTATE (errors.ts).
   const notRetried = notRetryableReason(error);
-  const ti = store.getTaskInstance(runId, spec.id)!;
-  const triesLeft = ti.try_number < ti.max_tries;
+  const ti = (await store.tasks.get(runId, spec.id))!;
+  const triesLeft = ti.tryNumber < ti.maxTries;
   const retry = notRetried === null && triesLeft;
-  const nextTryAt = retry ? new Date(now.getTime() + retryDelayMs(spec, tryRow.try_number)) : null;
+  const nextTryAt = retry ? new Date(now.getTime() + retryDelayMs(spec, tryRow.tryNumber)) : null;
   if (retry) {
-    const next = describeNextTry(ti.try_number + 1, ti.max_tries, nextTryAt!, now);
+    const next = describeNextTry(ti.tryNumber + 1, ti.maxTries, nextTryAt!, now);
     log.error({ err: message, next_try_at: nextTryAt!.toISOString() }, `try failed; up_for_retry: ${next}`);
   } else if (triesLeft && !(error instanceof TryAbort)) {
     // Tries were left, but this failure would come back on every one of them: say so where the user looks first.
     const why = redactText(notRetried!);
-    log.error({ err: message }, `try failed; not retried: ${why} (${ti.max_tries - ti.try_number} retries left unused)`);
+    log.error({ err: message }, `try failed; not retried: ${why} (${ti.maxTries - ti.tryNumber} retries left unused)`);
     message = `not retried (${why}): ${message}`;
   } else {
     log.error({ err: message }, 'try failed');
   }
-  store.endTry(tryRow, {
+  await store.tasks.endTry(tryRow, {
     state: 'failed',
     taskState: retry ? 'up_for_retry' : 'failed',
     now,
@@ -241,11 +257,11 @@ function recordEnd(a: TryArgs, tryRow: TryRow, log: Logger, outputs: Record<stri
   a.setState(
     spec.id,
     retry ? 'up_for_retry' : 'failed',
-    tryRow.try_number,
+    tryRow.tryNumber,
     message,
-    retry ? { nextTryAt: nextTryAt!, maxTries: ti.max_tries } : undefined,
+    retry ? { nextTryAt: nextTryAt!, maxTries: ti.maxTries } : undefined,
   );
-  return store.getTaskInstance(runId, spec.id)!;
+  return (await store.tasks.get(runId, spec.id))!;
 }
 
 function rejectOnAbort(signal: AbortSignal): Promise<never> {

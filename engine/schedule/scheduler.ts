@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Dag, RunState } from '../interfaces.js';
 import { DagsFolderError, SchedulerLockError, errorMessage } from '../errors.js';
 import type { OperatorRegistry } from '../registry.js';
-import type { DagRunRow, StateStore } from '../state/store.js';
+import type { DagRun, StateStore } from '../state/index.js';
 import { loadDagsDir } from '../dag/index.js';
 import { checkDagsFolder, dagsFolderSignature } from '../dag/folder.js';
 import { type Clock, setLongTimeout, systemClock } from '../run/clock.js';
@@ -44,13 +44,13 @@ interface Loaded {
 }
 
 /** The intervals of `dag` that are due at `now` and have no scheduled run yet. */
-export function dueIntervals(dag: Dag, latest: DagRunRow | undefined, now: Date): DataInterval[] {
+export function dueIntervals(dag: Dag, latest: Pick<DagRun, 'logicalDate'> | undefined, now: Date): DataInterval[] {
   if (dag.schedule === null) return [];
   if (dag.schedule === '@once') {
     if (latest || !dag.startDate || dag.startDate > now) return [];
     return [{ start: dag.startDate, end: dag.startDate }];
   }
-  const after = latest ? new Date(Date.parse(latest.logical_date) + 1) : null;
+  const after = latest ? new Date(latest.logicalDate.getTime() + 1) : null;
   if (dag.catchup && dag.startDate) {
     const from = after ?? dag.startDate;
     if (from > now) return [];
@@ -119,20 +119,24 @@ export class Scheduler {
     const { store, log } = this.o;
     // A folder missing at start is a setup mistake (exit 2); one that goes away later is survived (see reload).
     checkDagsFolder(this.o.dagsDir);
-    const holder = store.acquireSchedulerLock(this.clock.now());
+    const holder = await store.scheduler.acquireLock(this.clock.now());
     if (holder) {
       throw new SchedulerLockError(
-        `another scheduler is running on this state DB: pid ${holder.pid} on ${holder.host}, since ${holder.started_at}. ` +
+        `another scheduler is running on this state DB: pid ${holder.pid} on ${holder.host}, since ${holder.startedAt.toISOString()}. ` +
           `Stop it first (its lock ends with its process).`,
       );
     }
-    this.heartbeat = setInterval(() => store.heartbeatSchedulerLock(new Date()), 10_000);
+    this.heartbeat = setInterval(() => {
+      store.scheduler
+        .heartbeat(this.clock.now())
+        .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'scheduler heartbeat failed'));
+    }, 10_000);
     this.heartbeat.unref();
     this.watch();
     log.info({ dags_dir: this.o.dagsDir, once: Boolean(this.o.once), pid: process.pid }, 'scheduler started');
     try {
       for (;;) {
-        const nextDue = this.tick();
+        const nextDue = await this.tick();
         if (this.stopping) break;
         if (this.o.once && this.active.size === 0) break;
         await this.sleepUntil(nextDue);
@@ -143,7 +147,7 @@ export class Scheduler {
     } finally {
       this.watcher?.close();
       if (this.heartbeat) clearInterval(this.heartbeat);
-      store.releaseSchedulerLock();
+      await store.scheduler.releaseLock();
       log.info({ runs_created: this.runsCreated, runs_finished: this.runsFinished }, 'scheduler stopped');
     }
   }
@@ -154,83 +158,83 @@ export class Scheduler {
   }
 
   /** One pass: reload DAG files, create due runs, start queued runs. Returns when the next interval closes. */
-  tick(): number {
+  async tick(): Promise<number> {
     this.reloadIfChanged();
     const now = this.clock.now();
-    const paused = this.o.store.pausedDags();
+    const paused = await this.o.store.scheduler.pausedDags();
     let nextDue = Infinity;
     if (!this.stopping) {
       for (const { dag } of this.loaded.values()) {
         if (paused.has(dag.id)) continue;
-        this.createDueRuns(dag, now);
+        await this.createDueRuns(dag, now);
         const next = nextIntervals(dag, now, 1)[0];
         if (next) nextDue = Math.min(nextDue, next.start.getTime());
       }
-      this.startQueuedRuns(paused);
+      await this.startQueuedRuns(paused);
     }
     return nextDue;
   }
 
-  private createDueRuns(dag: Dag, now: Date): void {
+  private async createDueRuns(dag: Dag, now: Date): Promise<void> {
     const { log } = this.o;
     let due: DataInterval[];
     try {
-      due = dueIntervals(dag, this.runs.latest(dag.id, 'scheduled'), now);
+      due = dueIntervals(dag, await this.runs.latest(dag.id, 'scheduled'), now);
     } catch (err) {
       log.error({ dag_id: dag.id, err: errorMessage(err) }, 'cannot compute the due intervals');
       return;
     }
     for (const i of due) {
-      const run = this.runs.createRun({ dag, interval: i, runType: 'scheduled' });
+      const run = await this.runs.createRun({ dag, interval: i, runType: 'scheduled' });
       if (run) {
         this.runsCreated++;
-        log.info({ dag_id: dag.id, run_id: run.run_id }, 'run created');
+        log.info({ dag_id: dag.id, run_id: run.runId }, 'run created');
       }
     }
   }
 
-  private startQueuedRuns(paused: Set<string>): void {
+  private async startQueuedRuns(paused: Set<string>): Promise<void> {
     const perDag = new Map<string, number>();
     for (const a of this.active.values()) perDag.set(a.dagId, (perDag.get(a.dagId) ?? 0) + 1);
     // Runs other processes execute (run-dag, backfill) count against max_active_runs too.
-    for (const r of this.runs.activeRuns({ excludeOwn: true })) perDag.set(r.dag_id, (perDag.get(r.dag_id) ?? 0) + 1);
-    for (const run of this.runs.queued()) {
-      if (this.active.has(run.run_id) || paused.has(run.dag_id)) continue;
-      if (this.o.once && this.executed.has(run.run_id)) continue;
-      const loaded = this.loaded.get(run.dag_id);
+    for (const r of await this.runs.activeRuns({ excludeOwn: true })) perDag.set(r.dagId, (perDag.get(r.dagId) ?? 0) + 1);
+    for (const run of await this.runs.queued()) {
+      if (this.active.has(run.runId) || paused.has(run.dagId)) continue;
+      if (this.o.once && this.executed.has(run.runId)) continue;
+      const loaded = this.loaded.get(run.dagId);
       if (!loaded) continue; // its DAG file is gone or never loaded: reported by reload
-      const n = perDag.get(run.dag_id) ?? 0;
+      const n = perDag.get(run.dagId) ?? 0;
       if (n >= loaded.dag.maxActiveRuns) continue;
-      if (!this.runs.claim(run.run_id)) continue; // another process took it
-      perDag.set(run.dag_id, n + 1);
+      if (!(await this.runs.claim(run.runId))) continue; // another process took it
+      perDag.set(run.dagId, n + 1);
       this.start(loaded.dag, run);
     }
   }
 
-  private start(dag: Dag, run: DagRunRow): void {
+  private start(dag: Dag, run: DagRun): void {
     const { log } = this.o;
-    this.executed.add(run.run_id);
-    log.info({ dag_id: dag.id, run_id: run.run_id }, 'run started');
+    this.executed.add(run.runId);
+    log.info({ dag_id: dag.id, run_id: run.runId }, 'run started');
     const done = executeRun(
       dag,
-      run.run_id,
+      run.runId,
       { ...this.o.runner, parallelism: this.o.parallelism, clock: this.clock },
       { drain: this.drain.signal, signal: this.hard.signal, requeue: true, slots: this.slots, untilIdle: this.o.once },
     )
       .then((state) => {
         if (state !== 'queued') this.runsFinished++;
         log.info(
-          { dag_id: dag.id, run_id: run.run_id, state },
+          { dag_id: dag.id, run_id: run.runId, state },
           state === 'queued' ? 'run paused; it will be resumed' : 'run finished',
         );
         return state;
       })
       .catch((err: unknown) => {
-        log.error({ dag_id: dag.id, run_id: run.run_id, err: errorMessage(err) }, 'run crashed');
+        log.error({ dag_id: dag.id, run_id: run.runId, err: errorMessage(err) }, 'run crashed');
         return 'failed' as RunState;
       })
       .finally(() => {
-        this.active.delete(run.run_id);
+        this.active.delete(run.runId);
         // Idle: close the connections, so an embedded warehouse is not held between runs
         // (another process's `sluice sql` or run-dag may open it meanwhile).
         if (this.active.size === 0) {
@@ -240,7 +244,7 @@ export class Scheduler {
         }
         this.wake();
       });
-    this.active.set(run.run_id, { dagId: dag.id, done });
+    this.active.set(run.runId, { dagId: dag.id, done });
   }
 
   // -- DAG files --------------------------------------------------------------

@@ -82,7 +82,7 @@ export async function createOnAws(ctx: TaskContext<Params>): Promise<void> {
     if (p.ingress_cidr) ingress = await openIngress(ctx, clients.ec2, ready, port, p.ingress_cidr);
 
     const url = formatRedshiftUrl({ host, port, database, user, passwordEnv: p.master_password_env, iamRole: role.arn, region });
-    const recorded = recordConnection(ctx, url, {
+    const recorded = await recordConnection(ctx, url, {
       cluster_identifier: p.cluster_identifier,
       region,
       role_arn: role.arn,
@@ -310,7 +310,7 @@ async function myIp(signal: AbortSignal): Promise<string> {
 }
 
 /** Records the connection in the state DB; says how to do it by hand when the engine gives no store. */
-function recordConnection(ctx: TaskContext<Params>, url: string, extra: Record<string, unknown>): boolean {
+async function recordConnection(ctx: TaskContext<Params>, url: string, extra: Record<string, unknown>): Promise<boolean> {
   const name = ctx.params.connection;
   const store = connectionStoreOf(ctx);
   const envName = `SLUICE_CONN_${name.toUpperCase()}`;
@@ -324,7 +324,7 @@ function recordConnection(ctx: TaskContext<Params>, url: string, extra: Record<s
     );
     return false;
   }
-  store.setConnection(name, url, extra, `${ctx.dagId}.${ctx.taskId}`);
+  await store.setConnection(name, url, extra, `${ctx.dagId}.${ctx.taskId}`);
   ctx.log.info({ connection: name, url }, `connection '${name}' now points at the cluster`);
   return true;
 }
@@ -379,7 +379,7 @@ export async function deleteOnAws(ctx: TaskContext<DeleteClusterParams>): Promis
     }
     let deletedRole = false;
     if (p.delete_iam_role) deletedRole = await deleteRole(clients.iam, p.iam_role_name, log);
-    const forgot = p.forget_connection ? forgetConnection(ctx) : false;
+    const forgot = p.forget_connection ? await forgetConnection(ctx) : false;
     ctx.record({
       target: 'aws',
       cluster_identifier: id,
@@ -423,20 +423,20 @@ export async function deleteRole(iam: IAMClient, name: string, log: Logger): Pro
 }
 
 /** Removes the stored connection when CreateCluster recorded it for this cluster. */
-function forgetConnection(ctx: TaskContext<DeleteClusterParams>): boolean {
+async function forgetConnection(ctx: TaskContext<DeleteClusterParams>): Promise<boolean> {
   const store = connectionStoreOf(ctx);
   const name = ctx.params.connection;
   if (!store) {
     ctx.log.warn({ connection: name }, `no connection store in this context; remove it with: sluice connections delete ${name}`);
     return false;
   }
-  const row = store.getConnection(name);
+  const row = await store.getConnection(name);
   if (!row) return false;
   if (row.extra.cluster_identifier !== ctx.params.cluster_identifier) {
     ctx.log.info({ connection: name }, `connection '${name}' was not recorded for this cluster; kept`);
     return false;
   }
-  store.deleteConnection(name);
+  await store.deleteConnection(name);
   ctx.log.info({ connection: name }, `connection '${name}' forgotten: it falls back to the config file`);
   return true;
 }

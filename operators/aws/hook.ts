@@ -156,6 +156,8 @@ export async function waitForCluster(
   const watcher = {
     config: redshift.config,
     send: async (cmd: DescribeClustersCommand, opts?: { abortSignal?: AbortSignal }) => {
+      // The SDK's waiter sends one more poll after its sleep even when aborted meanwhile: do not call AWS then.
+      if (child.signal.aborted) throw Object.assign(new Error('the wait was aborted'), { name: 'AbortError' });
       polls++;
       try {
         const out = await redshift.send(cmd, { ...opts, abortSignal: child.signal });

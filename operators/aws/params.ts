@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigError, TaskFailure } from '../../engine/errors.js';
-import type { ConnectionStore, TaskContext } from '../../engine/interfaces.js';
+import type { RecordedConnections, TaskContext } from '../../engine/interfaces.js';
 
 export type AwsService = 'iam' | 'redshift' | 'ec2' | 's3';
 
@@ -35,10 +35,9 @@ export function awsRegion(param: string | undefined, env: NodeJS.ProcessEnv = pr
 
 /**
  * The state DB's connection store, as the cluster operators use it. The
- * engine's StateStore has these methods; the runner hands it to operators as
- * `TaskContext.connectionStore`.
+ * runner hands it to operators as `TaskContext.connectionStore`.
  */
-export type ConnectionStoreAccess = ConnectionStore;
+export type ConnectionStoreAccess = RecordedConnections;
 
 /** The connection store of a task context, when the engine provides one. */
 export function connectionStoreOf(ctx: object): ConnectionStoreAccess | undefined {

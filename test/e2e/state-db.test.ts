@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Project, ROOT, type CliResult } from '../helpers/cli.js';
-import { StateStore } from '../../engine/state/store.js';
-import { migrations } from '../../engine/state/migrations.js';
+import { SqliteStateStore } from '../../engine/state/sqlite/index.js';
+import { migrations } from '../../engine/state/sqlite/migrations.js';
 
 const DAG = `
 dag: tiny
@@ -78,10 +78,10 @@ describe('the state DB is checked, backed up, and read read-only', function () {
     expect(fs.readFileSync(db).equals(damaged), 'the damaged file is left untouched').to.equal(true);
   });
 
-  it('an upgrade keeps a backup of the DB as it was; read verbs say it needs migrating', () => {
-    const old = new StateStore(db, migrations.slice(0, 3));
-    old.setPaused('tiny', false);
-    old.close();
+  it('an upgrade keeps a backup of the DB as it was; read verbs say it needs migrating', async () => {
+    const old = new SqliteStateStore(db, { migrations: migrations.slice(0, 3) });
+    await old.scheduler.setPaused('tiny', false, new Date());
+    await old.close();
     const r = p.run(['runs', 'list']);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.include(`${db} has schema version 3; this Sluice uses ${migrations.length}`);

@@ -10,7 +10,7 @@ import { defineOperator } from '../../engine/operator.js';
 import type { ConnectionResolver, Dag, RunState } from '../../engine/interfaces.js';
 import type { OperatorRegistry } from '../../engine/registry.js';
 import { defaultRegistry } from '../../operators/index.js';
-import { StateStore } from '../../engine/state/store.js';
+import { SqliteStateStore } from '../../engine/state/sqlite/index.js';
 import { FakeClock, type Clock } from '../../engine/run/clock.js';
 import { Runs } from '../../engine/run/runs.js';
 import { executeRun, type RunEvent } from '../../engine/run/runner.js';
@@ -125,7 +125,7 @@ export function noConnections(): ConnectionResolver {
 
 export interface Harness {
   dir: string;
-  store: StateStore;
+  store: SqliteStateStore;
   /** The run lifecycle API over `store`, on the harness clock. */
   runs: Runs;
   registry: OperatorRegistry;
@@ -138,21 +138,21 @@ export interface Harness {
     dag: Dag,
     opts?: { parallelism?: number; signal?: AbortSignal; conf?: Record<string, unknown>; logicalDate?: Date },
   ): Promise<{ runId: string; state: RunState }>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export function harness(
   opts: { clock?: Clock; connections?: ConnectionResolver; registry?: OperatorRegistry; projectRoot?: string } = {},
 ): Harness {
   const dir = tmpDir();
-  const store = new StateStore(path.join(dir, 'state.db'));
+  const store = new SqliteStateStore(path.join(dir, 'state.db'));
   const probe = new Probe();
   const registry = opts.registry ?? defaultRegistry();
   for (const op of testOperators(probe)) if (!registry.get(op.name)) registry.register(op);
   const clock = opts.clock ?? new FakeClock('2024-01-02T00:00:00Z');
   const events: RunEvent[] = [];
   const runs = new Runs(store, { clock });
-  const logger = createSinkLogger(new TaskLogSink(store, null), 'debug');
+  const logger = createSinkLogger(new TaskLogSink(store.logs, null), 'debug');
   return {
     dir,
     store,
@@ -164,7 +164,7 @@ export function harness(
     dag: (yaml) => loadDagSource(yaml, path.join(dir, 'dag.yaml'), registry),
     async run(dag, o = {}) {
       const logical = o.logicalDate ?? new Date('2024-01-01T00:00:00Z');
-      const row = runs.createRun({
+      const row = await runs.createRun({
         dag,
         interval: { start: logical, end: new Date(logical.getTime() + 86_400_000) },
         runType: 'manual',
@@ -173,7 +173,7 @@ export function harness(
       if (!row) throw new Error(`DAG ${dag.id} already has a run for ${logical.toISOString()}`);
       const state = await executeRun(
         dag,
-        row.run_id,
+        row.runId,
         {
           store,
           registry,
@@ -186,10 +186,10 @@ export function harness(
         },
         o.signal,
       );
-      return { runId: row.run_id, state };
+      return { runId: row.runId, state };
     },
-    close() {
-      store.close();
+    async close() {
+      await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -35,8 +35,8 @@ export interface ConnectionView {
 const NAME = /^[a-z][a-z0-9_]*$/;
 
 /** Every connection in force, with its layers. */
-export function connectionViews(app: App): ConnectionView[] {
-  const stored = new Map(app.store.listConnections().map((c) => [c.name, c]));
+export async function connectionViews(app: App): Promise<ConnectionView[]> {
+  const stored = new Map((await app.store.connections.list()).map((c) => [c.name, c]));
   const layers: [ConnectionSource, Record<string, string>][] = [
     ['config', app.config.connections],
     ['store', Object.fromEntries([...stored.values()].map((c) => [c.name, c.url]))],
@@ -56,8 +56,8 @@ export function connectionViews(app: App): ConnectionView[] {
         .reverse()
         .map(([s, m]) => ({ source: s, url: redactUrl(m[name]!) })),
       extra: row ? (redactValue(row.extra) as Record<string, unknown>) : null,
-      updated_at: row?.updated_at ?? null,
-      updated_by: row?.updated_by ?? null,
+      updated_at: row ? row.updatedAt.toISOString() : null,
+      updated_by: row?.updatedBy ?? null,
     };
   });
 }
@@ -98,8 +98,8 @@ function parseExtra(text: string | undefined): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-function unknownName(app: App, name: string): UsageError {
-  const known = connectionViews(app).map((c) => c.name);
+async function unknownName(app: App, name: string): Promise<UsageError> {
+  const known = (await connectionViews(app)).map((c) => c.name);
   return new UsageError(
     `no connection '${name}'${didYouMean(name, known)} (known: ${known.join(', ') || 'none'}; see: sluice connections list)`,
   );
@@ -115,8 +115,8 @@ export function register(program: Command, ctx: CliContext): Command {
     .description('list connections: name, where the URL comes from, the URL (secrets masked)')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice connections list', 'sluice connections list --json']));
-  readingAction(ctx, list, (app, o: { json?: boolean }) => {
-    const views = connectionViews(app);
+  readingAction(ctx, list, async (app, o: { json?: boolean }) => {
+    const views = await connectionViews(app);
     if (o.json) return void printJson({ connections: views });
     process.stdout.write(
       table(
@@ -137,9 +137,9 @@ export function register(program: Command, ctx: CliContext): Command {
     .argument('<name>')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice connections get warehouse', 'sluice connections get warehouse --json']));
-  readingAction(ctx, get, (app, name: string, o: { json?: boolean }) => {
-    const v = connectionViews(app).find((c) => c.name === name);
-    if (!v) throw unknownName(app, name);
+  readingAction(ctx, get, async (app, name: string, o: { json?: boolean }) => {
+    const v = (await connectionViews(app)).find((c) => c.name === name);
+    if (!v) throw await unknownName(app, name);
     if (o.json) return void printJson(v);
     const lines = [`name:    ${v.name}`, `source:  ${v.source}`, `url:     ${v.url}`];
     for (const s of v.shadows) lines.push(`hides:   ${s.source}: ${s.url}`);
@@ -166,10 +166,10 @@ export function register(program: Command, ctx: CliContext): Command {
         "sluice connections set lake 's3://my-bucket/sparkify?region=us-west-2'",
       ]),
     );
-  action(ctx, set, (app, name: string, url: string, o: { extra?: string }) => {
+  action(ctx, set, async (app, name: string, url: string, o: { extra?: string }) => {
     checkStorableUrl(name, url, app.config.home);
     const extra = parseExtra(o.extra);
-    app.store.setConnection(name, url, extra, 'sluice connections set');
+    await app.store.connections.set(name, url, { extra, by: 'sluice connections set', now: app.runs.clock.now() });
     process.stdout.write(`stored connection '${name}': ${redactUrl(url)}\n`);
     if (app.config.envConnections[name] !== undefined) {
       process.stderr.write(`note: SLUICE_CONN_${name.toUpperCase()} is set and overrides the stored URL\n`);
@@ -181,12 +181,12 @@ export function register(program: Command, ctx: CliContext): Command {
     .description('remove a connection from the state DB store (the config file value, if any, applies again)')
     .argument('<name>')
     .addHelpText('after', examples(['sluice connections delete warehouse']));
-  action(ctx, del, (app, name: string) => {
-    if (!app.store.deleteConnection(name)) {
-      const stored = app.store.listConnections().map((c) => c.name);
+  action(ctx, del, async (app, name: string) => {
+    if (!(await app.store.connections.delete(name))) {
+      const stored = (await app.store.connections.list()).map((c) => c.name);
       throw new UsageError(`the state DB stores no connection '${name}' (stored: ${stored.join(', ') || 'none'})`);
     }
-    const now = connectionViews(app).find((c) => c.name === name);
+    const now = (await connectionViews(app)).find((c) => c.name === name);
     process.stdout.write(`deleted stored connection '${name}'${now ? `; now ${now.source}: ${now.url}` : ''}\n`);
   });
 

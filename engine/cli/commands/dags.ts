@@ -18,17 +18,18 @@ export function register(program: Command, ctx: CliContext): void {
   readingAction(ctx, dagsList, async (app, o: { json?: boolean }) => {
     const { loadDagsDir } = await import('../../dag/load.js');
     const { dags: list, errors } = loadDagsDir(app.config.dagsDir, app.registry);
-    const rows = list.map((d) => {
-      const last = app.store.listRuns({ dagId: d.id, limit: 1 })[0];
-      return {
+    const rows = [];
+    for (const d of list) {
+      const last = (await app.store.runs.list({ dagId: d.id, limit: 1 }))[0];
+      rows.push({
         dag_id: d.id,
         schedule: d.schedule,
         tasks: d.tasks.size,
         file: path.relative(process.cwd(), d.file),
-        last_run: last ? last.run_id : null,
+        last_run: last ? last.runId : null,
         last_state: last ? last.state : null,
-      };
-    });
+      });
+    }
     if (o.json) printJson({ dags: rows, errors: errors.map((e) => ({ file: e.file, problems: e.problems.map(formatProblem) })) });
     else {
       process.stdout.write(

@@ -1,6 +1,8 @@
 /** `sluice runs list|mark`. */
 import { type Command, Option } from 'commander';
+import type { RunState } from '../../interfaces.js';
 import { colourState, humanMs, isoSeconds, printJson, table } from '../format.js';
+import { runJson } from '../records.js';
 import { action, type CliContext, examples, readingAction } from './kit.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -13,21 +15,21 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--limit <n>', 'at most n runs', '50')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice runs list', 'sluice runs list --dag songplays --state failed']));
-  readingAction(ctx, runsList, (app, o: { dag?: string; state?: string; limit: string; json?: boolean }) => {
-    const list = app.store.listRuns({ dagId: o.dag, state: o.state, limit: Number(o.limit) || 50 });
-    if (o.json) return void printJson(list.map((r) => ({ ...r, conf: JSON.parse(r.conf) })));
+  readingAction(ctx, runsList, async (app, o: { dag?: string; state?: RunState; limit: string; json?: boolean }) => {
+    const list = await app.store.runs.list({ dagId: o.dag, state: o.state, limit: Number(o.limit) || 50 });
+    if (o.json) return void printJson(list.map(runJson));
     const colour = Boolean(process.stdout.isTTY);
     process.stdout.write(
       table(
         ['run_id', 'dag', 'state', 'type', 'logical date', 'started', 'duration'],
         list.map((r) => [
-          r.run_id,
-          r.dag_id,
+          r.runId,
+          r.dagId,
           colourState(r.state, colour),
-          r.run_type,
-          isoSeconds(r.logical_date),
-          isoSeconds(r.started_at),
-          r.started_at && r.ended_at ? humanMs(Date.parse(r.ended_at) - Date.parse(r.started_at)) : null,
+          r.runType,
+          isoSeconds(r.logicalDate),
+          isoSeconds(r.startedAt),
+          r.startedAt && r.endedAt ? humanMs(r.endedAt.getTime() - r.startedAt.getTime()) : null,
         ]),
       ),
     );

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { SluiceError, UsageError } from '../../errors.js';
 import type { App } from '../app.js';
 import { colourState, humanMs, isoSeconds, printJson, table } from '../format.js';
+import { logLineJson, taskInstanceJson, tryJson } from '../records.js';
 import { action, type CliContext, examples, readingAction } from './kit.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -13,25 +14,25 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<run_id>')
     .option('--json', 'JSON output')
     .addHelpText('after', examples(['sluice tasks list songplays__manual__2018-11-21T00:00:00Z']));
-  readingAction(ctx, tasksList, (app, runId: string, o: { json?: boolean }) => {
-    requireRun(app, runId);
-    const tis = app.store.listTaskInstances(runId);
-    const tries = app.store.listTries(runId);
-    if (o.json) return void printJson({ task_instances: tis, tries });
+  readingAction(ctx, tasksList, async (app, runId: string, o: { json?: boolean }) => {
+    await requireRun(app, runId);
+    const tis = await app.store.tasks.list(runId);
+    const tries = await app.store.tasks.tries(runId);
+    if (o.json) return void printJson({ task_instances: tis.map(taskInstanceJson), tries: tries.map(tryJson) });
     const colour = Boolean(process.stdout.isTTY);
     process.stdout.write(
       table(
         ['task', 'operator', 'state', 'tries', 'started', 'duration', 'error'],
         tis.map((ti) => {
-          const mine = tries.filter((t) => t.task_id === ti.task_id);
+          const mine = tries.filter((t) => t.taskId === ti.taskId);
           const last = mine[mine.length - 1];
           return [
-            ti.task_id,
+            ti.taskId,
             ti.operator,
             colourState(ti.state, colour),
-            `${mine.length}/${ti.max_tries}`,
-            isoSeconds(ti.started_at),
-            last?.duration_ms !== undefined ? humanMs(last.duration_ms) : null,
+            `${mine.length}/${ti.maxTries}`,
+            isoSeconds(ti.startedAt),
+            last?.durationMs !== undefined ? humanMs(last.durationMs) : null,
             last?.state === 'failed' ? (last.error ?? '').split('\n')[0]!.slice(0, 100) : '',
           ];
         }),
@@ -74,38 +75,38 @@ export function register(program: Command, ctx: CliContext): void {
       'after',
       examples(['sluice logs songplays__manual__2018-11-21T00:00:00Z stage_events', 'sluice logs <run_id> quality --try 2']),
     );
-  readingAction(ctx, logs, (app, runId: string, taskId: string, o: { try?: string; json?: boolean }) => {
-    requireRun(app, runId);
-    const tries = app.store.listTries(runId, taskId);
-    if (!app.store.getTaskInstance(runId, taskId)) {
-      const names = app.store.listTaskInstances(runId).map((t) => t.task_id);
+  readingAction(ctx, logs, async (app, runId: string, taskId: string, o: { try?: string; json?: boolean }) => {
+    await requireRun(app, runId);
+    const tries = await app.store.tasks.tries(runId, taskId);
+    if (!(await app.store.tasks.get(runId, taskId))) {
+      const names = (await app.store.tasks.list(runId)).map((t) => t.taskId);
       throw new UsageError(`run ${runId} has no task '${taskId}'. Its tasks: ${names.join(', ')}`);
     }
     if (tries.length === 0) throw new SluiceError(`task ${taskId} of ${runId} has not run yet`);
-    const t = o.try !== undefined ? tries.find((x) => x.try_number === Number(o.try)) : tries[tries.length - 1];
-    if (!t) throw new UsageError(`task ${taskId} has no try ${o.try}; its tries: ${tries.map((x) => x.try_number).join(', ')}`);
-    const lines = app.store.listLogs(t.try_id);
-    if (o.json) return void printJson({ try: t, lines: lines.map((l) => ({ ...l, data: l.data ? JSON.parse(l.data) : null })) });
+    const t = o.try !== undefined ? tries.find((x) => x.tryNumber === Number(o.try)) : tries[tries.length - 1];
+    if (!t) throw new UsageError(`task ${taskId} has no try ${o.try}; its tries: ${tries.map((x) => x.tryNumber).join(', ')}`);
+    const lines = await app.store.logs.list(t.tryId);
+    if (o.json) return void printJson({ try: tryJson(t), lines: lines.map(logLineJson) });
     process.stdout.write(
-      `# ${runId} ${taskId} try ${t.try_number} of ${tries.length}: ${t.state}` +
-        `${t.duration_ms !== null ? `, ${humanMs(t.duration_ms)}` : ''} (pid ${t.pid} on ${t.host})\n`,
+      `# ${runId} ${taskId} try ${t.tryNumber} of ${tries.length}: ${t.state}` +
+        `${t.durationMs !== null ? `, ${humanMs(t.durationMs)}` : ''} (pid ${t.pid} on ${t.host})\n`,
     );
     for (const l of lines) {
       const data = l.data
         ? ' ' +
-          Object.entries(JSON.parse(l.data) as Record<string, unknown>)
+          Object.entries(l.data)
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
             .join(' ')
         : '';
-      process.stdout.write(`${l.ts} ${l.level.toUpperCase().padEnd(5)} ${l.msg}${data}\n`);
+      process.stdout.write(`${l.ts.toISOString()} ${l.level.toUpperCase().padEnd(5)} ${l.msg}${data}\n`);
     }
     if (t.state === 'failed' && t.error) process.stdout.write(`# error: ${t.error}\n`);
   });
 }
 
-function requireRun(app: App, runId: string): void {
-  if (!app.store.getRun(runId)) {
-    const recent = app.store.listRuns({ limit: 5 }).map((r) => r.run_id);
+async function requireRun(app: App, runId: string): Promise<void> {
+  if (!(await app.store.runs.get(runId))) {
+    const recent = (await app.store.runs.list({ limit: 5 })).map((r) => r.runId);
     throw new UsageError(
       `no run '${runId}'${recent.length ? `. Recent runs: ${recent.join(', ')}` : ''} (see: sluice runs list)`,
     );

@@ -163,7 +163,7 @@ describe('DataQuality on PGlite', function () {
     expect(tries[2]!.error).to.include('unique_dq_bad_users_user_id (observed 1, expected 0 duplicated keys)');
     expect(tries[2]!.error).to.match(/missing_table \(error: .*dq_nope/);
     // each try recorded its checks
-    expect(r.store.getOutputs(tries[0]!.try_id)).to.have.property('failed', 9);
+    expect(await r.store.tasks.outputs(tries[0]!.tryId)).to.have.property('failed', 9);
     const c = byName(r);
     expect(c.row_count_dq_empty).to.include({ observed: 0, passed: false });
     expect(c.row_count_dq_bad_users).to.include({ observed: 5, expected: '<= 2', passed: false });
@@ -206,7 +206,7 @@ describe('DataQuality on PGlite', function () {
     expect(r.tries('task')).to.have.length(1);
     expect(r.outputs('task')).to.include({ passed: 1, failed: 0, warnings: 1 });
     expect(byName(r).accepted_values_dq_bad_users_level).to.include({ severity: 'warn', passed: false, observed: 3 });
-    const logs = r.store.listLogs(r.tries('task')[0]!.try_id);
+    const logs = await r.store.logs.list(r.tries('task')[0]!.tryId);
     expect(logs.some((l) => l.level === 'warn' && /check failed \(warn only\)/.test(l.msg))).to.equal(true);
   });
 

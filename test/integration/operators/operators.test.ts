@@ -290,7 +290,7 @@ describe('operators on PGlite', function () {
       expect(r.state).to.equal('success');
       expect(r.outputs('task')).to.include({ rows_loaded: 3, rejected: 2 });
       const [tr] = r.tries('task');
-      const rejections = r.store.listRejections(tr!.try_id);
+      const rejections = await r.store.logs.rejections(tr!.tryId);
       expect(rejections).to.have.length(2);
       expect(rejections.map((x) => [x.table, x.line])).to.deep.equal([
         ['staging_events', 2],
@@ -313,7 +313,7 @@ describe('operators on PGlite', function () {
       const [tr] = r.tries('task');
       expect(tr!.error).to.match(/MAXERROR 0/);
       expect(tr!.error).to.match(/one-bad\.json line 3/);
-      expect(r.store.listRejections(tr!.try_id)).to.have.length(1);
+      expect(await r.store.logs.rejections(tr!.tryId)).to.have.length(1);
       expect(await rows(env, 'SELECT * FROM staging_events ORDER BY ts')).to.deep.equal(before);
     });
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createConnectionResolver } from '../../../engine/connections/index.js';
 import type { ConnectionResolver, RunState, Warehouse } from '../../../engine/interfaces.js';
-import type { StateStore, TryRow } from '../../../engine/state/store.js';
+import type { StateStore, TaskTry } from '../../../engine/state/index.js';
 import { defaultRegistry } from '../../../operators/index.js';
 import { harness, type Harness } from '../../helpers/engine.js';
 import { makeTempDir } from '../../helpers/tmp.js';
@@ -47,11 +47,11 @@ export interface RunOutcome {
   runId: string;
   store: StateStore;
   h: Harness;
-  /** Task state as recorded. */
+  /** Task state as recorded (read when the run ended, as the helpers below). */
   taskState(taskId: string): string | null;
   /** The outputs of the task's latest try that recorded any. */
   outputs(taskId: string): Record<string, unknown>;
-  tries(taskId: string): TryRow[];
+  tries(taskId: string): TaskTry[];
 }
 
 let dagCounter = 0;
@@ -67,14 +67,17 @@ export async function runDag(env: Env, dagYaml: string, date: string | Date): Pr
   const dag = h.dag(dagYaml);
   const { runId, state } = await h.run(dag, { logicalDate: new Date(date) });
   dagCounter++;
+  const instances = await h.store.tasks.list(runId);
+  const outputs = await h.store.tasks.latestOutputs(runId);
+  const tries = await h.store.tasks.tries(runId);
   return {
     state,
     runId,
     store: h.store,
     h,
-    taskState: (id) => h.store.getTaskInstance(runId, id)?.state ?? null,
-    outputs: (id) => h.store.latestOutputs(runId).get(id)?.outputs ?? {},
-    tries: (id) => h.store.listTries(runId, id),
+    taskState: (id) => instances.find((t) => t.taskId === id)?.state ?? null,
+    outputs: (id) => outputs.get(id)?.outputs ?? {},
+    tries: (id) => tries.filter((t) => t.taskId === id),
   };
 }
 

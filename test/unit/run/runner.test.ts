@@ -1,11 +1,13 @@
 import { expect } from 'chai';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { FakeClock } from '../../../engine/run/clock.js';
 import { retryDelayMs } from '../../../engine/run/runner.js';
 import { harness, type Harness } from '../../helpers/engine.js';
 import { createConnectionResolver } from '../../../engine/connections/index.js';
 
-function states(h: Harness, runId: string): Record<string, string | null> {
-  return Object.fromEntries(h.store.listTaskInstances(runId).map((t) => [t.task_id, t.state]));
+async function states(h: Harness, runId: string): Promise<Record<string, string | null>> {
+  return Object.fromEntries((await h.store.tasks.list(runId)).map((t) => [t.taskId, t.state]));
 }
 
 describe('runner', () => {
@@ -26,19 +28,19 @@ tasks:
     const { runId, state } = await h.run(dag);
     expect(state).to.equal('success');
     expect(h.probe.started).to.deep.equal(['a', 'b', 'c']);
-    expect(states(h, runId)).to.deep.equal({ c: 'success', a: 'success', b: 'success' });
-    const tries = h.store.listTries(runId);
-    expect(tries.map((t) => [t.task_id, t.try_number, t.state])).to.deep.equal([
+    expect(await states(h, runId)).to.deep.equal({ c: 'success', a: 'success', b: 'success' });
+    const tries = await h.store.tasks.tries(runId);
+    expect(tries.map((t) => [t.taskId, t.tryNumber, t.state])).to.deep.equal([
       ['a', 1, 'success'],
       ['b', 1, 'success'],
       ['c', 1, 'success'],
     ]);
     for (const t of tries) {
-      expect(t.ended_at).to.be.a('string');
+      expect(t.endedAt).to.be.a('date');
       expect(t.pid).to.equal(process.pid);
-      expect(h.store.getOutputs(t.try_id)).to.deep.equal({ ok: true });
+      expect(await h.store.tasks.outputs(t.tryId)).to.deep.equal({ ok: true });
     }
-    expect(h.store.getRun(runId)!.state).to.equal('success');
+    expect((await h.store.runs.get(runId))!.state).to.equal('success');
   });
 
   it('runs independent tasks concurrently up to parallelism and max_active_tasks', async () => {
@@ -86,7 +88,7 @@ tasks:
   always: { operator: Succeed, upstream: [bad], trigger_rule: always }
 `);
       const { runId, state } = await h.run(dag);
-      expect(states(h, runId)).to.deep.equal({
+      expect(await states(h, runId)).to.deep.equal({
         ok: 'success',
         bad: 'failed',
         after_both: 'upstream_failed',
@@ -115,7 +117,7 @@ tasks:
   first_win: { operator: Succeed, upstream: [only_on_failure], trigger_rule: one_success }
 `);
       const { runId, state } = await h.run(dag);
-      expect(states(h, runId)).to.deep.equal({
+      expect(await states(h, runId)).to.deep.equal({
         ok: 'success',
         only_on_failure: 'skipped',
         next: 'skipped',
@@ -151,13 +153,13 @@ tasks:
 `);
       const { runId, state } = await h.run(dag);
       expect(state).to.equal('success');
-      const tries = h.store.listTries(runId, 'flaky');
+      const tries = await h.store.tasks.tries(runId, 'flaky');
       expect(tries.map((t) => t.state)).to.deep.equal(['failed', 'failed', 'success']);
       expect(tries[0]!.error).to.equal('boom (try 1)');
       expect(tries[0]!.stack).to.contain('boom (try 1)');
       expect((h.clock as FakeClock).sleeps).to.deep.equal([300_000, 300_000]);
       // The second try started five minutes of (fake) time after the first ended.
-      expect(Date.parse(tries[1]!.started_at) - Date.parse(tries[0]!.ended_at!)).to.equal(300_000);
+      expect(tries[1]!.startedAt.getTime() - tries[0]!.endedAt!.getTime()).to.equal(300_000);
       const states = h.events.filter((e) => e.type === 'task' && e.taskId === 'flaky').map((e) => (e as { state: string }).state);
       expect(states).to.include('up_for_retry');
     });
@@ -172,8 +174,8 @@ tasks:
 `);
       const { runId, state } = await h.run(dag);
       expect(state).to.equal('failed');
-      expect(h.store.listTries(runId, 'broken')).to.have.length(3);
-      expect(states(h, runId)).to.deep.equal({ broken: 'failed', after: 'upstream_failed' });
+      expect(await h.store.tasks.tries(runId, 'broken')).to.have.length(3);
+      expect(await states(h, runId)).to.deep.equal({ broken: 'failed', after: 'upstream_failed' });
     });
 
     it('doubles the delay with retry_exponential_backoff, capped by max_retry_delay', async () => {
@@ -215,7 +217,7 @@ tasks:
 `);
       const { runId, state } = await h.run(dag);
       expect(state).to.equal('failed');
-      const tries = h.store.listTries(runId, 'slow');
+      const tries = await h.store.tasks.tries(runId, 'slow');
       expect(tries.map((t) => t.state)).to.deep.equal(['failed', 'failed']);
       expect(tries[0]!.error).to.equal('execution_timeout of 50ms exceeded');
     });
@@ -228,7 +230,7 @@ tasks:
 `);
       const { runId, state } = await h.run(dag);
       expect(state).to.equal('failed');
-      expect(h.store.listTries(runId, 'slow')[0]!.error).to.match(/execution_timeout of 20ms exceeded/);
+      expect((await h.store.tasks.tries(runId, 'slow'))[0]!.error).to.match(/execution_timeout of 20ms exceeded/);
     });
 
     it('an abort signal stops the run: running tries failed with the reason, nothing left running', async () => {
@@ -245,16 +247,16 @@ tasks:
       ac.abort(new Error('SIGINT received'));
       const { runId, state } = await p;
       expect(state).to.equal('failed');
-      const run = h.store.getRun(runId)!;
+      const run = (await h.store.runs.get(runId))!;
       expect(run.note).to.equal('interrupted: SIGINT received');
-      const tries = h.store.listTries(runId);
+      const tries = await h.store.tasks.tries(runId);
       expect(tries).to.have.length(2);
       for (const t of tries) {
         expect(t.state).to.equal('failed');
         expect(t.error).to.equal('interrupted: SIGINT received');
       }
       // Not retried although retries remain; the unstarted task has no state.
-      expect(states(h, runId)).to.deep.equal({ long: 'failed', long2: 'failed', later: null });
+      expect(await states(h, runId)).to.deep.equal({ long: 'failed', long2: 'failed', later: null });
     });
   });
 
@@ -269,8 +271,8 @@ tasks:
     message: "{{ dag_id }} {{ ds }} {{ ds_nodash }} {{ ts }} {{ params.table }} {{ params.limit }} {{ data_interval_end | date: '%Y-%m-%d' }}"
 `);
       const { runId } = await h.run(dag, { conf: { limit: 10 } });
-      const t = h.store.listTries(runId, 'echo')[0]!;
-      expect(h.store.getOutputs(t.try_id)).to.deep.equal({
+      const t = (await h.store.tasks.tries(runId, 'echo'))[0]!;
+      expect(await h.store.tasks.outputs(t.tryId)).to.deep.equal({
         message: 'tpl 2024-01-01 20240101 2024-01-01T00:00:00Z songs 10 2024-01-02',
       });
     });
@@ -290,9 +292,9 @@ tasks:
   on_redshift: { operator: Echo, message: "{{ dialect }}", connection: rs }
 `);
         const { runId } = await hc.run(dag);
-        const out = (task: string) => hc.store.getOutputs(hc.store.listTries(runId, task)[0]!.try_id);
-        expect(out('default')).to.deep.equal({ message: 'postgres' });
-        expect(out('on_redshift')).to.deep.equal({ message: 'redshift' });
+        const out = async (task: string) => hc.store.tasks.outputs((await hc.store.tasks.tries(runId, task))[0]!.tryId);
+        expect(await out('default')).to.deep.equal({ message: 'postgres' });
+        expect(await out('on_redshift')).to.deep.equal({ message: 'redshift' });
       } finally {
         hc.close();
       }
@@ -308,7 +310,7 @@ tasks:
 `);
       const { runId, state } = await h.run(dag);
       expect(state).to.equal('failed');
-      expect(h.store.listTries(runId, 'echo')[0]!.error).to.match(
+      expect((await h.store.tasks.tries(runId, 'echo'))[0]!.error).to.match(
         /^task echo, field message: template error: undefined variable: params\.nope/,
       );
     });
@@ -322,15 +324,18 @@ tasks:
   bad: { operator: Fail, message: "cannot connect to postgres://me:s3cret@db/x" }
 `);
     const { runId } = await h.run(dag);
-    const echoTry = h.store.listTries(runId, 'echo')[0]!;
-    const lines = h.store.listLogs(echoTry.try_id);
+    const echoTry = (await h.store.tasks.tries(runId, 'echo'))[0]!;
+    const lines = await h.store.logs.list(echoTry.tryId);
     const echoLine = lines.find((l) => l.msg.startsWith('echo'))!;
     expect(echoLine.msg).to.equal('echo postgres://me:***@db:5432/x?password=***');
-    expect(JSON.parse(echoLine.data!)).to.deep.equal({ message: 'hi', password: '***' });
-    const badTry = h.store.listTries(runId, 'bad')[0]!;
+    expect(echoLine.data).to.deep.equal({ message: 'hi', password: '***' });
+    const badTry = (await h.store.tasks.tries(runId, 'bad'))[0]!;
     expect(badTry.error).to.equal('cannot connect to postgres://me:***@db/x (try 1)');
     expect(badTry.stack).to.not.contain('s3cret');
-    const all = h.store.db.prepare('SELECT msg, data FROM log_lines').all() as { msg: string; data: string | null }[];
+    // What the state DB file holds, read as any SQLite client would.
+    const raw = new Database(path.join(h.dir, 'state.db'), { readonly: true });
+    const all = raw.prepare('SELECT msg, data FROM log_lines').all() as { msg: string; data: string | null }[];
+    raw.close();
     expect(JSON.stringify(all)).to.not.contain('s3cret').and.not.contain('hunter2');
     expect(lines.map((l) => l.msg)).to.include('try started');
   });

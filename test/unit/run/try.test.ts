@@ -46,13 +46,13 @@ tasks:
 `);
       const { runId, state } = await h.run(dag);
       expect(state).to.equal('success');
-      const out = (task: string) => h.store.getOutputs(h.store.listTries(runId, task)[0]!.try_id);
-      expect(out('declared')).to.deep.equal({ message: String.raw`redshift 'a\\b'` });
-      expect(out('declared_default')).to.deep.equal({ message: String.raw`postgres E'a\\b'` });
+      const out = async (task: string) => h.store.tasks.outputs((await h.store.tasks.tries(runId, task))[0]!.tryId);
+      expect(await out('declared')).to.deep.equal({ message: String.raw`redshift 'a\\b'` });
+      expect(await out('declared_default')).to.deep.equal({ message: String.raw`postgres E'a\\b'` });
       // a parameter named `connection` that the operator does not declare: the warehouse's dialect
-      expect(out('by_name_only')).to.deep.equal({ message: 'postgres' });
+      expect(await out('by_name_only')).to.deep.equal({ message: 'postgres' });
       // an unknown connection renders as postgres; the task fails on it only when it opens it
-      expect(out('unknown_connection')).to.deep.equal({ message: 'postgres' });
+      expect(await out('unknown_connection')).to.deep.equal({ message: 'postgres' });
     } finally {
       h.close();
     }

@@ -6,7 +6,8 @@ import { Scheduler, dueIntervals } from '../../../engine/schedule/scheduler.js';
 import { createSinkLogger, TaskLogSink } from '../../../engine/log.js';
 import { loadDagSource } from '../../../engine/dag/index.js';
 import { harness, noConnections, type Harness } from '../../helpers/engine.js';
-import { HOST } from '../../../engine/state/store.js';
+import Database from 'better-sqlite3';
+import { HOST } from '../../../engine/state/index.js';
 
 const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
 
@@ -33,7 +34,7 @@ describe('scheduler', () => {
         store: h.store,
         registry: h.registry,
         connections: noConnections(),
-        logger: createSinkLogger(new TaskLogSink(h.store, null)),
+        logger: createSinkLogger(new TaskLogSink(h.store.logs, null)),
         resolvePath: (p) => p,
       },
       log: createSinkLogger({ write: (l: string) => void logLines.push(l) }, 'info'),
@@ -42,11 +43,8 @@ describe('scheduler', () => {
     });
   }
 
-  function runs(dagId?: string) {
-    return h.store
-      .listRuns({ dagId, limit: 1000 })
-      .map((r) => [iso(new Date(r.logical_date)), r.run_type, r.state])
-      .reverse();
+  async function runs(dagId?: string) {
+    return (await h.store.runs.list({ dagId, limit: 1000 })).map((r) => [iso(r.logicalDate), r.runType, r.state]).reverse();
   }
 
   describe('due intervals', () => {
@@ -60,7 +58,7 @@ describe('scheduler', () => {
         '2024-01-02T00:00:00Z',
         '2024-01-03T00:00:00Z',
       ]);
-      const latest = { logical_date: '2024-01-02T00:00:00.000Z' } as never;
+      const latest = { logicalDate: new Date('2024-01-02T00:00:00.000Z') };
       expect(dueIntervals(d, latest, now).map((i) => iso(i.start))).to.deep.equal(['2024-01-03T00:00:00Z']);
     });
 
@@ -68,7 +66,7 @@ describe('scheduler', () => {
       const d = dag('schedule: "0 * * * *"\nstart_date: 2024-01-01\ncatchup: false');
       const due = dueIntervals(d, undefined, new Date('2024-01-04T12:30:00Z'));
       expect(due.map((i) => [iso(i.start), iso(i.end)])).to.deep.equal([['2024-01-04T11:00:00Z', '2024-01-04T12:00:00Z']]);
-      const latest = { logical_date: '2024-01-04T11:00:00.000Z' } as never;
+      const latest = { logicalDate: new Date('2024-01-04T11:00:00.000Z') };
       expect(dueIntervals(d, latest, new Date('2024-01-04T12:30:00Z'))).to.deep.equal([]);
     });
 
@@ -79,7 +77,7 @@ describe('scheduler', () => {
         '2024-01-01T00:00:00Z',
       ]);
       expect(
-        dueIntervals(once, { logical_date: '2024-01-01T00:00:00.000Z' } as never, new Date('2024-02-01T00:00:00Z')),
+        dueIntervals(once, { logicalDate: new Date('2024-01-01T00:00:00.000Z') }, new Date('2024-02-01T00:00:00Z')),
       ).to.deep.equal([]);
       expect(dueIntervals(dag(''), undefined, new Date())).to.deep.equal([]);
     });
@@ -94,18 +92,22 @@ describe('scheduler', () => {
     const clock = new FakeClock('2024-01-03T06:00:00Z');
     const s = scheduler(clock);
     await s.run();
-    expect(runs()).to.deep.equal([
+    expect(await runs()).to.deep.equal([
       ['2024-01-01T00:00:00Z', 'scheduled', 'success'],
       ['2024-01-02T00:00:00Z', 'scheduled', 'success'],
     ]);
     expect(h.probe.started).to.deep.equal(['a', 'b', 'a', 'b']);
     // Idempotent: a second pass creates nothing new.
     await scheduler(clock).run();
-    expect(runs()).to.have.length(2);
+    expect(await runs()).to.have.length(2);
     // A day later the next interval is due.
     clock.advance(86_400_000);
     await scheduler(clock).run();
-    expect(runs().map((r) => r[0])).to.deep.equal(['2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z', '2024-01-03T00:00:00Z']);
+    expect((await runs()).map((r) => r[0])).to.deep.equal([
+      '2024-01-01T00:00:00Z',
+      '2024-01-02T00:00:00Z',
+      '2024-01-03T00:00:00Z',
+    ]);
   });
 
   it('sleeps until the next interval closes, then creates its run', async () => {
@@ -115,15 +117,15 @@ describe('scheduler', () => {
     );
     const clock = new FakeClock('2024-01-01T10:59:59Z');
     const s = scheduler(clock, { once: false });
-    const next = s.tick();
-    expect(runs().map((r) => r[0])).to.deep.equal(['2024-01-01T09:00:00Z']);
+    const next = await await s.tick();
+    expect((await runs()).map((r) => r[0])).to.deep.equal(['2024-01-01T09:00:00Z']);
     // The loop would sleep until 11:00, one second away.
     expect(next - clock.now().getTime()).to.equal(1000);
     await s.whenIdle();
     clock.advance(1000);
-    s.tick();
+    await s.tick();
     await s.whenIdle();
-    expect(runs()).to.deep.equal([
+    expect(await runs()).to.deep.equal([
       ['2024-01-01T09:00:00Z', 'scheduled', 'success'],
       ['2024-01-01T10:00:00Z', 'scheduled', 'success'],
     ]);
@@ -134,14 +136,14 @@ describe('scheduler', () => {
       path.join(dagsDir, 'd.yaml'),
       'dag: d\nschedule: "@daily"\nstart_date: 2024-01-01\ncatchup: true\nmax_active_runs: 2\ntasks:\n  a: { operator: Succeed }\n',
     );
-    h.store.setPaused('d', true);
     const clock = new FakeClock('2024-01-05T00:00:00Z');
+    await h.store.scheduler.setPaused('d', true, clock.now());
     await scheduler(clock).run();
-    expect(runs()).to.deep.equal([]);
-    h.store.setPaused('d', false);
+    expect(await runs()).to.deep.equal([]);
+    await h.store.scheduler.setPaused('d', false, clock.now());
     const s = scheduler(clock, { once: false });
-    s.tick();
-    const states = h.store.listRuns({ dagId: 'd' }).map((r) => r.state);
+    await s.tick();
+    const states = (await h.store.runs.list({ dagId: 'd' })).map((r) => r.state);
     expect(states.filter((x) => x === 'running')).to.have.length(2);
     expect(states.filter((x) => x === 'queued')).to.have.length(2);
     await s.whenIdle();
@@ -156,25 +158,27 @@ describe('scheduler', () => {
     );
     const clock = new FakeClock('2024-01-02T01:00:00Z');
     const s = scheduler(clock, { once: false });
-    s.tick();
+    await s.tick();
     fs.writeFileSync(file, 'dag: d\nschedule: "@daily"\nstart_date: 2024-01-01\ntasks:\n  a: { operator: Nope }\n');
     const later = new Date(Date.now() + 5000);
     fs.utimesSync(file, later, later);
     clock.advance(86_400_000);
-    s.tick();
+    await s.tick();
     const log = logLines.join('\n');
     expect(log).to.contain('broken DAG file');
     expect(log).to.contain("unknown operator 'Nope'");
     expect(log).to.contain('its last good version keeps running');
-    expect(runs('d').map((r) => r[0])).to.deep.equal(['2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z']);
-    expect(runs('other').map((r) => r[0])).to.deep.equal(['2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z']);
+    expect((await runs('d')).map((r) => r[0])).to.deep.equal(['2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z']);
+    expect((await runs('other')).map((r) => r[0])).to.deep.equal(['2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z']);
     await s.whenIdle();
   });
 
   it('one scheduler per state DB: a second is refused; a dead holder is taken over', async () => {
     const clock = new FakeClock('2024-01-01T00:00:00Z');
     // Another live process (our parent) holds the lock.
-    h.store.db
+    // written as that process would, through its own connection to the state DB file
+    const other = new Database(path.join(h.dir, 'state.db'));
+    other
       .prepare('INSERT INTO scheduler_lock (id, host, pid, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)')
       .run(HOST, process.ppid, clock.now().toISOString(), clock.now().toISOString());
     let err: unknown;
@@ -183,8 +187,9 @@ describe('scheduler', () => {
       .catch((e) => (err = e));
     expect(String(err)).to.contain(`another scheduler is running on this state DB: pid ${process.ppid} on ${HOST}`);
     // A holder whose process is gone: its lock is stale and taken over, and released at the end.
-    h.store.db.prepare('UPDATE scheduler_lock SET pid = 999999').run();
+    other.prepare('UPDATE scheduler_lock SET pid = 999999').run();
+    other.close();
     await scheduler(clock).run();
-    expect(h.store.db.prepare('SELECT count(*) n FROM scheduler_lock').get()).to.deep.equal({ n: 0 });
+    expect(await h.store.scheduler.holder()).to.equal(undefined);
   });
 });

@@ -4,11 +4,12 @@ import path from 'node:path';
 import type { App } from '../../../../engine/cli/app.js';
 import { register as registerConnectionsCommand, type WithApp } from '../../../../engine/cli/commands/connections.js';
 import { UsageError } from '../../../../engine/errors.js';
-import { StateStore } from '../../../../engine/state/store.js';
+import { Runs } from '../../../../engine/run/runs.js';
+import { SqliteStateStore } from '../../../../engine/state/sqlite/index.js';
 import { makeTempDir } from '../../../helpers/tmp.js';
 
 describe('sluice connections list|get|set|delete', () => {
-  let store: StateStore;
+  let store: SqliteStateStore;
   let app: App;
   let out: string[];
 
@@ -36,9 +37,10 @@ describe('sluice connections list|get|set|delete', () => {
 
   beforeEach(() => {
     const dir = makeTempDir('sluice-conn-cmd');
-    store = new StateStore(path.join(dir, 'state.db'));
+    store = new SqliteStateStore(path.join(dir, 'state.db'));
     app = {
       store,
+      runs: new Runs(store),
       config: {
         home: dir,
         connections: { warehouse: 'pglite:warehouse', lake: 'lake' },
@@ -53,10 +55,10 @@ describe('sluice connections list|get|set|delete', () => {
     expect(await sluice('connections', 'set', 'warehouse', url, '--extra', '{"cluster_identifier":"c1"}')).to.include(
       "stored connection 'warehouse'",
     );
-    expect(store.getConnection('warehouse')).to.deep.include({
+    expect(await store.connections.get('warehouse')).to.deep.include({
       url,
       extra: { cluster_identifier: 'c1' },
-      updated_by: 'sluice connections set',
+      updatedBy: 'sluice connections set',
     });
     const listed = JSON.parse(await sluice('connections', 'list', '--json')).connections;
     expect(listed.map((c: { name: string; source: string }) => [c.name, c.source])).to.deep.equal([
@@ -90,8 +92,8 @@ describe('sluice connections list|get|set|delete', () => {
   });
 
   it('delete removes the stored connection; the config value applies again', async () => {
-    store.setConnection('warehouse', 'redshift://u@h:5439/db', {});
+    await store.connections.set('warehouse', 'redshift://u@h:5439/db', { now: new Date() });
     expect(await sluice('connections', 'delete', 'warehouse')).to.include('now config: pglite:warehouse');
-    expect(store.getConnection('warehouse')).to.equal(undefined);
+    expect(await store.connections.get('warehouse')).to.equal(undefined);
   });
 });

@@ -17,7 +17,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { StateStore } from '../../../../engine/state/store.js';
+import { SqliteStateStore } from '../../../../engine/state/sqlite/index.js';
+import { systemClock } from '../../../../engine/run/clock.js';
+import { recordedConnections } from '../../../../engine/run/try.js';
 import { TaskFailure } from '../../../../engine/errors.js';
 import { CreateCluster } from '../../../../operators/create-cluster.js';
 import { awsEndpoint } from '../../../../operators/aws/params.js';
@@ -53,7 +55,9 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
   const rs = mockClient(RedshiftClient);
   const ec2 = mockClient(EC2Client);
   let dir: string;
-  let store: StateStore;
+  let store: SqliteStateStore;
+  /** The state DB's connection store as the runner hands it to operators. */
+  const conns = () => recordedConnections(store.connections, systemClock);
   const saved = { ...process.env };
 
   beforeEach(() => {
@@ -64,7 +68,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
     process.env.REDSHIFT_PASSWORD = PASSWORD;
     delete process.env.SLUICE_CONN_WAREHOUSE;
     dir = makeTempDir('sluice-rs');
-    store = new StateStore(path.join(dir, 'state.db'));
+    store = new SqliteStateStore(path.join(dir, 'state.db'));
   });
   afterEach(() => {
     store.close();
@@ -91,7 +95,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
     rs.on(CreateClusterCommand).resolves({ Cluster: cluster('creating') });
     ec2.on(AuthorizeSecurityGroupIngressCommand).resolves({ Return: true });
 
-    const run = fakeContext(CreateCluster, { ...fast, ingress_cidr: '203.0.113.7/32' }, { store });
+    const run = fakeContext(CreateCluster, { ...fast, ingress_cidr: '203.0.113.7/32' }, { store: conns() });
     await CreateCluster.execute(run.ctx as never);
 
     const create = rs.commandCalls(CreateClusterCommand)[0]!.args[0].input;
@@ -115,7 +119,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
     expect(ingress.IpPermissions![0]).to.deep.include({ IpProtocol: 'tcp', FromPort: 5439, ToPort: 5439 });
     expect(ingress.IpPermissions![0]!.IpRanges![0]!.CidrIp).to.equal('203.0.113.7/32');
 
-    const row = store.getConnection('warehouse')!;
+    const row = (await store.connections.get('warehouse'))!;
     expect(row.url).to.equal(
       'redshift://dwhuser@sluice-redshift.abc123.us-west-2.redshift.amazonaws.com:5439/dwh' +
         `?password_env=REDSHIFT_PASSWORD&iam_role=${ROLE_ARN}&region=us-west-2`,
@@ -127,7 +131,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
       database: 'dwh',
       region: 'us-west-2',
     });
-    expect(row.updated_by).to.equal('redshift_cluster.task');
+    expect(row.updatedBy).to.equal('redshift_cluster.task');
     expect(run.outputs).to.include({ created_cluster: true, created_role: true, connection_recorded: true, role_arn: ROLE_ARN });
 
     // the status is logged at each poll
@@ -147,7 +151,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
       .on(AuthorizeSecurityGroupIngressCommand)
       .rejects(awsError('InvalidPermission.Duplicate', 'the specified rule already exists'));
 
-    const run = fakeContext(CreateCluster, { ...fast, ingress_cidr: '203.0.113.7/32' }, { store });
+    const run = fakeContext(CreateCluster, { ...fast, ingress_cidr: '203.0.113.7/32' }, { store: conns() });
     await CreateCluster.execute(run.ctx as never);
 
     expect(iam.commandCalls(CreateRoleCommand)).to.have.length(0);
@@ -163,7 +167,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
     expect(text).to.include('IAM role exists; reusing it');
     expect(text).to.include('Redshift cluster exists; reusing it');
     expect(text).to.include('already allows this address');
-    expect(store.getConnection('warehouse')!.url).to.match(/^redshift:\/\/dwhuser@sluice-redshift\.abc123/);
+    expect((await store.connections.get('warehouse'))!.url).to.match(/^redshift:\/\/dwhuser@sluice-redshift\.abc123/);
   });
 
   it('attaches the role to an existing cluster that lacks it, and reports DAG differences', async () => {
@@ -176,7 +180,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
       .resolvesOnce({ Clusters: [cluster('modifying')] })
       .resolves({ Clusters: [cluster('available')] });
     rs.on(ModifyClusterIamRolesCommand).resolves({});
-    const run = fakeContext(CreateCluster, fast, { store });
+    const run = fakeContext(CreateCluster, fast, { store: conns() });
     await CreateCluster.execute(run.ctx as never);
     expect(rs.commandCalls(ModifyClusterIamRolesCommand)[0]!.args[0].input.AddIamRoles).to.deep.equal([ROLE_ARN]);
     expect(run.lines.join('')).to.include('node_type ra3.large');
@@ -188,7 +192,9 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
       .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_RO }] });
     rs.on(DescribeClustersCommand).resolves({ Clusters: [cluster('deleting')] });
-    let err = await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch((e: Error) => e);
+    let err = await CreateCluster.execute(fakeContext(CreateCluster, fast, { store: conns() }).ctx as never).catch(
+      (e: Error) => e,
+    );
     expect(err).to.be.instanceOf(TaskFailure);
     expect((err as Error).message).to.match(/cluster sluice-redshift is being deleted .*wait until it is gone/);
 
@@ -197,10 +203,10 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
       .resolvesOnce({ Clusters: [cluster('creating')] })
       .resolvesOnce({ Clusters: [cluster('creating')] })
       .resolves({ Clusters: [cluster('deleting')] });
-    err = await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch((e: Error) => e);
+    err = await CreateCluster.execute(fakeContext(CreateCluster, fast, { store: conns() }).ctx as never).catch((e: Error) => e);
     expect(err).to.be.instanceOf(TaskFailure);
     expect((err as Error).message).to.include('is being deleted');
-    expect(store.getConnection('warehouse')).to.equal(undefined);
+    expect(await store.connections.get('warehouse')).to.equal(undefined);
   });
 
   it('a failed cluster is a clear error; a cluster that fails while waiting stops the wait at once', async () => {
@@ -209,7 +215,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
       .resolves({ Role: { Arn: ROLE_ARN, RoleName: 'r', Path: '/', RoleId: 'AROA', CreateDate: new Date() } });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_RO }] });
     rs.on(DescribeClustersCommand).resolves({ Clusters: [cluster('failed')] });
-    let err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch(
+    let err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store: conns() }).ctx as never).catch(
       (e: Error) => e,
     )) as Error;
     expect(err.message).to.match(/exists but is failed; delete it \(run-dag redshift_teardown\)/);
@@ -220,7 +226,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
       .resolves({ Clusters: [cluster('incompatible-network')] });
     const started = Date.now();
     err = (await CreateCluster.execute(
-      fakeContext(CreateCluster, { poll_interval: '5ms', wait_timeout: '10m' }, { store }).ctx as never,
+      fakeContext(CreateCluster, { poll_interval: '5ms', wait_timeout: '10m' }, { store: conns() }).ctx as never,
     ).catch((e: Error) => e)) as Error;
     expect(err.message).to.include('is incompatible-network, and will not become available by waiting');
     expect(Date.now() - started).to.be.lessThan(5000);
@@ -235,7 +241,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
           'User: arn:aws:iam::123456789012:user/dev is not authorized to perform: iam:GetRole on resource: role sluiceRedshiftS3Read',
         ),
       );
-    const err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch(
+    const err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store: conns() }).ctx as never).catch(
       (e: Error) => e,
     )) as Error;
     expect(err).to.be.instanceOf(TaskFailure);
@@ -244,7 +250,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
 
     iam.reset();
     iam.on(GetRoleCommand).rejects(awsError('CredentialsProviderError', 'Could not load credentials from any providers'));
-    const err2 = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch(
+    const err2 = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store: conns() }).ctx as never).catch(
       (e: Error) => e,
     )) as Error;
     expect(err2.message).to.include('no AWS credentials found');
@@ -259,7 +265,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
       .resolvesOnce({ Clusters: [cluster('creating')] })
       .rejects(awsError('AccessDenied', 'not authorized to perform: redshift:DescribeClusters'));
     const err = (await CreateCluster.execute(
-      fakeContext(CreateCluster, { poll_interval: '5ms', wait_timeout: '10m' }, { store }).ctx as never,
+      fakeContext(CreateCluster, { poll_interval: '5ms', wait_timeout: '10m' }, { store: conns() }).ctx as never,
     ).catch((e: Error) => e)) as Error;
     expect(err.message).to.include('redshift:DescribeClusters on cluster sluice-redshift: AWS refused (AccessDenied)');
   });
@@ -275,13 +281,14 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
     setTimeout(() => ac.abort(reason), 150);
     const started = Date.now();
     const err = await CreateCluster.execute(
-      fakeContext(CreateCluster, { poll_interval: '10ms', wait_timeout: '10m' }, { store, signal: ac.signal }).ctx as never,
+      fakeContext(CreateCluster, { poll_interval: '10ms', wait_timeout: '10m' }, { store: conns(), signal: ac.signal })
+        .ctx as never,
     ).catch((e: Error) => e);
     expect(err).to.equal(reason);
     expect(Date.now() - started).to.be.lessThan(3000);
 
     const err2 = (await CreateCluster.execute(
-      fakeContext(CreateCluster, { poll_interval: '10ms', wait_timeout: '0.3s' }, { store }).ctx as never,
+      fakeContext(CreateCluster, { poll_interval: '10ms', wait_timeout: '0.3s' }, { store: conns() }).ctx as never,
     ).catch((e: Error) => e)) as Error;
     expect(err2).to.be.instanceOf(TaskFailure);
     expect(err2.message).to.match(/is not available after 0 s \(last status: creating\); raise wait_timeout/);
@@ -289,12 +296,14 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
 
   it('refuses to start without the password variable, and with a password Redshift would refuse (never showing it)', async () => {
     delete process.env.REDSHIFT_PASSWORD;
-    let err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch(
+    let err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store: conns() }).ctx as never).catch(
       (e: Error) => e,
     )) as Error;
     expect(err.message).to.include('environment variable REDSHIFT_PASSWORD (master_password_env), which is not set');
     process.env.REDSHIFT_PASSWORD = 'short1A';
-    err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store }).ctx as never).catch((e: Error) => e)) as Error;
+    err = (await CreateCluster.execute(fakeContext(CreateCluster, fast, { store: conns() }).ctx as never).catch(
+      (e: Error) => e,
+    )) as Error;
     expect(err.message).to.include('does not suit Redshift');
     expect(err.message).not.to.include('short1A');
     expect(iam.calls()).to.have.length(0);
@@ -317,7 +326,7 @@ describe('CreateCluster on AWS (IAM, Redshift and EC2 mocked)', () => {
       .resolves({ Clusters: [cluster('available', { NumberOfNodes: 4 })] });
     rs.on(CreateClusterCommand).resolves({ Cluster: cluster('creating') });
     await CreateCluster.execute(
-      fakeContext(CreateCluster, { ...fast, cluster_type: 'multi-node', number_of_nodes: 4 }, { store }).ctx as never,
+      fakeContext(CreateCluster, { ...fast, cluster_type: 'multi-node', number_of_nodes: 4 }, { store: conns() }).ctx as never,
     );
     expect(rs.commandCalls(CreateClusterCommand)[0]!.args[0].input).to.include({ ClusterType: 'multi-node', NumberOfNodes: 4 });
   });

@@ -10,7 +10,9 @@ import { DeleteClusterCommand, DescribeClustersCommand, RedshiftClient } from '@
 import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 import path from 'node:path';
-import { StateStore } from '../../../../engine/state/store.js';
+import { SqliteStateStore } from '../../../../engine/state/sqlite/index.js';
+import { systemClock } from '../../../../engine/run/clock.js';
+import { recordedConnections } from '../../../../engine/run/try.js';
 import { DeleteCluster } from '../../../../operators/delete-cluster.js';
 import { makeTempDir } from '../../../helpers/tmp.js';
 import { awsError, fakeContext } from './helpers.js';
@@ -20,15 +22,17 @@ const fast = { poll_interval: '5ms', wait_timeout: '20s' };
 describe('DeleteCluster (Redshift and IAM mocked)', () => {
   const iam = mockClient(IAMClient);
   const rs = mockClient(RedshiftClient);
-  let store: StateStore;
+  let store: SqliteStateStore;
+  /** The state DB's connection store as the runner hands it to operators. */
+  const conns = () => recordedConnections(store.connections, systemClock);
   const saved = { ...process.env };
 
-  beforeEach(() => {
+  beforeEach(async () => {
     iam.reset();
     rs.reset();
     process.env.AWS_REGION = 'us-west-2';
-    store = new StateStore(path.join(makeTempDir('sluice-rs-del'), 'state.db'));
-    store.setConnection('warehouse', 'redshift://dwhuser@h:5439/dwh?password_env=REDSHIFT_PASSWORD', {
+    store = new SqliteStateStore(path.join(makeTempDir('sluice-rs-del'), 'state.db'));
+    await conns().setConnection('warehouse', 'redshift://dwhuser@h:5439/dwh?password_env=REDSHIFT_PASSWORD', {
       cluster_identifier: 'sluice-redshift',
     });
   });
@@ -47,13 +51,13 @@ describe('DeleteCluster (Redshift and IAM mocked)', () => {
       .resolvesOnce({ Clusters: [{ ClusterIdentifier: 'sluice-redshift', ClusterStatus: 'deleting' }] })
       .rejects(awsError('ClusterNotFoundFault'));
     rs.on(DeleteClusterCommand).resolves({});
-    const run = fakeContext(DeleteCluster, fast, { store });
+    const run = fakeContext(DeleteCluster, fast, { store: conns() });
     await DeleteCluster.execute(run.ctx as never);
     expect(rs.commandCalls(DeleteClusterCommand)[0]!.args[0].input).to.deep.equal({
       ClusterIdentifier: 'sluice-redshift',
       SkipFinalClusterSnapshot: true,
     });
-    expect(store.getConnection('warehouse')).to.equal(undefined);
+    expect(await store.connections.get('warehouse')).to.equal(undefined);
     expect(run.outputs).to.include({ deleted_cluster: true, forgot_connection: true, final_snapshot: null, deleted_role: false });
     expect(run.lines.join('')).to.include('cluster sluice-redshift: deleting');
   });
@@ -69,7 +73,7 @@ describe('DeleteCluster (Redshift and IAM mocked)', () => {
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
     iam.on(DetachRolePolicyCommand).resolves({});
     iam.on(DeleteRoleCommand).resolves({});
-    const run = fakeContext(DeleteCluster, { ...fast, skip_final_snapshot: false, delete_iam_role: true }, { store });
+    const run = fakeContext(DeleteCluster, { ...fast, skip_final_snapshot: false, delete_iam_role: true }, { store: conns() });
     await DeleteCluster.execute(run.ctx as never);
     expect(rs.commandCalls(DeleteClusterCommand)[0]!.args[0].input).to.deep.equal({
       ClusterIdentifier: 'sluice-redshift',
@@ -82,30 +86,30 @@ describe('DeleteCluster (Redshift and IAM mocked)', () => {
   });
 
   it('is idempotent: a missing cluster and a missing role are fine; a foreign connection is kept', async () => {
-    store.setConnection('warehouse', 'redshift://u@other:5439/db', { cluster_identifier: 'another' });
+    await conns().setConnection('warehouse', 'redshift://u@other:5439/db', { cluster_identifier: 'another' });
     rs.on(DescribeClustersCommand).rejects(awsError('ClusterNotFoundFault'));
     iam.on(ListAttachedRolePoliciesCommand).rejects(awsError('NoSuchEntityException'));
     iam.on(GetRoleCommand).rejects(awsError('NoSuchEntityException'));
-    const run = fakeContext(DeleteCluster, { ...fast, delete_iam_role: true }, { store });
+    const run = fakeContext(DeleteCluster, { ...fast, delete_iam_role: true }, { store: conns() });
     await DeleteCluster.execute(run.ctx as never);
     expect(rs.commandCalls(DeleteClusterCommand)).to.have.length(0);
     expect(run.outputs).to.include({ deleted_cluster: false, deleted_role: false, forgot_connection: false });
-    expect(store.getConnection('warehouse')!.url).to.equal('redshift://u@other:5439/db');
+    expect((await store.connections.get('warehouse'))!.url).to.equal('redshift://u@other:5439/db');
     expect(run.lines.join('')).to.include('already deleted');
   });
 
   it('AccessDenied on DeleteCluster is a clear error', async () => {
     rs.on(DescribeClustersCommand).resolves({ Clusters: [{ ClusterIdentifier: 'sluice-redshift', ClusterStatus: 'available' }] });
     rs.on(DeleteClusterCommand).rejects(awsError('AccessDenied', 'not authorized to perform: redshift:DeleteCluster'));
-    const err = (await DeleteCluster.execute(fakeContext(DeleteCluster, fast, { store }).ctx as never).catch(
+    const err = (await DeleteCluster.execute(fakeContext(DeleteCluster, fast, { store: conns() }).ctx as never).catch(
       (e: Error) => e,
     )) as Error;
     expect(err.message).to.include('redshift:DeleteCluster sluice-redshift: AWS refused (AccessDenied)');
-    expect(store.getConnection('warehouse')).not.to.equal(undefined);
+    expect(await store.connections.get('warehouse')).not.to.equal(undefined);
   });
 
   it('on a local warehouse it deletes nothing', async () => {
-    const run = fakeContext(DeleteCluster, {}, { dialect: 'postgres', store });
+    const run = fakeContext(DeleteCluster, {}, { dialect: 'postgres', store: conns() });
     await DeleteCluster.execute(run.ctx as never);
     expect(rs.calls()).to.have.length(0);
     expect(run.outputs).to.include({ target: 'local', deleted_cluster: false });

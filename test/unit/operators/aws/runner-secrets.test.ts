@@ -20,7 +20,10 @@ import type { App } from '../../../../engine/cli/app.js';
 import { register as registerConnectionsCommand, type WithApp } from '../../../../engine/cli/commands/connections.js';
 import type { ConnectionResolver } from '../../../../engine/interfaces.js';
 import { harness } from '../../../helpers/engine.js';
-import { StateStore } from '../../../../engine/state/store.js';
+import { SqliteStateStore } from '../../../../engine/state/sqlite/index.js';
+import { systemClock } from '../../../../engine/run/clock.js';
+import { recordedConnections } from '../../../../engine/run/try.js';
+import { Runs } from '../../../../engine/run/runs.js';
 import { CreateCluster } from '../../../../operators/create-cluster.js';
 import { makeTempDir } from '../../../helpers/tmp.js';
 import { awsError, fakeContext } from './helpers.js';
@@ -92,9 +95,9 @@ tasks:
       const { runId, state } = await h.run(dag);
       expect(state).to.equal('failed');
       expect(Date.now() - started).to.be.lessThan(10_000);
-      const tries = h.store.listTries(runId, 'create_cluster');
+      const tries = await h.store.tasks.tries(runId, 'create_cluster');
       expect(tries[0]!.error).to.include('execution_timeout of 1s exceeded');
-      const logs = h.store.listLogs(tries[0]!.try_id).map((l) => l.msg);
+      const logs = (await h.store.logs.list(tries[0]!.tryId)).map((l) => l.msg);
       expect(logs.filter((m) => m === 'cluster sluice-redshift: creating').length).to.be.greaterThan(2);
     } finally {
       h.close();
@@ -105,7 +108,7 @@ tasks:
     // a successful create through a fake context with a real state DB as the connection store
     const dir = makeTempDir('sluice-secrets');
     const dbFile = path.join(dir, 'state.db');
-    const store = new StateStore(dbFile);
+    const store = new SqliteStateStore(dbFile);
     iam.on(GetRoleCommand).rejects(awsError('NoSuchEntityException'));
     iam
       .on(CreateRoleCommand)
@@ -126,12 +129,16 @@ tasks:
         ],
       });
     rs.on(CreateClusterCommand).resolves({ Cluster: { ClusterStatus: 'creating' } });
-    const run = fakeContext(CreateCluster, { poll_interval: '5ms' }, { store });
+    const run = fakeContext(
+      CreateCluster,
+      { poll_interval: '5ms' },
+      { store: recordedConnections(store.connections, systemClock) },
+    );
     await CreateCluster.execute(run.ctx as never);
     expect(rs.commandCalls(CreateClusterCommand)[0]!.args[0].input.MasterUserPassword).to.equal(SECRETS.REDSHIFT_PASSWORD);
     assertNoSecret('logs', run.lines.join('\n'));
     assertNoSecret('outputs', JSON.stringify(run.outputs));
-    assertNoSecret('stored connection', JSON.stringify(store.listConnections()));
+    assertNoSecret('stored connection', JSON.stringify(await store.connections.list()));
 
     // a failing create through the runner: the error and logs land in the state DB
     const h = harness({ connections: redshiftConnections() });
@@ -145,10 +152,10 @@ tasks:
         h.dag('dag: rc2\ntasks:\n  create_cluster:\n    operator: CreateCluster\n    poll_interval: 5ms\n'),
       );
       expect(state).to.equal('failed');
-      const t = h.store.listTries(runId, 'create_cluster')[0]!;
+      const t = (await h.store.tasks.tries(runId, 'create_cluster'))[0]!;
       expect(t.error).to.include('redshift:CreateCluster sluice-redshift: InvalidParameterValue');
-      assertNoSecret('task error', `${t.error} ${JSON.stringify(h.store.listLogs(t.try_id))}`);
-      h.store.close();
+      assertNoSecret('task error', `${t.error} ${JSON.stringify(await h.store.logs.list(t.tryId))}`);
+      await h.store.close();
       assertNoSecret('harness state DB file', fs.readFileSync(path.join(h.dir, 'state.db')).toString('latin1'));
     } finally {
       fs.rmSync(h.dir, { recursive: true, force: true });
@@ -157,7 +164,11 @@ tasks:
     // connections list/get --json on the state DB the create recorded into
     const out: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
-    const app = { store, config: { connections: { lake: 'lake' }, envConnections: {}, home: dir } } as unknown as App;
+    const app = {
+      store,
+      runs: new Runs(store),
+      config: { connections: { lake: 'lake' }, envConnections: {}, home: dir },
+    } as unknown as App;
     const withApp: WithApp =
       (_cmd, fn) =>
       async (...args: unknown[]) => {
@@ -178,7 +189,7 @@ tasks:
       url: `redshift://dwhuser@h.example:5439/dwh?password_env=REDSHIFT_PASSWORD&iam_role=${ROLE_ARN}&region=us-west-2`,
     });
     assertNoSecret('connections --json', out.join(''));
-    store.close();
+    await store.close();
     assertNoSecret('state DB file', fs.readFileSync(dbFile).toString('latin1'));
   });
 });

@@ -1,0 +1,336 @@
+/**
+ * The state of every run, behind small interfaces: one per aggregate (runs,
+ * task instances and their tries, logs and rejected load lines, recorded
+ * connections, the scheduler's lock and paused DAGs, crash recovery).
+ *
+ * Records are what callers use: camelCase, times as Dates, conf and outputs
+ * parsed. Every method is asynchronous and takes the time it records from
+ * its caller (the injected clock), so an implementation on a server
+ * (PostgreSQL, next) is a drop-in beside the embedded SQLite one
+ * (engine/state/sqlite/), and one contract test suite holds both to the same
+ * behaviour (test/integration/state/state-suite.ts).
+ *
+ * This module holds no driver: front doors and the run loop import it; only
+ * the composition root (engine/cli/app.ts) and tests open an implementation.
+ */
+import os from 'node:os';
+import type { Rejection, RunState, RunType, TaskState } from '../interfaces.js';
+
+// ---------------------------------------------------------------------------
+// Records
+
+export interface DagRun {
+  runId: string;
+  dagId: string;
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  runType: RunType;
+  state: RunState;
+  conf: Record<string, unknown>;
+  note: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  /** The host and process executing it (running), or that last did. */
+  host: string | null;
+  pid: number | null;
+}
+
+export interface TaskInstance {
+  runId: string;
+  taskId: string;
+  operator: string;
+  state: TaskState | null;
+  /** The number of the latest try (0: none yet). */
+  tryNumber: number;
+  maxTries: number;
+  nextTryAt: Date | null;
+  startedAt: Date | null;
+  endedAt: Date | null;
+}
+
+export interface TaskTry {
+  tryId: number;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  state: TaskState;
+  startedAt: Date;
+  endedAt: Date | null;
+  durationMs: number | null;
+  error: string | null;
+  stack: string | null;
+  host: string;
+  pid: number;
+}
+
+export interface LogLine {
+  id: number;
+  tryId: number;
+  ts: Date;
+  level: string;
+  msg: string;
+  /** The line's structured fields, if any. */
+  data: Record<string, unknown> | null;
+}
+
+export interface StoredRejection extends Rejection {
+  table: string;
+}
+
+export interface StoredConnection {
+  name: string;
+  url: string;
+  extra: Record<string, unknown>;
+  updatedAt: Date;
+  /** Who recorded it (`dag.task`, or null by hand). */
+  updatedBy: string | null;
+}
+
+export interface SchedulerLockHolder {
+  host: string;
+  pid: number;
+  startedAt: Date;
+  heartbeatAt: Date;
+}
+
+/** A try found `running` whose process is gone, and the state its task instance moved to. */
+export interface Orphan {
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  pid: number;
+  host: string;
+  newState: TaskState;
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+
+export interface TaskSeed {
+  taskId: string;
+  operator: string;
+  maxTries: number;
+}
+
+export interface NewRun {
+  dagId: string;
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  runType: RunType;
+  conf: Record<string, unknown>;
+  tasks: TaskSeed[];
+  now: Date;
+  /** Create it already claimed (running, owned by this process), so no scheduler picks it up. */
+  claim?: boolean;
+}
+
+export interface ClearTasks {
+  /** Tries each cleared task gets again (its retries + 1). */
+  triesFor: (taskId: string) => number;
+  now: Date;
+  /** Only the tasks not finished successfully. */
+  failedOnly?: boolean;
+  /** Only these tasks (default: all). */
+  taskIds?: string[];
+  /** Take the run for this process at once. */
+  claim?: boolean;
+}
+
+/** What a manual trigger asks for, decided and done in one atomic step (see RunStore.trigger). */
+export interface TriggerStep {
+  /** The run to create when the DAG has none for its logical date (created claimed). */
+  create: NewRun;
+  /** When a run exists: clear it and claim it (a rerun); absent: an existing run is not touched. */
+  rerun?: { tasks: TaskSeed[]; clear: ClearTasks; conf?: Record<string, unknown> };
+  /**
+   * max_active_runs: nothing is created or claimed while this many runs of
+   * the DAG are executing (absent: no limit).
+   */
+  maxActiveRuns?: number;
+  /** Whether a `running` run's process is executing it (see isExecuting). */
+  executing: (run: DagRun) => boolean;
+}
+
+export type TriggerOutcome =
+  | { outcome: 'created' | 'rerun'; run: DagRun }
+  /** The DAG has a run for that date, and no rerun was asked (or it is being executed). */
+  | { outcome: 'exists' | 'executing'; run: DagRun }
+  /** max_active_runs reached: nothing changed. */
+  | { outcome: 'no-slot'; active: DagRun[] };
+
+export interface TryEnd {
+  state: 'success' | 'failed';
+  taskState: 'success' | 'failed' | 'up_for_retry';
+  now: Date;
+  error?: string | null;
+  stack?: string | null;
+  nextTryAt?: Date | null;
+  outputs?: Record<string, unknown> | null;
+}
+
+export interface NewLogLine {
+  ts: Date;
+  level: string;
+  msg: string;
+  data: Record<string, unknown> | null;
+}
+
+/** Whether a process with this pid is alive on this host. */
+export type AliveCheck = (pid: number) => boolean;
+
+// ---------------------------------------------------------------------------
+// The aggregates
+
+/** DAG runs: one per (dag, logical date). */
+export interface RunStore {
+  /** Creates a run and its task instances; null when the DAG already has a run for that logical date. */
+  create(r: NewRun): Promise<DagRun | null>;
+  get(runId: string): Promise<DagRun | undefined>;
+  forDate(dagId: string, logicalDate: Date): Promise<DagRun | undefined>;
+  /** Newest logical date first (default limit 100). */
+  list(filter?: { dagId?: string; state?: RunState; limit?: number }): Promise<DagRun[]>;
+  /** The latest run of a DAG by logical date (of one run type, or any). */
+  latest(dagId: string, runType?: RunType): Promise<DagRun | undefined>;
+  /** Queued runs, oldest logical date first. */
+  queued(): Promise<DagRun[]>;
+  /** Takes a queued run for this process; false when another process took it first. */
+  claim(runId: string, now: Date): Promise<boolean>;
+  /**
+   * A manual trigger in one atomic step: counts the executing runs
+   * (max_active_runs), then creates the run or clears and claims the
+   * existing one. Two processes never both take the last slot, nor both
+   * create the same run.
+   */
+  trigger(step: TriggerStep): Promise<TriggerOutcome>;
+  /** The run is now being executed by this process. */
+  start(runId: string, now: Date): Promise<void>;
+  finish(runId: string, state: RunState, now: Date, note?: string | null): Promise<void>;
+  /** Puts a run back in the queue, for this or another process to resume. */
+  requeue(runId: string, note: string | null): Promise<void>;
+  setConf(runId: string, conf: Record<string, unknown>): Promise<void>;
+  /**
+   * Marks a run success or failed by hand: success marks every task not yet
+   * successful or skipped success; failed marks every unfinished task failed.
+   */
+  mark(runId: string, state: 'success' | 'failed', now: Date): Promise<void>;
+  /**
+   * Clears task instances so they run again and queues the run; tries and
+   * logs are kept, try numbers continue. Returns the ids of the tasks cleared.
+   */
+  clearTasks(runId: string, c: ClearTasks): Promise<string[]>;
+  /** Adds task instances for tasks added to the DAG since the run was created; returns how many. */
+  ensureTaskInstances(runId: string, tasks: TaskSeed[]): Promise<number>;
+}
+
+/** Task instances of a run and every try of each. */
+export interface TaskStore {
+  list(runId: string): Promise<TaskInstance[]>;
+  get(runId: string, taskId: string): Promise<TaskInstance | undefined>;
+  /** Sets a task instance's state without a try (scheduled, queued, skipped, upstream_failed, cleared). */
+  setState(runId: string, taskId: string, state: TaskState | null, now: Date): Promise<void>;
+  /** Records a try as running before its operator starts. */
+  startTry(runId: string, taskId: string, now: Date): Promise<TaskTry>;
+  /** Records a try's end, its outputs, and the task instance's next state. */
+  endTry(t: TaskTry, end: TryEnd): Promise<void>;
+  /** In the order they started. */
+  tries(runId: string, taskId?: string): Promise<TaskTry[]>;
+  getTry(runId: string, taskId: string, tryNumber: number): Promise<TaskTry | undefined>;
+  outputs(tryId: number): Promise<Record<string, unknown> | null>;
+  /** The outputs of each task's latest try that recorded any. */
+  latestOutputs(runId: string): Promise<Map<string, { tryNumber: number; outputs: Record<string, unknown> }>>;
+}
+
+/** A try's log lines and the lines its loads rejected. */
+export interface LogStore {
+  append(tryId: number, line: NewLogLine): Promise<void>;
+  list(tryId: number): Promise<LogLine[]>;
+  recordRejections(tryId: number, table: string, rejections: Rejection[]): Promise<void>;
+  rejections(tryId: number): Promise<StoredRejection[]>;
+}
+
+/**
+ * Connections recorded at run time (a cluster's endpoint by CreateCluster),
+ * overriding the config file. URLs hold no literal secret.
+ */
+export interface ConnectionStore {
+  set(name: string, url: string, o: { extra?: Record<string, unknown>; by?: string | null; now: Date }): Promise<void>;
+  get(name: string): Promise<StoredConnection | undefined>;
+  list(): Promise<StoredConnection[]>;
+  delete(name: string): Promise<boolean>;
+}
+
+/** What the scheduler keeps: paused DAGs, and its one-per-state lock. */
+export interface SchedulerStore {
+  setPaused(dagId: string, paused: boolean, now: Date): Promise<void>;
+  pausedDags(): Promise<Set<string>>;
+  /**
+   * Takes the lock. A holder whose process is gone (same host) or whose
+   * heartbeat is older than `staleMs` (another host) is taken over. Returns
+   * the live holder when another process has it, else null.
+   */
+  acquireLock(now: Date, o?: { staleMs?: number; alive?: AliveCheck }): Promise<SchedulerLockHolder | null>;
+  heartbeat(now: Date): Promise<void>;
+  releaseLock(): Promise<void>;
+  holder(): Promise<SchedulerLockHolder | undefined>;
+}
+
+/** Tries and runs left behind by processes that died. */
+export interface RecoveryStore {
+  /** Whether recover() would find something (reads only). */
+  hasOrphans(alive?: AliveCheck): Promise<boolean>;
+  /**
+   * Marks tries left running by a process of this host that is gone failed
+   * ("process died"), their task instances up_for_retry or failed, and
+   * queues again the runs such processes were executing. Returns the tries found.
+   */
+  recover(now: Date, alive?: AliveCheck): Promise<Orphan[]>;
+}
+
+/** One state backend: every aggregate over one database. */
+export interface StateStore {
+  /** Where the state lives, for messages (a file, or a server URL without secrets). */
+  readonly location: string;
+  /** Opened for reading only: writes are refused (recovery may still write, see RecoveryStore). */
+  readonly readonly: boolean;
+  readonly runs: RunStore;
+  readonly tasks: TaskStore;
+  readonly logs: LogStore;
+  readonly connections: ConnectionStore;
+  readonly scheduler: SchedulerStore;
+  readonly recovery: RecoveryStore;
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// Shared helpers
+
+export const HOST = os.hostname();
+
+/** `songplays__manual__2018-11-21T00:00:00Z`: globally unique, readable, sortable per dag. */
+export function makeRunId(dagId: string, runType: RunType, logicalDate: Date): string {
+  return `${dagId}__${runType}__${logicalDate.toISOString().replace('.000Z', 'Z')}`;
+}
+
+/** True when a process with this pid exists on this host. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Whether a run is being executed right now: state `running` and its
+ * process alive. A process on another host cannot be checked and counts as
+ * alive; one of this host that died does not (its run is requeued by the
+ * next recovery).
+ */
+export function isExecuting(r: DagRun, alive: AliveCheck = processAlive): boolean {
+  return r.state === 'running' && r.pid !== null && (r.host !== HOST || alive(r.pid));
+}

@@ -1,0 +1,37 @@
+/** Log lines and rejected load lines of tries in SQLite (tables log_lines, load_rejections). */
+import type { Rejection } from '../../interfaces.js';
+import type { LogLine, LogStore, NewLogLine, StoredRejection } from '../index.js';
+import { iso, toLogLine, type LogLineRow, type Statements } from './rows.js';
+
+export class SqliteLogStore implements LogStore {
+  constructor(private readonly q: Statements) {}
+
+  async append(tryId: number, line: NewLogLine): Promise<void> {
+    this.q
+      .get('INSERT INTO log_lines (try_id, ts, level, msg, data) VALUES (?, ?, ?, ?, ?)')
+      .run(tryId, iso(line.ts), line.level, line.msg, line.data === null ? null : JSON.stringify(line.data));
+  }
+
+  async list(tryId: number): Promise<LogLine[]> {
+    return (this.q.get('SELECT * FROM log_lines WHERE try_id = ? ORDER BY id').all(tryId) as LogLineRow[]).map(toLogLine);
+  }
+
+  async recordRejections(tryId: number, table: string, rejections: Rejection[]): Promise<void> {
+    const insert = this.q.get(
+      `INSERT INTO load_rejections (try_id, table_name, object, line, column_name, value, reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.q.tx(() => {
+      for (const r of rejections) insert.run(tryId, table, r.object, r.line, r.column, r.value, r.reason);
+    });
+  }
+
+  async rejections(tryId: number): Promise<StoredRejection[]> {
+    return this.q
+      .get(
+        `SELECT table_name AS "table", object, line, column_name AS "column", value, reason
+         FROM load_rejections WHERE try_id = ? ORDER BY id`,
+      )
+      .all(tryId) as StoredRejection[];
+  }
+}

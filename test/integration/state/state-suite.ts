@@ -1,0 +1,406 @@
+/**
+ * The contract every state store implementation keeps (engine/state/index.ts):
+ * the same calls give the same records, whatever database is behind them.
+ * state-stores.test.ts runs it against each implementation (SQLite today;
+ * PostgreSQL joins it by adding one line there).
+ *
+ * Times are given explicitly everywhere (the store never reads a clock), so
+ * each expectation on a time is exact.
+ */
+import { expect } from 'chai';
+import { HOST, isExecuting, makeRunId, type DagRun, type NewRun, type StateStore } from '../../../engine/state/index.js';
+
+const DAY = new Date('2018-11-21T00:00:00Z');
+const NEXT = new Date('2018-11-22T00:00:00Z');
+const T0 = new Date('2024-01-01T00:00:00Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const dead = () => false;
+
+function newRun(o: Partial<NewRun> = {}): NewRun {
+  return {
+    dagId: 'songplays',
+    logicalDate: DAY,
+    dataIntervalStart: DAY,
+    dataIntervalEnd: NEXT,
+    runType: 'manual',
+    conf: { a: 1, nested: { b: [1, 2] } },
+    tasks: [
+      { taskId: 'a', operator: 'Empty', maxTries: 2 },
+      { taskId: 'b', operator: 'Empty', maxTries: 1 },
+    ],
+    now: T0,
+    ...o,
+  };
+}
+
+export interface OpenedStore {
+  store: StateStore;
+  /** A second store on the same state, as another process would open it. */
+  another(): Promise<StateStore>;
+  cleanup(): Promise<void>;
+}
+
+export function describeStateStore(label: string, open: () => Promise<OpenedStore>): void {
+  describe(`state store contract: ${label}`, () => {
+    let opened: OpenedStore;
+    let store: StateStore;
+    beforeEach(async () => {
+      opened = await open();
+      store = opened.store;
+    });
+    afterEach(async () => opened.cleanup());
+
+    describe('runs', () => {
+      it('creates one run per dag and logical date, as a record with Dates and parsed conf', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        expect(run).to.deep.equal({
+          runId: 'songplays__manual__2018-11-21T00:00:00Z',
+          dagId: 'songplays',
+          logicalDate: DAY,
+          dataIntervalStart: DAY,
+          dataIntervalEnd: NEXT,
+          runType: 'manual',
+          state: 'queued',
+          conf: { a: 1, nested: { b: [1, 2] } },
+          note: null,
+          createdAt: T0,
+          startedAt: null,
+          endedAt: null,
+          host: null,
+          pid: null,
+        });
+        expect(run.runId).to.equal(makeRunId('songplays', 'manual', DAY));
+        expect(await store.runs.create(newRun({ runType: 'scheduled' }))).to.equal(null);
+        expect(await store.runs.create(newRun({ dagId: 'other' }))).to.not.equal(null);
+        expect((await store.tasks.list(run.runId)).map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries])).to.deep.equal([
+          ['a', null, 0, 2],
+          ['b', null, 0, 1],
+        ]);
+        expect(await store.runs.get(run.runId)).to.deep.equal(run);
+        expect(await store.runs.forDate('songplays', DAY)).to.deep.equal(run);
+        expect(await store.runs.forDate('songplays', NEXT)).to.equal(undefined);
+        expect(await store.runs.get('nope')).to.equal(undefined);
+      });
+
+      it('lists newest logical date first, filtered by dag and state; latest and queued', async () => {
+        await store.runs.create(newRun());
+        await store.runs.create(newRun({ logicalDate: NEXT, runType: 'scheduled' }));
+        await store.runs.create(newRun({ dagId: 'other' }));
+        expect((await store.runs.list({ dagId: 'songplays' })).map((r) => r.runId)).to.deep.equal([
+          'songplays__scheduled__2018-11-22T00:00:00Z',
+          'songplays__manual__2018-11-21T00:00:00Z',
+        ]);
+        expect(await store.runs.list({ limit: 1 })).to.have.length(1);
+        expect((await store.runs.latest('songplays'))!.logicalDate).to.deep.equal(NEXT);
+        expect((await store.runs.latest('songplays', 'manual'))!.logicalDate).to.deep.equal(DAY);
+        expect(await store.runs.latest('songplays', 'backfill')).to.equal(undefined);
+        expect((await store.runs.queued()).map((r) => r.runId)).to.deep.equal([
+          'other__manual__2018-11-21T00:00:00Z',
+          'songplays__manual__2018-11-21T00:00:00Z',
+          'songplays__scheduled__2018-11-22T00:00:00Z',
+        ]);
+        await store.runs.finish('other__manual__2018-11-21T00:00:00Z', 'success', at(1));
+        expect((await store.runs.list({ state: 'success' })).map((r) => r.dagId)).to.deep.equal(['other']);
+      });
+
+      it('claims a queued run for one process only; start, finish, requeue and conf', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        expect(await store.runs.claim(run.runId, at(1000))).to.equal(true);
+        expect(await store.runs.claim(run.runId, at(2000))).to.equal(false);
+        const other = await opened.another();
+        try {
+          expect(await other.runs.claim(run.runId, at(2000))).to.equal(false);
+        } finally {
+          await other.close();
+        }
+        const claimed = (await store.runs.get(run.runId))!;
+        expect(claimed).to.include({ state: 'running', host: HOST, pid: process.pid });
+        expect(claimed.startedAt).to.deep.equal(at(1000));
+        expect(isExecuting(claimed)).to.equal(true);
+        await store.runs.finish(run.runId, 'failed', at(3000), 'why');
+        expect(await store.runs.get(run.runId)).to.deep.include({ state: 'failed', note: 'why', pid: null, endedAt: at(3000) });
+        await store.runs.start(run.runId, at(4000));
+        expect(await store.runs.get(run.runId)).to.deep.include({ state: 'running', endedAt: null, startedAt: at(1000) });
+        await store.runs.requeue(run.runId, 'to be resumed');
+        expect(await store.runs.get(run.runId)).to.deep.include({
+          state: 'queued',
+          note: 'to be resumed',
+          pid: null,
+          host: null,
+        });
+        await store.runs.setConf(run.runId, { limit: 3 });
+        expect((await store.runs.get(run.runId))!.conf).to.deep.equal({ limit: 3 });
+      });
+
+      it('created claimed: running and owned by this process at once', async () => {
+        const run = (await store.runs.create(newRun({ claim: true })))!;
+        expect(run).to.deep.include({ state: 'running', host: HOST, pid: process.pid, startedAt: T0 });
+      });
+
+      it('marks a run by hand: success fills unfinished tasks, failed fails the unfinished ones', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        await store.tasks.setState(run.runId, 'b', 'skipped', at(1));
+        await store.runs.mark(run.runId, 'success', at(2));
+        expect((await store.tasks.list(run.runId)).map((t) => [t.taskId, t.state])).to.deep.equal([
+          ['a', 'success'],
+          ['b', 'skipped'],
+        ]);
+        expect(await store.runs.get(run.runId)).to.deep.include({
+          state: 'success',
+          note: 'marked success by hand',
+          endedAt: at(2),
+        });
+        await store.runs.clearTasks(run.runId, { triesFor: () => 1, now: at(3) });
+        await store.tasks.setState(run.runId, 'a', 'success', at(4));
+        await store.runs.mark(run.runId, 'failed', at(5));
+        expect((await store.tasks.list(run.runId)).map((t) => [t.taskId, t.state])).to.deep.equal([
+          ['a', 'success'],
+          ['b', 'failed'],
+        ]);
+      });
+
+      it('clears tasks for a rerun: tries kept, try numbers continue, each gets its tries again; the run is queued', async () => {
+        const run = (await store.runs.create(newRun({ claim: true })))!;
+        const a = await store.tasks.startTry(run.runId, 'a', at(0));
+        await store.tasks.endTry(a, { state: 'failed', taskState: 'failed', now: at(1), error: 'x' });
+        const b = await store.tasks.startTry(run.runId, 'b', at(2));
+        await store.tasks.endTry(b, { state: 'success', taskState: 'success', now: at(3) });
+        await store.runs.finish(run.runId, 'failed', at(4));
+        expect(await store.runs.clearTasks(run.runId, { triesFor: () => 2, now: at(5), failedOnly: true })).to.deep.equal(['a']);
+        const ti = (await store.tasks.get(run.runId, 'a'))!;
+        expect([ti.state, ti.tryNumber, ti.maxTries, ti.endedAt]).to.deep.equal([null, 1, 3, null]);
+        expect((await store.tasks.get(run.runId, 'b'))!.state).to.equal('success');
+        expect(await store.tasks.tries(run.runId)).to.have.length(2);
+        expect(await store.runs.get(run.runId)).to.deep.include({ state: 'queued', endedAt: null, note: null });
+        expect(
+          await store.runs.clearTasks(run.runId, { triesFor: () => 1, now: at(6), taskIds: ['b'], claim: true }),
+        ).to.deep.equal(['b']);
+        expect((await store.runs.get(run.runId))!.state).to.equal('running');
+        expect(await store.runs.ensureTaskInstances(run.runId, [{ taskId: 'c', operator: 'Empty', maxTries: 1 }])).to.equal(1);
+        expect(await store.runs.ensureTaskInstances(run.runId, [{ taskId: 'c', operator: 'Empty', maxTries: 1 }])).to.equal(0);
+        expect((await store.tasks.list(run.runId)).map((t) => t.taskId)).to.deep.equal(['a', 'b', 'c']);
+      });
+    });
+
+    describe('trigger: one atomic step', () => {
+      const executing = (r: DagRun) => isExecuting(r) || (r.host === HOST && r.pid === process.pid);
+
+      it('creates claimed, refuses an existing run without rerun or while executing, reruns one that is idle', async () => {
+        const first = await store.runs.trigger({ create: newRun(), executing });
+        expect(first.outcome).to.equal('created');
+        const run = (first as { run: DagRun }).run;
+        expect(run).to.deep.include({ state: 'running', pid: process.pid });
+        expect((await store.runs.trigger({ create: newRun(), executing })).outcome).to.equal('executing');
+        await store.runs.finish(run.runId, 'failed', at(1));
+        expect((await store.runs.trigger({ create: newRun(), executing })).outcome).to.equal('exists');
+        const again = await store.runs.trigger({
+          create: newRun(),
+          rerun: { tasks: [], clear: { triesFor: () => 1, now: at(2) }, conf: { x: 1 } },
+          executing,
+        });
+        expect(again.outcome).to.equal('rerun');
+        expect((again as { run: DagRun }).run).to.deep.include({ runId: run.runId, state: 'running', conf: { x: 1 } });
+      });
+
+      it('takes no slot past max_active_runs, counting executing runs only', async () => {
+        const one = await store.runs.trigger({ create: newRun(), maxActiveRuns: 1, executing });
+        expect(one.outcome).to.equal('created');
+        const blocked = await store.runs.trigger({ create: newRun({ logicalDate: NEXT }), maxActiveRuns: 1, executing });
+        expect(blocked.outcome).to.equal('no-slot');
+        expect((blocked as { active: DagRun[] }).active.map((r) => r.logicalDate)).to.deep.equal([DAY]);
+        expect(await store.runs.forDate('songplays', NEXT)).to.equal(undefined);
+        // a running run whose process is gone does not hold a slot
+        const none = await store.runs.trigger({ create: newRun({ logicalDate: NEXT }), maxActiveRuns: 1, executing: dead });
+        expect(none.outcome).to.equal('created');
+      });
+
+      it('two stores racing for the last slot: exactly one wins', async () => {
+        const other = await opened.another();
+        try {
+          const results = await Promise.all(
+            [store, other].map((s, i) =>
+              s.runs.trigger({ create: newRun({ logicalDate: i ? NEXT : DAY }), maxActiveRuns: 1, executing }),
+            ),
+          );
+          expect(results.map((r) => r.outcome).sort()).to.deep.equal(['created', 'no-slot']);
+          expect(await store.runs.list({ state: 'running' })).to.have.length(1);
+        } finally {
+          await other.close();
+        }
+      });
+    });
+
+    describe('task instances and tries', () => {
+      it('writes a try before it starts and after it ends, with outputs', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        const t = await store.tasks.startTry(run.runId, 'a', at(0));
+        expect(t).to.deep.include({
+          runId: run.runId,
+          taskId: 'a',
+          tryNumber: 1,
+          state: 'running',
+          startedAt: T0,
+          endedAt: null,
+        });
+        expect(t).to.deep.include({ host: HOST, pid: process.pid, durationMs: null });
+        expect(await store.tasks.get(run.runId, 'a')).to.deep.include({ state: 'running', tryNumber: 1, startedAt: T0 });
+        await store.tasks.endTry(t, { state: 'success', taskState: 'success', now: at(1500), outputs: { rows: 3 } });
+        const done = (await store.tasks.getTry(run.runId, 'a', 1))!;
+        expect(done).to.deep.include({ state: 'success', durationMs: 1500, endedAt: at(1500), error: null });
+        expect(await store.tasks.outputs(done.tryId)).to.deep.equal({ rows: 3 });
+        expect((await store.tasks.latestOutputs(run.runId)).get('a')).to.deep.equal({ tryNumber: 1, outputs: { rows: 3 } });
+        expect(await store.tasks.get(run.runId, 'a')).to.deep.include({ state: 'success', endedAt: at(1500) });
+      });
+
+      it('a failed try: error and stack kept; up_for_retry with its next try time, or failed', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        const t1 = await store.tasks.startTry(run.runId, 'a', at(0));
+        await store.tasks.endTry(t1, {
+          state: 'failed',
+          taskState: 'up_for_retry',
+          now: at(10),
+          error: 'boom',
+          stack: 'Error: boom\n  at x',
+          nextTryAt: at(300_010),
+        });
+        expect(await store.tasks.get(run.runId, 'a')).to.deep.include({
+          state: 'up_for_retry',
+          nextTryAt: at(300_010),
+          endedAt: null,
+        });
+        const t2 = await store.tasks.startTry(run.runId, 'a', at(300_010));
+        expect(t2.tryNumber).to.equal(2);
+        await store.tasks.endTry(t2, { state: 'failed', taskState: 'failed', now: at(300_020), error: 'boom again' });
+        expect((await store.tasks.tries(run.runId, 'a')).map((t) => [t.tryNumber, t.state, t.error, t.stack])).to.deep.equal([
+          [1, 'failed', 'boom', 'Error: boom\n  at x'],
+          [2, 'failed', 'boom again', null],
+        ]);
+        expect(await store.tasks.get(run.runId, 'a')).to.deep.include({ state: 'failed', nextTryAt: null, endedAt: at(300_020) });
+        expect(await store.tasks.tries(run.runId, 'b')).to.deep.equal([]);
+      });
+
+      it('task states without a try: skipped and upstream_failed end the task; others do not', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        await store.tasks.setState(run.runId, 'a', 'scheduled', at(1));
+        expect(await store.tasks.get(run.runId, 'a')).to.deep.include({ state: 'scheduled', endedAt: null });
+        await store.tasks.setState(run.runId, 'b', 'upstream_failed', at(2));
+        expect(await store.tasks.get(run.runId, 'b')).to.deep.include({ state: 'upstream_failed', endedAt: at(2) });
+        await store.tasks.setState(run.runId, 'a', null, at(3));
+        expect((await store.tasks.get(run.runId, 'a'))!.state).to.equal(null);
+      });
+    });
+
+    describe('logs and rejected lines', () => {
+      it('appends log lines per try in order, with structured data', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        const t = await store.tasks.startTry(run.runId, 'a', at(0));
+        await store.logs.append(t.tryId, { ts: at(1), level: 'info', msg: 'try started', data: { operator: 'Empty' } });
+        await store.logs.append(t.tryId, { ts: at(2), level: 'warn', msg: 'careful', data: null });
+        const lines = await store.logs.list(t.tryId);
+        expect(lines.map((l) => [l.tryId, l.ts, l.level, l.msg, l.data])).to.deep.equal([
+          [t.tryId, at(1), 'info', 'try started', { operator: 'Empty' }],
+          [t.tryId, at(2), 'warn', 'careful', null],
+        ]);
+        expect(lines[0]!.id).to.be.below(lines[1]!.id);
+        expect(await store.logs.list(t.tryId + 1000)).to.deep.equal([]);
+      });
+
+      it('records rejected load lines with their table, object and line', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        const t = await store.tasks.startTry(run.runId, 'a', at(0));
+        await store.logs.recordRejections(t.tryId, 'staging_events', [
+          { object: 'log_data/a.json', line: 2, column: null, value: null, reason: 'Invalid JSON' },
+          { object: 'log_data/a.json', line: 4, column: 'iteminsession', value: 'many', reason: 'not an integer' },
+        ]);
+        expect(await store.logs.rejections(t.tryId)).to.deep.equal([
+          { table: 'staging_events', object: 'log_data/a.json', line: 2, column: null, value: null, reason: 'Invalid JSON' },
+          {
+            table: 'staging_events',
+            object: 'log_data/a.json',
+            line: 4,
+            column: 'iteminsession',
+            value: 'many',
+            reason: 'not an integer',
+          },
+        ]);
+      });
+    });
+
+    describe('connections', () => {
+      it('sets (replacing), gets, lists by name and deletes recorded connections', async () => {
+        await store.connections.set('warehouse', 'redshift://u@h:5439/db?password_env=P', {
+          extra: { cluster_identifier: 'c1' },
+          by: 'dag.task',
+          now: at(1),
+        });
+        await store.connections.set('lake', 's3://b/p', { now: at(2) });
+        expect(await store.connections.get('warehouse')).to.deep.equal({
+          name: 'warehouse',
+          url: 'redshift://u@h:5439/db?password_env=P',
+          extra: { cluster_identifier: 'c1' },
+          updatedAt: at(1),
+          updatedBy: 'dag.task',
+        });
+        await store.connections.set('warehouse', 'postgres://u@h/db', { now: at(3) });
+        expect(await store.connections.get('warehouse')).to.deep.include({
+          url: 'postgres://u@h/db',
+          extra: {},
+          updatedBy: null,
+        });
+        expect((await store.connections.list()).map((c) => c.name)).to.deep.equal(['lake', 'warehouse']);
+        expect(await store.connections.delete('warehouse')).to.equal(true);
+        expect(await store.connections.delete('warehouse')).to.equal(false);
+        expect(await store.connections.get('warehouse')).to.equal(undefined);
+      });
+    });
+
+    describe('scheduler', () => {
+      it('pauses and unpauses DAGs', async () => {
+        await store.scheduler.setPaused('a', true, at(1));
+        await store.scheduler.setPaused('b', true, at(1));
+        await store.scheduler.setPaused('a', false, at(2));
+        expect([...(await store.scheduler.pausedDags())]).to.deep.equal(['b']);
+      });
+
+      it('one lock holder: taken, heartbeat, taken again by its holder, released', async () => {
+        expect(await store.scheduler.acquireLock(at(0))).to.equal(null);
+        expect(await store.scheduler.holder()).to.deep.equal({
+          host: HOST,
+          pid: process.pid,
+          startedAt: at(0),
+          heartbeatAt: at(0),
+        });
+        await store.scheduler.heartbeat(at(10_000));
+        expect((await store.scheduler.holder())!.heartbeatAt).to.deep.equal(at(10_000));
+        // acquiring again from the holder itself is fine
+        expect(await store.scheduler.acquireLock(at(20_000))).to.equal(null);
+        await store.scheduler.releaseLock();
+        expect(await store.scheduler.holder()).to.equal(undefined);
+      });
+    });
+
+    describe('recovery', () => {
+      it('fails the tries of dead processes (retry when tries are left) and requeues their runs', async () => {
+        const run = (await store.runs.create(newRun({ claim: true })))!;
+        await store.tasks.startTry(run.runId, 'a', at(0));
+        await store.tasks.startTry(run.runId, 'b', at(0));
+        expect(await store.recovery.hasOrphans()).to.equal(false); // this process is alive
+        expect(await store.recovery.recover(at(5))).to.deep.equal([]);
+        expect((await store.tasks.get(run.runId, 'a'))!.state).to.equal('running');
+        expect(await store.recovery.hasOrphans(dead)).to.equal(true);
+        const orphans = await store.recovery.recover(at(5), dead);
+        expect(orphans).to.deep.equal([
+          { runId: run.runId, taskId: 'a', tryNumber: 1, pid: process.pid, host: HOST, newState: 'up_for_retry' },
+          { runId: run.runId, taskId: 'b', tryNumber: 1, pid: process.pid, host: HOST, newState: 'failed' },
+        ]);
+        const tries = await store.tasks.tries(run.runId);
+        expect(tries.every((t) => t.state === 'failed' && /^process died: pid \d+ on .+ ended/.test(t.error!))).to.equal(true);
+        expect((await store.tasks.get(run.runId, 'a'))!.nextTryAt).to.deep.equal(at(5));
+        const after = (await store.runs.get(run.runId))!;
+        expect(after.state).to.equal('queued');
+        expect(after.note).to.match(/process died: pid \d+ ended while the run was in progress/);
+        expect(await store.recovery.recover(at(6), dead)).to.deep.equal([]);
+      });
+    });
+  });
+}
