@@ -146,8 +146,19 @@ export interface JsonLoadSpec {
   /** A key or a prefix in the store; every object under it is loaded. */
   source: string;
   mapping: JsonMapping;
-  /** How to read timestamp columns: epoch milliseconds or Redshift's 'auto'. */
-  timeformat: 'epochmillisecs' | 'auto';
+  /**
+   * How to read timestamp columns (Redshift TIMEFORMAT): 'auto', 'epochsecs',
+   * 'epochmillisecs' or a format string such as 'YYYY-MM-DD HH:MI:SS'.
+   */
+  timeformat: string;
+  /** How to read date columns (Redshift DATEFORMAT): 'auto' or a format string; default 'YYYY-MM-DD'. */
+  dateformat?: string;
+  /** Round (ROUNDEC) instead of truncating decimals with more fractional digits than the column's scale. */
+  roundec?: boolean;
+  /** Truncate (TRUNCATECOLUMNS) text longer than its VARCHAR/CHAR column instead of rejecting the line. */
+  truncatecolumns?: boolean;
+  /** Replace invalid UTF-8 (ACCEPTINVCHARS) with this character instead of rejecting the line. */
+  acceptinvchars?: string;
   /** How many rejected lines are tolerated before the load fails (Redshift MAXERROR). */
   maxerror: number;
   /** Redshift server-side COPY only: IAM role ARN. */

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import { z } from 'zod';
-import { parseJsonPaths } from '../engine/connections/index.js';
+import { checkConvertOptions, readJsonPathsFile } from '../engine/connections/index.js';
 import { LoadError, TaskFailure } from '../engine/errors.js';
 import type { Readable } from 'node:stream';
 import type { JsonMapping, LoadResult, ObjectStore, Rejection } from '../engine/interfaces.js';
@@ -35,21 +35,55 @@ export const StageToRedshift = defineOperator({
           "'auto' (keys match column names), 'auto ignorecase', or a JSONPaths file: a path relative to the project root, or an s3:// URL (read by Redshift; for local warehouses it must lie in the lake)",
         ),
       timeformat: z
-        .enum(['epochmillisecs', 'auto'])
+        .string()
+        .min(1)
         .default('auto')
-        .describe('how timestamp columns are read: epoch milliseconds or Redshift TIMEFORMAT auto'),
+        .describe(
+          "how TIMESTAMP/TIMESTAMPTZ columns are read (Redshift TIMEFORMAT): 'auto', 'epochsecs', 'epochmillisecs' or a format such as 'YYYY-MM-DD HH:MI:SS'",
+        ),
+      dateformat: z
+        .string()
+        .min(1)
+        .default('YYYY-MM-DD')
+        .describe("how DATE columns are read (Redshift DATEFORMAT): 'auto' or a format such as 'MM/DD/YYYY'"),
+      roundec: z
+        .boolean()
+        .default(false)
+        .describe('round decimals with more fractional digits than the column scale (Redshift ROUNDEC); default truncates'),
+      truncatecolumns: z
+        .boolean()
+        .default(false)
+        .describe('truncate text longer than its VARCHAR/CHAR column instead of rejecting the line (Redshift TRUNCATECOLUMNS)'),
+      acceptinvchars: z
+        .union([z.boolean(), z.string()])
+        .default(false)
+        .describe(
+          "replace invalid UTF-8 instead of rejecting the line (Redshift ACCEPTINVCHARS): true for '?', or one ASCII character, e.g. '^'",
+        ),
       maxerror: z
         .number()
         .int()
         .min(0)
+        .max(100000)
         .default(0)
-        .describe('how many rejected lines are tolerated before the load fails (Redshift MAXERROR)'),
+        .describe('how many rejected lines are tolerated before the load fails (Redshift MAXERROR, at most 100000)'),
       mode: z
         .enum(['replace', 'append'])
         .default('replace')
         .describe('replace: empty the table and load in one transaction; append: add to what is there'),
     })
-    .strict(),
+    .strict()
+    .superRefine((p, ctx) => {
+      const problem = checkConvertOptions({
+        timeformat: p.timeformat,
+        dateformat: p.dateformat,
+        acceptinvchars: invalidCharReplacement(p.acceptinvchars),
+      });
+      if (problem !== null) {
+        const field = problem.split(':')[0]!;
+        ctx.addIssue({ code: 'custom', path: [field], message: problem.slice(field.length + 2) });
+      }
+    }),
   templated: ['source'],
   connectionParam: 'connection',
   async execute(ctx) {
@@ -60,6 +94,7 @@ export const StageToRedshift = defineOperator({
       store,
       redshift: ctx.dialect(params.connection) === 'redshift',
       signal,
+      warn: (m) => log.warn({ table: params.table }, m),
     });
     const wh = await ctx.warehouse(params.connection);
     const table = quoteIdent(params.table);
@@ -76,6 +111,10 @@ export const StageToRedshift = defineOperator({
               source: params.source,
               mapping,
               timeformat: params.timeformat,
+              dateformat: params.dateformat,
+              roundec: params.roundec,
+              truncatecolumns: params.truncatecolumns,
+              acceptinvchars: invalidCharReplacement(params.acceptinvchars),
               maxerror: params.maxerror,
             },
             { signal },
@@ -122,8 +161,23 @@ export const StageToRedshift = defineOperator({
  */
 async function jsonMapping(
   json: string,
-  env: { resolvePath: (p: string) => string; store: ObjectStore; redshift: boolean; signal: AbortSignal },
+  env: {
+    resolvePath: (p: string) => string;
+    store: ObjectStore;
+    redshift: boolean;
+    signal: AbortSignal;
+    warn: (message: string) => void;
+  },
 ): Promise<JsonMapping> {
+  /** A file without a "jsonpaths" key loads as 'auto', as COPY does, with a warning in the task log. */
+  const fromText = (text: string, file: string): JsonMapping => {
+    const read = readJsonPathsFile(text, file);
+    if (read.kind === 'auto') {
+      env.warn(read.warning);
+      return { kind: 'auto' };
+    }
+    return { kind: 'jsonpaths', paths: read.paths, file };
+  };
   const lower = json.trim().toLowerCase();
   if (lower === 'auto') return { kind: 'auto' };
   if (lower === 'auto ignorecase') return { kind: 'auto ignorecase' };
@@ -136,7 +190,7 @@ async function jsonMapping(
       );
     }
     const text = await readText(await env.store.read(json.slice(base.length + 1), { signal: env.signal }));
-    return { kind: 'jsonpaths', paths: parseJsonPaths(text, json), file: json };
+    return fromText(text, json);
   }
   const file = env.resolvePath(json);
   let text: string;
@@ -145,7 +199,12 @@ async function jsonMapping(
   } catch {
     throw new TaskFailure(`json: JSONPaths file ${json} not found (looked at ${file}); or use 'auto' / 'auto ignorecase'`);
   }
-  return { kind: 'jsonpaths', paths: parseJsonPaths(text, json), file: json };
+  return fromText(text, json);
+}
+
+/** The ACCEPTINVCHARS replacement a parameter value asks for: true means Redshift's default '?'. */
+function invalidCharReplacement(v: boolean | string): string | undefined {
+  return v === true ? '?' : v === false ? undefined : v;
 }
 
 async function readText(stream: Readable): Promise<string> {

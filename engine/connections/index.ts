@@ -18,7 +18,8 @@ import {
 } from './url.js';
 
 export { redactUrl, parseConnectionUrl, type ParsedConnection } from './url.js';
-export { parseJsonPaths } from './copy-json/jsonpaths.js';
+export { parseJsonPaths, readJsonPathsFile } from './copy-json/jsonpaths.js';
+export { checkConvertOptions } from './copy-json/convert.js';
 export { LocalObjectStore } from './store/local-store.js';
 // The drivers (PGlite, pg, the S3 client) load when a connection of their kind opens, not with this module:
 // a command that opens none pays nothing for them. Import their classes from their own modules.

@@ -9,23 +9,80 @@
  *   `jsonpaths`: the i-th path gives the i-th column. A missing key is NULL.
  * - text/varchar/char: strings as is; numbers and booleans as their JSON text;
  *   objects and arrays as JSON text; a value longer than varchar(n) (counted
- *   in UTF-8 bytes, as Redshift does) rejects the line; `""` stays `""`.
- * - smallint/integer/bigint: JSON integers or integer strings, in range; a
- *   fraction (1.5 or "1.5") rejects the line.
- * - numeric/real/double: JSON numbers or numeric strings; numeric(p,s)
- *   overflow rejects the line.
- * - boolean: true/false, 1/0, and t/f/true/false/yes/no/y/n/on/off/1/0 strings.
- * - timestamp[tz]/date: with `epochmillisecs` a number or numeric string of
- *   epoch milliseconds (UTC); with `auto` ISO-8601 style strings
- *   (`2018-11-01 21:01:46.796`, `2018-11-01T21:01:46Z`, `+02:00` offsets are
- *   converted to UTC) or epoch numbers (>= 1e11 read as milliseconds, else
- *   seconds).
+ *   in UTF-8 bytes, as Redshift does) rejects the line unless the excess is
+ *   blanks (truncated) or TRUNCATECOLUMNS is set; CHAR takes single-byte
+ *   characters only; invalid UTF-8 rejects the line (error 1220) unless
+ *   ACCEPTINVCHARS gives a replacement; `""` stays `""`.
+ * - smallint/integer/bigint: JSON integers or integer strings, in range, every
+ *   digit kept (numbers are parsed losslessly); a fraction rejects the line.
+ * - numeric(p,s): extra fractional digits are truncated (rounded with
+ *   ROUNDEC); overflow rejects the line. real/double: JSON numbers or numeric strings.
+ * - boolean: true/false, 1/0, and Redshift's literals t/true/y/yes/1, f/false/n/no/0.
+ * - timestamp[tz]: TIMEFORMAT 'auto' (AWS's automatic-recognition table, no
+ *   epoch numbers), 'epochsecs', 'epochmillisecs' or a format string. TIMESTAMP
+ *   ignores a zone in the input; TIMESTAMPTZ is converted to UTC.
+ * - date: DATEFORMAT (default 'YYYY-MM-DD', or 'auto', or a format string).
  * - `""` (or only spaces) is NULL for every non-text column.
  * - NULL into a NOT NULL column rejects the line; so does a NUL character.
  */
 import { LoadError } from '../../errors.js';
 import type { JsonMapping } from '../../interfaces.js';
-import { compileJsonPath, followPath, type PathStep } from './jsonpaths.js';
+import {
+  compileFormat,
+  fieldsFromEpochMs,
+  formatDate,
+  formatTimestamp,
+  parseAuto,
+  type DateTimeFields,
+  type FormatParser,
+} from './datetime.js';
+import { BAD_INDEX, BAD_INDEX_MESSAGE, compileJsonPath, followPath, type PathStep } from './jsonpaths.js';
+import { INVALID_BYTE, JsonNumber, stringifyJson } from './lossless.js';
+
+/** The COPY data-conversion options the converter follows (Redshift's names). */
+export interface ConvertOptions {
+  /** 'auto', 'epochsecs', 'epochmillisecs' or a format string. */
+  timeformat: string;
+  /** 'auto' or a format string. */
+  dateformat: string;
+  roundec: boolean;
+  truncatecolumns: boolean;
+  /** Replacement for invalid UTF-8, or null to reject it. */
+  acceptinvchars: string | null;
+}
+
+/** Options with Redshift's defaults filled in. */
+export function convertOptions(timeformat: string, more: Partial<Omit<ConvertOptions, 'timeformat'>> = {}): ConvertOptions {
+  return {
+    timeformat,
+    dateformat: more.dateformat ?? 'YYYY-MM-DD',
+    roundec: more.roundec ?? false,
+    truncatecolumns: more.truncatecolumns ?? false,
+    acceptinvchars: more.acceptinvchars ?? null,
+  };
+}
+
+/**
+ * Why a TIMEFORMAT / DATEFORMAT / ACCEPTINVCHARS value cannot be used, or
+ * null when it can: checked when a DAG is validated and again before a load.
+ */
+export function checkConvertOptions(o: Partial<ConvertOptions>): string | null {
+  if (o.timeformat !== undefined && !/^(auto|epochsecs|epochmillisecs)$/i.test(o.timeformat)) {
+    const f = compileFormat(o.timeformat);
+    if (typeof f === 'string') return `timeformat: ${f}; or use 'auto', 'epochsecs' or 'epochmillisecs'`;
+  }
+  if (o.dateformat !== undefined && !/^auto$/i.test(o.dateformat)) {
+    if (/^epoch/i.test(o.dateformat)) return `dateformat: ${o.dateformat} is a TIMEFORMAT only; use 'auto' or a format string`;
+    const f = compileFormat(o.dateformat);
+    if (typeof f === 'string') return `dateformat: ${f}; or use 'auto'`;
+  }
+  if (o.acceptinvchars !== undefined && o.acceptinvchars !== null) {
+    if (Buffer.byteLength(o.acceptinvchars, 'utf8') !== 1 || o.acceptinvchars === '\u0000') {
+      return `acceptinvchars: the replacement must be one ASCII character other than NUL, not ${JSON.stringify(o.acceptinvchars)}`;
+    }
+  }
+  return null;
+}
 
 export type ColumnKind =
   | 'text'
@@ -56,7 +113,12 @@ export interface ColumnInfo {
   scale: number | null;
 }
 
-export type RowResult = { ok: true; csv: string } | { ok: false; column: string | null; value: string | null; reason: string };
+/**
+ * A converted row, or a rejected one. `fatal` marks what fails the whole load
+ * in Redshift rather than counting toward MAXERROR (a JSONPaths index error).
+ */
+export type RowResult =
+  { ok: true; csv: string } | { ok: false; column: string | null; value: string | null; reason: string; fatal?: boolean };
 
 export type RowConverter = (record: unknown) => RowResult;
 
@@ -160,6 +222,8 @@ function jsonPrefix(v: unknown, max: number): string {
     if (Array.isArray(x)) {
       s += '[';
       stack.push({ arr: x as unknown[], i: 0 });
+    } else if (x instanceof JsonNumber) {
+      s += x.text;
     } else if (x !== null && typeof x === 'object') {
       s += '{';
       stack.push({ obj: x as Record<string, unknown>, keys: Object.keys(x), i: 0 });
@@ -214,17 +278,69 @@ export function isBlank(v: unknown): boolean {
   return typeof v === 'string' && v.trim() === '';
 }
 
-function textField(col: ColumnInfo): FieldFn {
+/** Redshift's own words for a value longer than its column (error 1204). */
+const TOO_LONG = 'String length exceeds DDL length';
+
+/**
+ * The longest prefix of s whose UTF-8 encoding fits in max bytes, never
+ * splitting a character (TRUNCATECOLUMNS truncates whole characters).
+ */
+function truncateToBytes(s: string, max: number): string {
+  let bytes = 0;
+  let i = 0;
+  while (i < s.length) {
+    const cp = s.codePointAt(i)!;
+    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes + n > max) break;
+    bytes += n;
+    i += cp >= 0x10000 ? 2 : 1;
+  }
+  return s.slice(0, i);
+}
+
+function textField(col: ColumnInfo, opts: ConvertOptions): FieldFn {
   const max = col.maxLength;
+  const isChar = /^(character|char|bpchar)$/i.test(col.dataType);
+  const replacement = opts.acceptinvchars;
   return (v) => {
-    const s = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    let s = typeof v === 'string' ? v : v instanceof JsonNumber ? v.text : typeof v === 'object' ? stringifyJson(v) : String(v);
     if (s.includes('\u0000')) return new Bad('text contains a NUL (0x00) character');
+    if (s.includes(INVALID_BYTE)) {
+      if (replacement === null) {
+        return new Bad(
+          'String contains invalid or unsupported UTF8 codepoints (error 1220); ' +
+            "fix the data, or set acceptinvchars to replace them (e.g. acceptinvchars: '?')",
+        );
+      }
+      s = s.split(INVALID_BYTE).join(replacement);
+    }
+    if (isChar) {
+      // eslint-disable-next-line no-control-regex
+      const multi = /[^\u0000-\u007f]/.exec(s);
+      if (multi) {
+        const hex = Buffer.from(multi[0])
+          .toString('hex')
+          .replace(/(..)(?!$)/g, '$1 ');
+        return new Bad(`Multibyte character not supported for CHAR (Hint: try using VARCHAR). Invalid char: ${hex}`);
+      }
+    }
     if (max !== null && s.length * 3 > max) {
       const bytes = s.length > max ? s.length : Buffer.byteLength(s, 'utf8');
-      if (bytes > max) return new Bad(`value is ${bytes} bytes, longer than ${col.dataType}(${max})`);
+      if (bytes > max) {
+        const head = truncateToBytes(s, max);
+        if (/^ *$/.test(s.slice(head.length)) || opts.truncatecolumns) s = head;
+        else return new Bad(`value is ${bytes} bytes, longer than ${col.dataType}(${max}) (${TOO_LONG})`);
+      }
     }
     return csvText(s);
   };
+}
+
+/** The text of a JSON number or numeric string, or undefined. */
+function numberText(v: unknown): string | undefined {
+  if (typeof v === 'number') return String(v);
+  if (v instanceof JsonNumber) return v.text;
+  return undefined;
 }
 
 function intField(col: ColumnInfo, kind: 'smallint' | 'integer' | 'bigint'): FieldFn {
@@ -232,7 +348,12 @@ function intField(col: ColumnInfo, kind: 'smallint' | 'integer' | 'bigint'): Fie
   const outOfRange = (s: string) => new Bad(`value ${s} is out of range for ${kind}`);
   return (v) => {
     let s: string;
-    if (typeof v === 'number') {
+    if (v instanceof JsonNumber) {
+      if (!INTEGER_STRING.test(v.text)) {
+        return new Bad(`invalid ${kind} value ${v.text}: ${/[eE]/.test(v.text) ? 'has an exponent' : 'has a fraction'}`);
+      }
+      s = v.text;
+    } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) return new Bad(`invalid ${kind} value`);
       if (!Number.isInteger(v)) return new Bad(`invalid ${kind} value ${v}: has a fraction`);
       s = Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
@@ -251,33 +372,73 @@ function intField(col: ColumnInfo, kind: 'smallint' | 'integer' | 'bigint'): Fie
   };
 }
 
-function decimalField(col: ColumnInfo, kind: 'numeric' | 'real' | 'double'): FieldFn {
-  const limit = kind === 'numeric' && col.precision !== null ? Math.pow(10, col.precision - (col.scale ?? 0)) : undefined;
-  const scaleFactor = Math.pow(10, col.scale ?? 0);
+const DECIMAL_PARTS = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * A decimal text cut to `scale` fractional digits: truncated, as Redshift
+ * does by default, or rounded half away from zero with ROUNDEC. Null when
+ * the exponent is absurd (the caller reports overflow).
+ */
+export function scaleDecimal(text: string, scale: number, round: boolean): { sign: string; int: string; frac: string } | null {
+  const m = DECIMAL_PARTS.exec(text)!;
+  const exp = Number(m[4] ?? 0);
+  if (Math.abs(exp) > 4096) return null;
+  const digits = (m[2] ?? '') + (m[3] ?? '');
+  let point = (m[2] ?? '').length + exp;
+  let all = digits;
+  if (point < 0) {
+    all = '0'.repeat(-point) + all;
+    point = 0;
+  }
+  if (point > all.length) all = all.padEnd(point, '0');
+  let int = all.slice(0, point);
+  let frac = all.slice(point);
+  const rest = frac.slice(scale);
+  frac = frac.slice(0, scale).padEnd(scale, '0');
+  if (round && rest.length > 0 && rest.charCodeAt(0) >= 53) {
+    // add one unit in the last kept place
+    const whole = (int + frac).split('');
+    let k = whole.length - 1;
+    while (k >= 0 && whole[k] === '9') whole[k--] = '0';
+    if (k >= 0) whole[k] = String(Number(whole[k]) + 1);
+    else whole.unshift('1');
+    const joined = whole.join('');
+    int = joined.slice(0, joined.length - scale);
+    frac = joined.slice(joined.length - scale);
+  }
+  int = int.replace(/^0+/, '');
+  return { sign: m[1] === '-' ? '-' : '', int, frac };
+}
+
+function decimalField(col: ColumnInfo, kind: 'numeric' | 'real' | 'double', opts: ConvertOptions): FieldFn {
+  const scale = kind === 'numeric' && col.precision !== null ? (col.scale ?? 0) : null;
+  const intDigits = scale !== null ? col.precision! - scale : 0;
   return (v) => {
-    let s: string;
-    let x: number;
-    if (typeof v === 'number') {
-      x = v;
-      s = String(v);
-    } else if (typeof v === 'string') {
+    let s = numberText(v);
+    if (s === undefined) {
+      if (typeof v !== 'string') {
+        return new Bad(`invalid ${col.dataType} value: JSON ${Array.isArray(v) ? 'array' : typeof v}`);
+      }
       s = v.trim();
       if (!NUMERIC_STRING.test(s)) return new Bad(`invalid ${col.dataType} value ${JSON.stringify(v)}`);
-      x = Number(s);
-    } else {
-      return new Bad(`invalid ${col.dataType} value: JSON ${Array.isArray(v) ? 'array' : typeof v}`);
     }
+    const x = Number(s);
     if (!Number.isFinite(x)) return new Bad(`value ${s} is out of range for ${col.dataType}`);
     if (kind === 'real' && Math.abs(x) > REAL_MAX) return new Bad(`value ${s} is out of range for real`);
-    if (limit !== undefined && Math.abs(Math.round(x * scaleFactor) / scaleFactor) >= limit) {
-      return new Bad(`numeric field overflow: ${s} does not fit numeric(${col.precision},${col.scale ?? 0})`);
+    if (scale !== null) {
+      const d = scaleDecimal(s, scale, opts.roundec);
+      if (d === null || d.int.length > intDigits) {
+        return new Bad(`numeric field overflow: ${s} does not fit numeric(${col.precision},${scale})`);
+      }
+      return `${d.sign}${d.int || '0'}${scale > 0 ? `.${d.frac}` : ''}`;
     }
     return s;
   };
 }
 
-const TRUE_WORDS = new Set(['t', 'true', 'y', 'yes', 'on', '1']);
-const FALSE_WORDS = new Set(['f', 'false', 'n', 'no', 'off', '0']);
+/** Redshift's boolean literals (r_Boolean_type), case-insensitive. */
+const TRUE_WORDS = new Set(['t', 'true', 'y', 'yes', '1']);
+const FALSE_WORDS = new Set(['f', 'false', 'n', 'no', '0']);
 
 function booleanField(): FieldFn {
   return (v) => {
@@ -288,6 +449,7 @@ function booleanField(): FieldFn {
       if (TRUE_WORDS.has(w)) return 't';
       if (FALSE_WORDS.has(w)) return 'f';
     }
+    if (v instanceof JsonNumber) return new Bad(`invalid boolean value ${v.text}`);
     if (v !== null && typeof v === 'object') {
       return new Bad(`invalid boolean value: JSON ${Array.isArray(v) ? 'array' : 'object'}`);
     }
@@ -295,85 +457,75 @@ function booleanField(): FieldFn {
   };
 }
 
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-
-/** Formats epoch milliseconds (may have a fraction) as a UTC timestamp with microseconds. */
-function formatEpochMs(ms: number, withDate: 'timestamp' | 'date'): string | Bad {
-  const totalMicros = Math.round(ms * 1000);
-  const whole = Math.floor(totalMicros / 1000);
-  const d = new Date(whole);
-  const year = d.getUTCFullYear();
-  if (Number.isNaN(d.getTime()) || year < 1 || year > 9999) return new Bad(`epoch ${ms} is out of range`);
-  const date = `${pad(year, 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
-  if (withDate === 'date') return date;
-  const micros = d.getUTCMilliseconds() * 1000 + (totalMicros - whole * 1000);
-  return `${date} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(micros, 6)}`;
-}
-
-const ISO_TS =
-  /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)?$/i;
-
-/** Parses an ISO-style date/time string to a canonical UTC text, or Bad. */
-function parseIsoString(s: string, target: 'timestamp' | 'date'): string | Bad {
-  const m = ISO_TS.exec(s);
-  if (!m) return new Bad(`invalid ${target} value ${JSON.stringify(s)}`);
-  const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', zone] = m;
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
-  const t = Date.UTC(year, month - 1, day, Number(h), Number(mi), Number(sec));
-  const check = new Date(Date.UTC(year, month - 1, day));
-  if (
-    check.getUTCMonth() !== month - 1 ||
-    check.getUTCDate() !== day ||
-    Number(h) > 23 ||
-    Number(mi) > 59 ||
-    Number(sec) > 59 ||
-    year < 1
-  ) {
-    return new Bad(`invalid ${target} value ${JSON.stringify(s)}`);
+/** How one TIMEFORMAT / DATEFORMAT reads a value into calendar fields. */
+function dateTimeReader(format: string, kind: string): (v: unknown) => DateTimeFields | Bad {
+  const what = (v: unknown) =>
+    typeof v === 'string'
+      ? JSON.stringify(v)
+      : typeof v === 'number'
+        ? String(v)
+        : v instanceof JsonNumber
+          ? v.text
+          : `JSON ${Array.isArray(v) ? 'array' : typeof v}`;
+  const lower = format.toLowerCase();
+  if (lower === 'epochmillisecs' || lower === 'epochsecs') {
+    const scale = lower === 'epochsecs' ? 1000 : 1;
+    return (v) => {
+      let num: number | undefined;
+      if (typeof v === 'number') num = v;
+      else if (v instanceof JsonNumber) num = Number(v.text);
+      else if (typeof v === 'string' && NUMERIC_STRING.test(v.trim())) num = Number(v.trim());
+      if (num === undefined)
+        return new Bad(`invalid ${kind} value ${what(v)}: not ${lower === 'epochsecs' ? 'epoch seconds' : 'epoch milliseconds'}`);
+      return fieldsFromEpochMs(num * scale) ?? new Bad(`epoch ${num} is out of range for ${kind}`);
+    };
   }
-  if (target === 'date') return `${y}-${pad(month)}-${pad(day)}`;
-  let offsetMin = 0;
-  if (zone && !/^(Z|UTC)$/i.test(zone)) {
-    const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone)!;
-    offsetMin = (z[1] === '-' ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? 0));
-  }
-  const micros = frac ? frac.slice(0, 6).padEnd(6, '0') : '000000';
-  const base = formatEpochMs(t - offsetMin * 60_000, 'timestamp');
-  if (base instanceof Bad) return base;
-  return `${base.slice(0, 20)}${micros}`;
-}
-
-function temporalField(kind: 'timestamp' | 'timestamptz' | 'date', timeformat: 'epochmillisecs' | 'auto'): FieldFn {
-  const target = kind === 'date' ? 'date' : 'timestamp';
-  const suffix = kind === 'timestamptz' ? '+00' : '';
-  const done = (r: string | Bad) => (r instanceof Bad ? r : r + suffix);
+  const parse: FormatParser = lower === 'auto' ? parseAuto : (compileFormat(format) as FormatParser);
+  const named = lower === 'auto' ? "'auto'" : `'${format}'`;
   return (v) => {
-    let num: number | undefined;
-    if (typeof v === 'number') num = v;
-    else if (typeof v === 'string' && NUMERIC_STRING.test(v.trim())) num = Number(v.trim());
-    else if (typeof v !== 'string') return new Bad(`invalid ${kind} value: JSON ${Array.isArray(v) ? 'array' : typeof v}`);
-    if (timeformat === 'epochmillisecs') {
-      if (num === undefined) return new Bad(`invalid ${kind} value ${JSON.stringify(v)}: not epoch milliseconds`);
-      return done(formatEpochMs(num, target));
+    if (typeof v !== 'string') {
+      const hint =
+        (typeof v === 'number' || v instanceof JsonNumber) && kind !== 'date'
+          ? "; epoch numbers need timeformat 'epochsecs' or 'epochmillisecs'"
+          : '';
+      return new Bad(`invalid ${kind} value ${what(v)}${hint}`);
     }
-    if (num !== undefined) return done(formatEpochMs(Math.abs(num) >= 1e11 ? num : num * 1000, target));
-    return done(parseIsoString((v as string).trim(), target));
+    return (
+      parse(v) ??
+      new Bad(
+        `invalid ${kind} value ${JSON.stringify(v)}: does not match ${kind === 'date' ? 'DATEFORMAT' : 'TIMEFORMAT'} ${named}`,
+      )
+    );
+  };
+}
+
+function temporalField(kind: 'timestamp' | 'timestamptz' | 'date', opts: ConvertOptions): FieldFn {
+  if (kind === 'date') {
+    const read = dateTimeReader(opts.dateformat, 'date');
+    return (v) => {
+      const f = read(v);
+      return f instanceof Bad ? f : formatDate(f);
+    };
+  }
+  const read = dateTimeReader(opts.timeformat, kind);
+  const utc = kind === 'timestamptz';
+  return (v) => {
+    const f = read(v);
+    return f instanceof Bad ? f : formatTimestamp(f, utc);
   };
 }
 
 function jsonField(): FieldFn {
-  return (v) => csvText(JSON.stringify(v));
+  return (v) => csvText(stringifyJson(v));
 }
 
 /** The conversion for one column. Non-text columns read "" as NULL. */
-export function fieldFor(col: ColumnInfo, timeformat: 'epochmillisecs' | 'auto'): { fn: FieldFn; blankIsNull: boolean } {
+export function fieldFor(col: ColumnInfo, opts: ConvertOptions): { fn: FieldFn; blankIsNull: boolean } {
   switch (col.kind) {
     case 'text':
-      return { fn: textField(col), blankIsNull: false };
+      return { fn: textField(col, opts), blankIsNull: false };
     case 'other':
-      return { fn: textField(col), blankIsNull: true };
+      return { fn: textField(col, opts), blankIsNull: true };
     case 'smallint':
     case 'integer':
     case 'bigint':
@@ -381,13 +533,13 @@ export function fieldFor(col: ColumnInfo, timeformat: 'epochmillisecs' | 'auto')
     case 'numeric':
     case 'real':
     case 'double':
-      return { fn: decimalField(col, col.kind), blankIsNull: true };
+      return { fn: decimalField(col, col.kind, opts), blankIsNull: true };
     case 'boolean':
       return { fn: booleanField(), blankIsNull: true };
     case 'timestamp':
     case 'timestamptz':
     case 'date':
-      return { fn: temporalField(col.kind, timeformat), blankIsNull: true };
+      return { fn: temporalField(col.kind, opts), blankIsNull: true };
     case 'json':
       return { fn: jsonField(), blankIsNull: false };
   }
@@ -444,10 +596,14 @@ function makeExtractor(columns: readonly ColumnInfo[], mapping: JsonMapping): (r
 export function createRowConverter(
   columns: readonly ColumnInfo[],
   mapping: JsonMapping,
-  timeformat: 'epochmillisecs' | 'auto',
+  timeformat: string,
+  options: Partial<Omit<ConvertOptions, 'timeformat'>> = {},
 ): RowConverter {
   const extract = makeExtractor(columns, mapping);
-  const fields = columns.map((c) => fieldFor(c, timeformat));
+  const opts = convertOptions(timeformat, options);
+  const problem = checkConvertOptions(opts);
+  if (problem !== null) throw new LoadError(problem);
+  const fields = columns.map((c) => fieldFor(c, opts));
   const n = columns.length;
   return (record) => {
     const values = extract(record);
@@ -459,6 +615,9 @@ export function createRowConverter(
       const v = values[i];
       const f = fields[i]!;
       let out: string | Bad;
+      if (v === BAD_INDEX) {
+        return { ok: false, column: columns[i]!.name, value: null, reason: BAD_INDEX_MESSAGE, fatal: true };
+      }
       if (v === undefined || v === null || (f.blankIsNull && isBlank(v))) {
         if (!columns[i]!.nullable) {
           return { ok: false, column: columns[i]!.name, value: showValue(v), reason: 'NULL value in a NOT NULL column' };

@@ -7,8 +7,9 @@
  * tests check it on real and generated data).
  */
 import type { JsonMapping } from '../../interfaces.js';
-import { Bad, fieldFor, isBlank, type ColumnInfo } from './convert.js';
+import { Bad, convertOptions, fieldFor, isBlank, type ColumnInfo, type ConvertOptions } from './convert.js';
 import { compileJsonPath } from './jsonpaths.js';
+import { decodeUtf8, JsonNumber, significantDigits } from './lossless.js';
 
 /**
  * A growable output buffer of CSV bytes. Rows are written straight into it;
@@ -111,7 +112,8 @@ function hexVal(b: number): number {
 export function createFastRowEncoder(
   columns: readonly ColumnInfo[],
   mapping: JsonMapping,
-  timeformat: 'epochmillisecs' | 'auto',
+  timeformat: string,
+  options: Partial<Omit<ConvertOptions, 'timeformat'>> = {},
 ): FastRowEncoder | null {
   const n = columns.length;
   if (n === 0) return null;
@@ -146,7 +148,8 @@ export function createFastRowEncoder(
   const seen = new Int32Array(slots);
   let gen = 0;
 
-  const fields = columns.map((c) => fieldFor(c, timeformat));
+  const opts = convertOptions(timeformat, options);
+  const fields = columns.map((c) => fieldFor(c, opts));
   const nullable = columns.map((c) => c.nullable);
   const maxLen = columns.map((c) => c.maxLength ?? -1);
   const mode = columns.map((c) =>
@@ -196,12 +199,15 @@ export function createFastRowEncoder(
         return true;
       case T.False:
         return false;
-      case T.Num:
-        return Number(src.toString('latin1', vStart[s]!, vEnd[s]!));
+      case T.Num: {
+        // Long numbers keep their digits, as the general path's lossless parse keeps them.
+        const text = src.toString('latin1', vStart[s]!, vEnd[s]!);
+        return text.length > 15 && significantDigits(text) > 15 ? new JsonNumber(text) : Number(text);
+      }
       case T.Str:
         return src.toString('latin1', vStart[s]!, vEnd[s]!);
       case T.XStr:
-        return JSON.parse(src.toString('utf8', vStart[s]! - 1, vEnd[s]! + 1)) as unknown;
+        return JSON.parse(decodeUtf8(src, vStart[s]! - 1, vEnd[s]! + 1)) as unknown;
       default:
         return undefined;
     }

@@ -15,12 +15,12 @@ import type { Readable } from 'node:stream';
 import { JsonLoadError, LoadError } from '../../errors.js';
 import { quoteIdent } from '../../operator.js';
 import type { JsonLoadSpec, LoadResult, ObjectInfo, QueryOptions, Rejection } from '../../interfaces.js';
-import { StringDecoder } from 'node:string_decoder';
-import { createRowConverter, showValue, type RowResult } from './convert.js';
+import { createRowConverter, showValue, type ConvertOptions, type RowResult } from './convert.js';
+import { decodeUtf8, parseJson, Utf8Decoder } from './lossless.js';
 import { createFastRowEncoder, CsvBuffer } from './fast-encoder.js';
 import { corruptGzipReason, corruptGzipText } from '../store/gzip.js';
 import { objectUrl, toStoreKey } from '../store/keys.js';
-import { JsonRecordSplitter, type JsonRecord } from './records.js';
+import { JsonRecordSplitter, MAX_RECORD_BYTES, rejectionLine, type JsonRecord } from './records.js';
 import { columnList, describeTable, type RunQuery } from './table.js';
 
 /** Where converted rows go. */
@@ -127,8 +127,14 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
     throw new LoadError(`no objects under ${where} (nothing to load into ${spec.table})${skipped}`, prefix);
   }
   const columns = await describeTable(target.query, spec.table);
-  const convert = createRowConverter(columns, spec.mapping, spec.timeformat);
-  const fast = createFastRowEncoder(columns, spec.mapping, spec.timeformat);
+  const options: Partial<Omit<ConvertOptions, 'timeformat'>> = {
+    dateformat: spec.dateformat,
+    roundec: spec.roundec,
+    truncatecolumns: spec.truncatecolumns,
+    acceptinvchars: spec.acceptinvchars,
+  };
+  const convert = createRowConverter(columns, spec.mapping, spec.timeformat, options);
+  const fast = createFastRowEncoder(columns, spec.mapping, spec.timeformat, options);
   const sink = await target.openSink(spec.table, columnList(columns));
 
   const rejected: Rejection[] = [];
@@ -142,6 +148,12 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
     chunkRows = 0;
     await sink.write(out.take());
     throwIfAborted(signal);
+  };
+  /** What fails the load outright in Redshift (not counted toward MAXERROR): an object over 4 MB, a JSONPaths index error. */
+  const fail = (r: Rejection) => {
+    rejected.push(r);
+    const where = `${r.object} line ${r.line}${r.column ? `, column ${r.column}` : ''}`;
+    throw new JsonLoadError(`load into ${spec.table} failed at ${where}: ${r.reason}`, r.object, r.line, rejected);
   };
   const reject = (r: Rejection) => {
     rejected.push(r);
@@ -170,15 +182,18 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
       out.writeString(r.csv);
       rows++;
       chunkRows++;
+    } else if (r.fatal) {
+      fail({ object, line, column: r.column, value: r.value, reason: r.reason });
     } else {
       reject({ object, line, column: r.column, value: r.value, reason: r.reason });
     }
   };
   const handleRecords = async (object: string, recs: JsonRecord[]) => {
     for (const rec of recs) {
-      if (rec.error !== undefined)
-        reject({ object, line: rec.line, column: null, value: showValue(rec.text), reason: rec.error });
-      else convertValue(object, rec.line, rec.value);
+      const line = rejectionLine(rec);
+      if (rec.tooLarge) fail({ object, line: rec.line, column: null, value: showValue(rec.text), reason: rec.error });
+      else if (rec.error !== undefined) reject({ object, line, column: null, value: showValue(rec.text), reason: rec.error });
+      else convertValue(object, line, rec.value);
       if (chunkFull()) await flush();
     }
     recs.length = 0;
@@ -195,11 +210,11 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
     let line = 1;
     let carry: Buffer | null = null;
     let splitter: JsonRecordSplitter | null = null;
-    let decoder: StringDecoder | null = null;
+    let decoder: Utf8Decoder | null = null;
     const recs: JsonRecord[] = [];
     const toGeneral = async (b: Buffer, from: number) => {
       splitter = new JsonRecordSplitter(line);
-      decoder = new StringDecoder('utf8');
+      decoder = new Utf8Decoder();
       splitter.push(decoder.write(b.subarray(from)), recs);
       await handleRecords(object, recs);
     };
@@ -232,13 +247,14 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
           }
           nl = n;
         }
+        if (nl - i > MAX_RECORD_BYTES) return toGeneral(b, i);
         if (fast !== null && fast(b, i, nl, out)) {
           rows++;
           chunkRows++;
         } else {
           let value: unknown;
           try {
-            value = JSON.parse(b.toString('utf8', i, nl));
+            value = parseJson(decodeUtf8(b, i, nl));
           } catch {
             return toGeneral(b, i);
           }
@@ -252,7 +268,7 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
       for await (const chunk of source) {
         const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         if (splitter !== null) {
-          (splitter as JsonRecordSplitter).push((decoder as unknown as StringDecoder).write(b), recs);
+          (splitter as JsonRecordSplitter).push((decoder as unknown as Utf8Decoder).write(b), recs);
           await handleRecords(object, recs);
           continue;
         }
@@ -274,7 +290,7 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
       await scan(last, true);
     }
     if (splitter !== null) {
-      const rest = (decoder as unknown as StringDecoder).end();
+      const rest = (decoder as unknown as Utf8Decoder).end();
       if (rest) (splitter as JsonRecordSplitter).push(rest, recs);
       (splitter as JsonRecordSplitter).end(recs);
       await handleRecords(object, recs);

@@ -2,22 +2,61 @@
  * Splits a JSON data file into records the way Redshift `COPY ... JSON` reads
  * it: newline-delimited objects, but also objects (or arrays) that are
  * pretty-printed over several lines or concatenated with no separator at all.
- * Every record carries the 1-based line where it starts.
+ * Every record carries the 1-based line where it starts and, when it spans
+ * several lines, the line where it ends (`endLine`): Redshift's
+ * stl_load_errors.line_number for a multi-line object is its last line. A
+ * record that never closes (cut by a raw newline in a string, by a new
+ * record, or by the end of the data) has no known last line and is named
+ * by its first.
  *
  * A record that is not valid JSON is returned as text with the parser's
  * message, so the loader can reject it with its line number. Resynchronising
  * after a broken record is line-based: a raw newline inside a string ends the
  * broken record, and so does a new line starting with `{` or `[` where no
- * value may start (valid multi-line JSON never has that shape).
+ * value may start (valid multi-line JSON never has that shape). Junk between
+ * records (a comma, a stray word) is one rejected record, and reading resumes
+ * at the next `{` or `[`, on the same line or a later one.
+ *
+ * A record larger than 4 MB (Redshift's limit for one JSON object or array)
+ * is a `tooLarge` record: the loader fails the load on it.
  *
  * Fast path: a line that starts with `{` is first tried as a whole with
  * JSON.parse; only lines that fail go through the character scanner.
  */
-import { StringDecoder } from 'node:string_decoder';
+import { parseJson, Utf8Decoder } from './lossless.js';
 
 export type JsonRecord =
-  | { line: number; value: unknown; text?: undefined; error?: undefined }
-  | { line: number; value?: undefined; text: string; error: string };
+  | { line: number; endLine?: number; value: unknown; text?: undefined; error?: undefined; tooLarge?: undefined }
+  | { line: number; endLine?: number; value?: undefined; text: string; error: string; tooLarge?: boolean };
+
+/** The line a rejection of this record names: its last line. */
+export function rejectionLine(r: JsonRecord): number {
+  return r.endLine ?? r.line;
+}
+
+/** r with its end line set (when it differs from its start). */
+function ending(r: JsonRecord, endLine: number): JsonRecord {
+  if (endLine !== r.line) r.endLine = endLine;
+  return r;
+}
+
+/** Redshift's limit for one JSON object or array, braces included. */
+export const MAX_RECORD_BYTES = 4 * 1024 * 1024;
+
+/** The record for text over MAX_RECORD_BYTES (only its start is kept). */
+function tooLarge(text: string, line: number): JsonRecord {
+  return {
+    line,
+    text: text.slice(0, 256),
+    error: `JSON object is larger than Redshift's 4 MB limit for one object or array (${MAX_RECORD_BYTES} bytes)`,
+    tooLarge: true,
+  };
+}
+
+/** Whether text is over the 4 MB limit in UTF-8 bytes (counted only when it could be). */
+export function overRecordLimit(text: string): boolean {
+  return text.length > MAX_RECORD_BYTES || (text.length * 3 > MAX_RECORD_BYTES && Buffer.byteLength(text) > MAX_RECORD_BYTES);
+}
 
 const NL = 10;
 const CR = 13;
@@ -37,8 +76,9 @@ const MAX_PENDING_LINE = 1 << 20;
 
 /** Parses text as one record; a failure keeps the text and the parser's message. */
 export function parseRecord(text: string, line: number): JsonRecord {
+  if (overRecordLimit(text)) return tooLarge(text, line);
   try {
-    const value: unknown = JSON.parse(text);
+    const value: unknown = parseJson(text);
     return { line, value };
   } catch (err) {
     return { line, text, error: `invalid JSON: ${(err as Error).message}` };
@@ -63,6 +103,8 @@ export class JsonRecordSplitter {
   private stack: number[] = [];
   /** How far (from start) a pending fast-path line is known to hold no newline. */
   private pendingScanned = 0;
+  /** Set after a too-large record: the loader fails the load, nothing more is read. */
+  private aborted = false;
 
   /** startLine: the line number of the first text pushed (when the input is taken up mid-object). */
   constructor(startLine = 1) {
@@ -92,7 +134,10 @@ export class JsonRecordSplitter {
     this.scan(true, out);
     if (this.start >= 0) {
       const text = this.buf.slice(this.start).trimEnd();
-      if (text) out.push(this.depth > 0 || this.junk ? brokenOrParsed(text, this.startLine) : parseRecord(text, this.startLine));
+      if (text) {
+        if (this.junk) out.push(junkRecord(text, this.startLine));
+        else out.push(brokenOrParsed(text, this.startLine));
+      }
     }
     this.buf = '';
     this.start = -1;
@@ -120,6 +165,7 @@ export class JsonRecordSplitter {
   }
 
   private scan(final: boolean, out: JsonRecord[]): void {
+    if (this.aborted) return;
     const s = this.buf;
     const n = s.length;
     let i = this.pos;
@@ -150,7 +196,14 @@ export class JsonRecordSplitter {
           if (nl >= 0 || final) {
             const end = nl < 0 ? n : nl;
             try {
-              const value: unknown = JSON.parse(s.slice(i, end));
+              const text = s.slice(i, end);
+              if (overRecordLimit(text)) {
+                out.push(tooLarge(text, this.line));
+                this.start = -1;
+                i = end;
+                continue;
+              }
+              const value: unknown = parseJson(text);
               out.push({ line: this.line, value });
               this.start = -1;
               i = end;
@@ -175,17 +228,34 @@ export class JsonRecordSplitter {
         continue;
       }
       if (this.junk) {
-        const nl = s.indexOf('\n', i);
-        if (nl < 0) {
+        // Junk runs to the next place a record may start: a '{' or '['.
+        let next = i;
+        while (next < n) {
+          const c = s.charCodeAt(next);
+          if (c === LBRACE || c === LBRACKET) break;
+          if (c === NL) this.line++;
+          next++;
+        }
+        if (next >= n) {
           i = n;
           break;
         }
-        out.push(brokenOrParsed(s.slice(this.start, nl).trimEnd(), this.startLine));
+        out.push(junkRecord(s.slice(this.start, next).trimEnd(), this.startLine));
         this.resetRecord();
-        i = nl;
+        i = next;
         continue;
       }
       const c = s.charCodeAt(i);
+      if (this.start >= 0 && i - this.start > MAX_RECORD_BYTES) {
+        // Too large whatever follows: fail now rather than buffer it all.
+        out.push(tooLarge(s.slice(this.start, this.start + 256), this.startLine));
+        this.resetRecord();
+        this.pos = i;
+        this.buf = '';
+        this.start = -1;
+        this.aborted = true;
+        return;
+      }
       if (this.inString) {
         if (this.escape) this.escape = false;
         else if (c === BACKSLASH) this.escape = true;
@@ -233,7 +303,7 @@ export class JsonRecordSplitter {
           this.lastSig = c;
           this.newlineSinceSig = false;
           if (this.depth === 0) {
-            out.push(parseRecord(s.slice(this.start, i + 1), this.startLine));
+            out.push(ending(parseRecord(s.slice(this.start, i + 1), this.startLine), this.line));
             this.resetRecord();
           }
           break;
@@ -252,6 +322,13 @@ function brokenOrParsed(text: string, line: number): JsonRecord {
   return parseRecord(text, line);
 }
 
+/** Text between records that is not a record: one rejection (reading resumes at the next record). */
+function junkRecord(text: string, line: number): JsonRecord {
+  const r = parseRecord(text, line);
+  if (r.error === undefined) return r; // a bare scalar such as 5 or "x": JSON, though not an object
+  return { ...r, error: `not a JSON object or array between records: ${r.error}` };
+}
+
 /**
  * Reads a byte stream (UTF-8) and yields its records in batches, one batch per
  * incoming chunk, so memory stays bounded by the chunk and record size.
@@ -259,7 +336,7 @@ function brokenOrParsed(text: string, line: number): JsonRecord {
 export async function* readJsonRecords(
   chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
 ): AsyncGenerator<JsonRecord[]> {
-  const decoder = new StringDecoder('utf8');
+  const decoder = new Utf8Decoder();
   const splitter = new JsonRecordSplitter();
   for await (const chunk of chunks) {
     const out: JsonRecord[] = [];

@@ -21,11 +21,21 @@ export interface CopySpec {
   auth: CopyAuth;
   /** 'auto', 'auto ignorecase', or the s3:// URL of a JSONPaths file. */
   json: string;
-  timeformat: 'epochmillisecs' | 'auto';
+  /** TIMEFORMAT: 'auto', 'epochsecs', 'epochmillisecs' or a format string. */
+  timeformat: string;
+  /** DATEFORMAT, when not Redshift's default 'YYYY-MM-DD'. */
+  dateformat?: string;
+  roundec?: boolean;
+  truncatecolumns?: boolean;
+  /** ACCEPTINVCHARS AS this replacement character. */
+  acceptinvchars?: string;
   region?: string;
   maxerror: number;
   gzip: boolean;
 }
+
+/** Redshift's upper bound for MAXERROR (copy-parameters-data-load). */
+export const MAX_MAXERROR = 100000;
 
 export interface CopySqlOptions {
   /** Replace credentials with *** (for logs and error messages). */
@@ -46,8 +56,8 @@ export function sqlString(value: string, what: string): string {
 /** The COPY statement, one clause per line (credentials on their own lines, so errors can show the rest). */
 export function buildCopySql(spec: CopySpec, options: CopySqlOptions = {}): string {
   const secret = (v: string, what: string) => (options.redact ? `'${MASK}'` : sqlString(v, what));
-  if (!Number.isInteger(spec.maxerror) || spec.maxerror < 0)
-    throw new LoadError(`MAXERROR must be a whole number >= 0, not ${spec.maxerror}`);
+  if (!Number.isInteger(spec.maxerror) || spec.maxerror < 0 || spec.maxerror > MAX_MAXERROR)
+    throw new LoadError(`MAXERROR must be a whole number from 0 to ${MAX_MAXERROR}, not ${spec.maxerror}`);
   if (!/^s3:\/\//.test(spec.from)) throw new LoadError(`COPY source must be an s3:// URL, not ${spec.from}`);
   const json = spec.json;
   if (json !== 'auto' && json !== 'auto ignorecase' && !/^s3:\/\//.test(json)) {
@@ -64,6 +74,14 @@ export function buildCopySql(spec: CopySpec, options: CopySqlOptions = {}): stri
   if (spec.manifest) lines.push('MANIFEST');
   lines.push(`FORMAT AS JSON ${sqlString(json, 'JSON format')}`);
   lines.push(`TIMEFORMAT ${sqlString(spec.timeformat, 'TIMEFORMAT')}`);
+  if (spec.dateformat !== undefined && spec.dateformat !== 'YYYY-MM-DD') {
+    lines.push(`DATEFORMAT ${sqlString(spec.dateformat, 'DATEFORMAT')}`);
+  }
+  if (spec.roundec) lines.push('ROUNDEC');
+  if (spec.truncatecolumns) lines.push('TRUNCATECOLUMNS');
+  if (spec.acceptinvchars !== undefined) {
+    lines.push(`ACCEPTINVCHARS AS ${sqlString(spec.acceptinvchars, 'ACCEPTINVCHARS replacement')}`);
+  }
   if (spec.region) {
     if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(spec.region)) throw new LoadError(`not an AWS region: ${spec.region}`);
     lines.push(`REGION ${sqlString(spec.region, 'region')}`);
