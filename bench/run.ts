@@ -26,6 +26,11 @@ if (want('cli'))
     `cli: cold start of the built CLI, CPU time as a ratio to node -e 0 (median of ${process.env.BENCH_CLI_RUNS ?? 7} runs)`,
     await (await import('./cli.js')).benchCli(),
   );
+if (want('embedded'))
+  print(
+    'embedded: run-dag songplays on the real Sparkify sample, existing PGlite warehouse, vs PGlite alone',
+    await (await import('./embedded.js')).benchEmbedded(),
+  );
 if (want('engine')) print('engine: 1,000-task DAGs of Empty tasks (validation, runner + SQLite state)', await benchEngine());
 if (want('scheduler'))
   print(

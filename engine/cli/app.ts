@@ -21,6 +21,7 @@ import { createConnectionResolver } from '../connections/index.js';
 import { registerUrlSecrets } from '../connections/url.js';
 import type { RunnerDeps } from '../run/runner.js';
 import { didYouMean } from '../dag/suggest.js';
+import { buildId, DagCache, useDagCache } from '../dag/cache.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -64,6 +65,10 @@ export async function openApp(
 ): Promise<App> {
   const config = loadConfig({ file: opts.config, dagsDir: opts.dagsDir });
   await loadPlugins(registry, config.plugins);
+  // Checked DAG files are cached under the home when Sluice's code is known (the bundled CLI) and no plugin is loaded.
+  const codeId = buildId();
+  if (codeId && config.plugins.length === 0)
+    useDagCache(registry, new DagCache(path.join(config.home, 'cache', 'dags'), codeId, registry, findProjectFile));
   const store = new SqliteStateStore(config.stateDbPath, { readonly: mode.readonly });
   const log = createConsoleLogger(opts.verbose ? 'debug' : config.logLevel === 'info' ? 'warn' : config.logLevel);
   const runs = new Runs(store);

@@ -27,6 +27,7 @@ import { DagSource, formatPath, isPlainObject, type PathKey } from './source.js'
 import { paramDefaults, paramSpecs } from './params.js';
 import { didYouMean } from './suggest.js';
 import { checkTaskTemplates } from './templates.js';
+import { dagCacheOf, fileStamp, type SqlRead } from './cache.js';
 import { canonicalTimeZone, parseDagDate } from './time.js';
 
 export interface LoadOptions {
@@ -50,6 +51,17 @@ const idPositions = new WeakMap<Dag, SourcePos>();
 /** Reads and loads one DAG file; throws DagFileError listing every problem in it. */
 export function loadDagFile(file: string, registry: OperatorRegistry, opts: LoadOptions = {}): Dag {
   const name = opts.displayName ?? file;
+  const cache = dagCacheOf(registry);
+  if (cache) {
+    const hit = cache.get(file, name);
+    if (hit && 'dag' in hit) {
+      if (hit.idPos) idPositions.set(hit.dag, hit.idPos);
+      return hit.dag;
+    }
+    if (hit) throw new DagFileError(name, hit.problems);
+  }
+  // Stamped before reading: a change while it is read leaves a stamp that no longer matches.
+  const stamp = cache ? fileStamp(file) : null;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -58,7 +70,17 @@ export function loadDagFile(file: string, registry: OperatorRegistry, opts: Load
       { pos: { file: name, line: 1, col: 1 }, path: '', message: `cannot read the DAG file: ${errorMessage(err)}` },
     ]);
   }
-  return loadDagSource(text, name, registry);
+  if (!cache) return loadDagSource(text, name, registry);
+  const reads: SqlRead[] = [];
+  let dag: Dag;
+  try {
+    dag = loadSource(text, name, registry, reads);
+  } catch (err) {
+    if (err instanceof DagFileError) cache.put(file, name, stamp, reads, { problems: err.problems });
+    throw err;
+  }
+  cache.put(file, name, stamp, reads, { dag, idPos: idPositions.get(dag) });
+  return dag;
 }
 
 /**
@@ -102,6 +124,11 @@ export function loadDagsDir(dir: string, registry: OperatorRegistry): { dags: Da
 
 /** Loads a DAG from YAML text; `file` names it in positions and `Dag.file`. */
 export function loadDagSource(src: string, file: string, registry: OperatorRegistry): Dag {
+  return loadSource(src, file, registry);
+}
+
+/** loadDagSource, recording the `.sql` files its templates were checked in (for the cache) in `reads`. */
+function loadSource(src: string, file: string, registry: OperatorRegistry, reads?: SqlRead[]): Dag {
   const source = new DagSource(file, src);
   const problems = new Problems(source);
   const binary = source.binaryProblem();
@@ -154,7 +181,7 @@ export function loadDagSource(src: string, file: string, registry: OperatorRegis
   for (const t of tasks) {
     const op = registry.get(t.keys.operator);
     if (!op) continue;
-    for (const p of checkTaskTemplates(op, t.params, Object.keys(params), file))
+    for (const p of checkTaskTemplates(op, t.params, Object.keys(params), file, reads))
       problems.add(['tasks', t.id, ...p.path], p.message);
   }
   problems.throwIfAny();

@@ -14,6 +14,7 @@ import type { OperatorDef } from '../interfaces.js';
 import { isSqlFileRef, TEMPLATE_VARIABLES, templateFilters, templateVariables } from '../template/index.js';
 import type { PathKey } from './source.js';
 import { didYouMean } from './suggest.js';
+import { fileStamp, type SqlRead } from './cache.js';
 
 /** One problem found in a task's templates; `path` is the field inside the task. */
 export interface TemplateProblem {
@@ -60,6 +61,7 @@ export function checkTaskTemplates(
   params: Record<string, unknown>,
   declaredParams: readonly string[],
   dagFile: string,
+  reads?: SqlRead[],
 ): TemplateProblem[] {
   const problems: TemplateProblem[] = [];
   const walk = (value: unknown, at: PathKey[]) => {
@@ -68,7 +70,10 @@ export function checkTaskTemplates(
       if (isSqlFileRef(value)) {
         // Where the runner finds it: the project folder (the parent of the DAG folder), else the shipped files.
         // Not found: the run reports it (validation cannot be sure where the DAG folder will be).
-        const file = findProjectFile(path.resolve(path.dirname(dagFile), '..'), value);
+        const projectRoot = path.resolve(path.dirname(dagFile), '..');
+        const file = findProjectFile(projectRoot, value);
+        // Stamped before reading, as the DAG file is (see cache.ts).
+        reads?.push({ projectRoot, ref: value, file, stamp: file ? fileStamp(file) : null });
         if (!file) return;
         let text: string;
         try {

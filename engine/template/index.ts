@@ -7,7 +7,8 @@
  * `| sql_ident` (a validated, double-quoted identifier), so a `--conf` value
  * can never end a string and start a statement. See docs/templates.md.
  */
-import { Liquid } from 'liquidjs';
+import { createRequire } from 'node:module';
+import type { Liquid } from 'liquidjs';
 import { TemplateError, errorMessage } from '../errors.js';
 import { identifier, quoteIdent } from '../operator.js';
 
@@ -53,14 +54,33 @@ export const TEMPLATE_VARIABLES = [
   'dialect',
 ] as const;
 
-const liquid = new Liquid({
-  strictVariables: true,
-  strictFilters: true,
-  ownPropertyOnly: true,
-  // Dates render in UTC unless a template asks otherwise.
-  timezoneOffset: 0,
-  cache: 500,
-});
+const require = createRequire(import.meta.url);
+let engine: Liquid | undefined;
+
+/**
+ * The Liquid engine, loaded and made on first use: most fields hold no
+ * template, most commands render none (`sluice dags list` with its DAG files
+ * unchanged, a run of tasks without templates), and loading liquidjs and
+ * making the engine (it asks ICU for the default locale) costs them about
+ * 15 ms.
+ */
+function liquid(): Liquid {
+  if (engine) return engine;
+  const { Liquid } = require('liquidjs') as typeof import('liquidjs');
+  engine = new Liquid({
+    strictVariables: true,
+    strictFilters: true,
+    ownPropertyOnly: true,
+    // Dates render in UTC unless a template asks otherwise.
+    timezoneOffset: 0,
+    cache: 500,
+  });
+  engine.registerFilter('sql_literal', function (value: unknown) {
+    return sqlLiteral(value, String(this.context.getSync(['dialect']) ?? 'postgres'));
+  });
+  engine.registerFilter('sql_ident', (value: unknown) => sqlIdent(value));
+  return engine;
+}
 
 /**
  * `{{ v | sql_literal }}`: v as a SQL literal that PostgreSQL and Redshift
@@ -121,14 +141,9 @@ export function sqlIdent(value: unknown): string {
   return quoteIdent(parsed.data);
 }
 
-liquid.registerFilter('sql_literal', function (value: unknown) {
-  return sqlLiteral(value, String(this.context.getSync(['dialect']) ?? 'postgres'));
-});
-liquid.registerFilter('sql_ident', (value: unknown) => sqlIdent(value));
-
 /** The filters a template may use (Liquid's standard ones, sql_literal and sql_ident). */
 export function templateFilters(): string[] {
-  return Object.keys(liquid.filters);
+  return Object.keys(liquid().filters);
 }
 
 /** One variable a template reads from its context: `params.limit` is name params, path [params, limit]. */
@@ -148,7 +163,7 @@ export function templateVariables(template: string): TemplateVariable[] {
   if (!template.includes('{{') && !template.includes('{%')) return [];
   let analysis;
   try {
-    analysis = liquid.analyzeSync(liquid.parse(template), { partials: false });
+    analysis = liquid().analyzeSync(liquid().parse(template), { partials: false });
   } catch (err) {
     throw new TemplateError(`template error: ${errorMessage(err).replace(/, line:\d+, col:\d+/, '')}`);
   }
@@ -199,7 +214,7 @@ export function buildContext(a: {
 export async function render(template: string, ctx: TemplateContext, where: string): Promise<string> {
   if (!template.includes('{{') && !template.includes('{%')) return template;
   try {
-    return await liquid.parseAndRender(template, ctx);
+    return await liquid().parseAndRender(template, ctx);
   } catch (err) {
     const msg = errorMessage(err).replace(/, line:\d+, col:\d+/, '');
     const hint = /undefined variable/.test(msg) ? `. Known variables: ${Object.keys(ctx).join(', ')}` : '';

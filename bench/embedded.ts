@@ -1,0 +1,215 @@
+/**
+ * The embedded path as a new user meets it: `run-dag songplays --date
+ * 2018-11-21` through the built CLI, on the real Sparkify sample
+ * (../shared/data/sparkify beside the project, or SLUICE_SPARKIFY_DIR) and an
+ * existing PGlite warehouse (the first run creates it; the measured runs
+ * rerun the day on it).
+ *
+ * Printed per measured run (medians of RUNS): wall and CPU time of the
+ * command, the sum of its task durations (task_tries.duration_ms, read from
+ * the state DB read-only), the floor measured in the same run — a bare
+ * process that opens the same PGlite data dir and runs one query — and
+ * stage_events' duration beside the same rows COPYed directly into PGlite
+ * (staging_events exported as CSV after the run, then `COPY ... FROM
+ * '/dev/blob'` into it on an open PGlite, as the loader's last step does).
+ *
+ * Targets: the command's wall time outside PGlite's own open (wall minus the
+ * floor's open + query) ≤ 0.5 s; stage_events ≤ 2× the direct COPY.
+ */
+import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+}
+const ROOT = packageRoot();
+const RUN_DAG = path.join(ROOT, 'dist', 'engine', 'cli', 'run-dag.js');
+const SPARKIFY = process.env.SLUICE_SPARKIFY_DIR ?? path.resolve(ROOT, '..', 'shared', 'data', 'sparkify');
+const RUNS = Number(process.env.BENCH_EMBEDDED_RUNS ?? 5);
+const DATE = '2018-11-21';
+const RUN_ID = `songplays__manual__${DATE}T00:00:00Z`;
+
+interface Timed {
+  wallMs: number;
+  cpuMs: number;
+  stdout: string;
+}
+
+function quote(a: string): string {
+  return `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Runs argv under bash, returning its wall and CPU time (children's user + system, from `times`). */
+function timed(argv: string[], cwd: string, env: NodeJS.ProcessEnv): Timed {
+  const out = path.join(env.SLUICE_HOME!, '..', 'bench-out.txt');
+  const script = `${argv.map(quote).join(' ')} >${quote(out)} 2>&1 || { cat ${quote(out)} >&2; exit 3; }; times`;
+  const started = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-c', script], { cwd, env, encoding: 'utf8' });
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+  const lines = r.stdout.trim().split('\n');
+  const kids = lines[lines.length - 1]!.match(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/);
+  if (!kids) throw new Error(`cannot read CPU times from: ${r.stdout}`);
+  const cpuMs = (Number(kids[1]) * 60 + Number(kids[2]) + Number(kids[3]) * 60 + Number(kids[4])) * 1000;
+  return { wallMs, cpuMs, stdout: fs.readFileSync(out, 'utf8') };
+}
+
+/** Each task's duration in the latest try of the run (state DB opened read-only). */
+function taskDurations(stateDb: string): Map<string, number> {
+  const db = new Database(stateDb, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare(
+        `SELECT task_id, duration_ms FROM task_tries
+          WHERE try_id IN (SELECT max(try_id) FROM task_tries WHERE run_id = ? GROUP BY task_id)`,
+      )
+      .all(RUN_ID) as { task_id: string; duration_ms: number | null }[];
+    return new Map(rows.map((r) => [r.task_id, r.duration_ms ?? 0]));
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A child process that opens the warehouse's data dir with PGlite and runs
+ * one query (the floor of any command using it), and, when `copy` is given,
+ * COPYs that CSV into staging_events (in a transaction rolled back, as often
+ * as needed for a stable time). Prints its own timings as JSON.
+ */
+const FLOOR_SCRIPT = `
+const t0 = performance.now();
+const { PGlite } = await import('@electric-sql/pglite');
+const fs = await import('node:fs');
+const [dataDir, csvFile] = process.argv.slice(1);
+const t1 = performance.now();
+const db = new PGlite(dataDir);
+await db.waitReady;
+await db.query('SELECT 1');
+const t2 = performance.now();
+const out = { importMs: t1 - t0, openQueryMs: t2 - t1 };
+if (csvFile) {
+  const csv = fs.readFileSync(csvFile);
+  const times = [];
+  for (let i = 0; i < 5; i++) {
+    await db.exec('BEGIN');
+    await db.exec('TRUNCATE staging_events');
+    const s = performance.now();
+    await db.query("COPY staging_events FROM '/dev/blob' WITH (FORMAT csv)", [], { blob: new Blob([csv]) });
+    times.push(performance.now() - s);
+    await db.exec('ROLLBACK');
+  }
+  times.sort((a, b) => a - b);
+  out.copyMs = times[2];
+}
+await db.close();
+process.stdout.write(JSON.stringify(out) + '\\n');
+`;
+
+function floor(dataDir: string, csvFile: string | null, cwd: string, env: NodeJS.ProcessEnv) {
+  const t = timed(
+    [process.execPath, '--input-type=module', '-e', FLOOR_SCRIPT, dataDir, ...(csvFile ? [csvFile] : [])],
+    cwd,
+    env,
+  );
+  const own = JSON.parse(t.stdout.trim().split('\n').pop()!) as { importMs: number; openQueryMs: number; copyMs?: number };
+  return { ...own, wallMs: t.wallMs, cpuMs: t.cpuMs };
+}
+
+/** staging_events as CSV, as the loader hands it to COPY (exported from the warehouse after a run). */
+function exportStagingEvents(dataDir: string, csvFile: string, cwd: string, env: NodeJS.ProcessEnv): number {
+  const script = `
+const { PGlite } = await import('@electric-sql/pglite');
+const fs = await import('node:fs');
+const db = new PGlite(process.argv[1]);
+const r = await db.query("COPY staging_events TO '/dev/blob' WITH (FORMAT csv)");
+fs.writeFileSync(process.argv[2], Buffer.from(await r.blob.arrayBuffer()));
+const n = await db.query('SELECT count(*)::int AS n FROM staging_events');
+process.stdout.write(String(n.rows[0].n) + '\\n');
+await db.close();
+`;
+  const t = timed([process.execPath, '--input-type=module', '-e', script, dataDir, csvFile], cwd, env);
+  return Number(t.stdout.trim().split('\n').pop());
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+
+export async function benchEmbedded(): Promise<Record<string, unknown>[]> {
+  if (!fs.existsSync(path.join(SPARKIFY, 'log_data'))) {
+    return [{ skipped: `no real Sparkify sample at ${SPARKIFY} (set SLUICE_SPARKIFY_DIR)` }];
+  }
+  if (!fs.existsSync(RUN_DAG)) throw new Error(`${RUN_DAG} is missing: run npm run build first`);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-embedded-'));
+  const home = path.join(work, 'home');
+  const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_HOME: home, SLUICE_CONN_LAKE: SPARKIFY, NO_COLOR: '1' };
+  delete env.SLUICE_CONFIG;
+  delete env.SLUICE_PLUGINS;
+  delete env.SLUICE_CONN_WAREHOUSE;
+  const dataDir = path.join(home, 'warehouse');
+  const stateDb = path.join(home, 'state.db');
+  const argv = [process.execPath, RUN_DAG, '--dags-dir', path.join(ROOT, 'dags'), 'songplays', '--date', DATE];
+  // Every child runs in the package folder, so that the scripts given with -e resolve @electric-sql/pglite.
+  try {
+    // The first run creates the warehouse (and the state DB): not measured.
+    timed(argv, ROOT, env);
+    const csv = path.join(work, 'staging_events.csv');
+    const events = exportStagingEvents(dataDir, csv, ROOT, env);
+
+    const runs: { wall: number; cpu: number; sum: number; createTables: number; stageEvents: number }[] = [];
+    const floors: ReturnType<typeof floor>[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const r = timed([...argv, '--rerun'], ROOT, env);
+      const d = taskDurations(stateDb);
+      runs.push({
+        wall: r.wallMs,
+        cpu: r.cpuMs,
+        sum: [...d.values()].reduce((a, b) => a + b, 0),
+        createTables: d.get('create_tables') ?? NaN,
+        stageEvents: d.get('stage_events') ?? NaN,
+      });
+      floors.push(floor(dataDir, csv, ROOT, env));
+    }
+    const m = (f: (r: (typeof runs)[number]) => number) => median(runs.map(f));
+    const fl = (f: (r: (typeof floors)[number]) => number) => median(floors.map(f));
+    const wall = m((r) => r.wall);
+    const openFloor = fl((f) => f.openQueryMs);
+    const outside = wall - openFloor;
+    const stage = m((r) => r.stageEvents);
+    const copy = fl((f) => f.copyMs ?? NaN);
+    return [
+      {
+        measured: `run-dag songplays --date ${DATE} --rerun (${events} staged events), median of ${RUNS}`,
+        wall: ms(wall),
+        CPU: ms(m((r) => r.cpu)),
+        'sum of task durations': ms(m((r) => r.sum)),
+        create_tables: ms(m((r) => r.createTables)),
+        stage_events: ms(stage),
+      },
+      {
+        measured: 'floor: a bare process opening the same PGlite data dir + SELECT 1',
+        'open + query': ms(openFloor),
+        'PGlite import': ms(fl((f) => f.importMs)),
+        'process wall': ms(fl((f) => f.wallMs)),
+        'process CPU': ms(fl((f) => f.cpuMs)),
+      },
+      {
+        measured: 'targets',
+        'wall outside PGlite open (wall - open + query)': `${ms(outside)}  ≤ 500 ms ${outside <= 500 ? 'met' : 'NOT met'}`,
+        'stage_events / direct COPY': `${ms(stage)} / ${ms(copy)} = ${(stage / copy).toFixed(2)}×  ≤ 2× ${stage / copy <= 2 ? 'met' : 'NOT met'}`,
+      },
+    ];
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
