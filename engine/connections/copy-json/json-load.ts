@@ -317,8 +317,9 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
   // sample (statistics target 10: 3,000 rows) gives the row counts and rough
   // histograms the joins need at a tenth of the default cost. SET LOCAL lasts
   // to the end of the load's transaction; RESET gives the caller its setting back.
-  await target.query('SET LOCAL default_statistics_target = 10');
-  await target.query(`ANALYZE ${quoteIdent(spec.table)}`);
-  await target.query('RESET default_statistics_target');
+  // One round trip for the three (PGlite's session is shared with the tasks queued behind this load).
+  await target.query(
+    `SET LOCAL default_statistics_target = 10; ANALYZE ${quoteIdent(spec.table)}; RESET default_statistics_target`,
+  );
   return { rows, objects: objects.length, bytes, rejected, warnings };
 }

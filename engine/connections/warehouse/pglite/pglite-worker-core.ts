@@ -15,6 +15,22 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import fs from 'node:fs/promises';
 import { pgliteParsers } from '../result-types.js';
 
+/**
+ * The V8 setting the PGlite worker applies before PGlite compiles its
+ * WebAssembly: how much code a function runs before V8 recompiles it with its
+ * optimising compiler (the default budget is 1.8 MB "executed", roughly).
+ * With the default, opening a data dir and the first statements make V8
+ * recompile a large part of PostgreSQL in the background (about 1 s of CPU,
+ * half of a `run-dag` of one Sparkify day), and the thread then waits for
+ * those jobs (70-160 ms measured right after the open, before the first
+ * statement is served); a DAG run does not live long enough to gain it back.
+ * With this budget only the really hot code of a large COPY or query is
+ * recompiled: the open measured 250 ms instead of 260-320 ms, the wait gone,
+ * a 100k-row COPY the same. V8 flags are per process: this also applies to
+ * PGlite instances the process compiles later (e.g. with ?thread=main).
+ */
+export const PGLITE_V8_FLAGS = '--wasm-tiering-budget=1000000000';
+
 /** A result as the warehouse returns it (rows already parsed by pgliteParsers). */
 export interface RawResult {
   rows: unknown[];

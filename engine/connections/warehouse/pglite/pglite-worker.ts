@@ -7,15 +7,20 @@
  * Started by pglite.ts (as pglite-worker.js from dist/, or as this .ts file
  * under tsx with the tsx loader passed on). Not meant to be run directly.
  */
+import v8 from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   PgliteEngine,
+  PGLITE_V8_FLAGS,
   toWireError,
   type PgliteWorkerData,
   type RawResult,
   type WorkerReply,
   type WorkerRequest,
 } from './pglite-worker-core.js';
+
+// Before PGlite compiles its module (see PGLITE_V8_FLAGS).
+v8.setFlagsFromString(PGLITE_V8_FLAGS);
 
 const port = parentPort;
 if (!port) throw new Error('pglite-worker is a worker thread script (started by the PGlite warehouse)');
