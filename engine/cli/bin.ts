@@ -5,7 +5,6 @@
  * the entry point, but in the bundle its code sits in a chunk shared with
  * run-dag and start, so the bundle's entry is this file.
  */
-import { main } from './main.js';
+import { exitWhenFlushed, main } from './main.js';
 
-// Exit explicitly: an open handle (a pool, a timer) must not keep a finished command alive.
-main(process.argv.slice(2)).then((code) => process.exit(code));
+main(process.argv.slice(2)).then(exitWhenFlushed);

@@ -104,7 +104,19 @@ function isEntry(): boolean {
   }
 }
 
-if (isEntry()) {
-  // Exit explicitly: an open handle (a pool, a timer) must not keep a finished command alive.
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+/**
+ * Exits with `code` once everything written to stdout and stderr has been
+ * handed to the OS. Exiting explicitly keeps an open handle (a pool, a timer)
+ * from holding a finished command alive; exiting at once would cut output
+ * still queued for a pipe (a large `dags schema | jq`).
+ */
+export function exitWhenFlushed(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
 }
+
+if (isEntry()) main(process.argv.slice(2)).then(exitWhenFlushed);

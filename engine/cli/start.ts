@@ -12,7 +12,7 @@ import path from 'node:path';
 import { loadConfig } from '../config.js';
 import { parseConnectionUrl } from '../connections/index.js';
 import { generateSampleLake } from '../../sample/generate.js';
-import { main } from './main.js';
+import { exitWhenFlushed, main } from './main.js';
 
 const DEMO_DATE = '2018-11-21';
 
@@ -38,4 +38,4 @@ if (code === 0 || code === 1) {
   await main(['report', 'songplays', '--date', dateIdx >= 0 ? args[dateIdx + 1]! : DEMO_DATE]);
   process.stdout.write(`\nlook around: npx sluice sql "SELECT level, count(*) FROM users GROUP BY level"\n`);
 }
-process.exit(code);
+exitWhenFlushed(code);
