@@ -66,6 +66,8 @@ export default tseslint.config(
     rules: forbid(UPPER('this folder', ['cli', 'schedule', 'run']), NOT_OPERATORS, STATE_IMPL),
   },
   { files: ['engine/run/**'], rules: forbid(UPPER('run/', ['cli', 'schedule']), NOT_OPERATORS, STATE_IMPL) },
+  // Alerts are sent by the run loop: below run/, beside dag/ and state/.
+  { files: ['engine/alerts/**'], rules: forbid(UPPER('alerts/', ['cli', 'schedule', 'run']), NOT_OPERATORS, STATE_IMPL) },
   { files: ['engine/schedule/**'], rules: forbid(UPPER('schedule/', ['cli']), NOT_OPERATORS, STATE_IMPL) },
   { files: ['engine/cli/**'], ignores: ['engine/cli/app.ts'], rules: forbid(NOT_OPERATORS, STATE_IMPL) },
   {

@@ -47,3 +47,8 @@ if (want('pipeline'))
     'pipeline: the songplays DAG end to end on one generated day (runner + state store)',
     await (await import('./pipeline.js')).benchPipeline(),
   );
+if (want('report'))
+  print(
+    'report: sluice report songplays --last 100 --format html over 1,000 stored runs (built CLI; targets <= 1 s, <= 2 MB)',
+    await (await import('./report.js')).benchReport(),
+  );

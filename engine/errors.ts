@@ -273,3 +273,15 @@ export class SchedulerLockError extends SluiceError {
   override name = 'SchedulerLockError';
   override exitCode = 2;
 }
+
+/**
+ * An alert that cannot be sent as configured (a missing environment variable,
+ * a template error): it is logged after one attempt, since retrying cannot
+ * help; like every alert failure it never fails the run.
+ */
+export class AlertConfigError extends SluiceError {
+  override name = 'AlertConfigError';
+  constructor(message: string) {
+    super(message, { retryable: false, notRetriedBecause: 'the alert is misconfigured' });
+  }
+}

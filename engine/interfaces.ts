@@ -68,6 +68,8 @@ export interface TaskSpec extends RetryPolicy {
   upstream: string[];
   triggerRule: TriggerRule;
   executionTimeoutMs: number | null;
+  /** Alerts of this task (its own keys, else default_args'); absent: none. */
+  alerts?: AlertHooks;
   /** The operator's parameters, validated by its own schema (not yet rendered). */
   params: Record<string, unknown>;
   pos: SourcePos;
@@ -106,7 +108,45 @@ export interface Dag {
   downstream: Map<string, string[]>;
   /** task ids in a topological order (stable: file order among ready tasks) */
   order: string[];
+  /** DAG-level alerts: on_failure / on_success / on_dq_warning about the run, on_retry about any task. */
+  alerts?: AlertHooks;
 }
+
+/** Airflow's on_*_callback, declared in the DAG file (see engine/dag/alerts.ts). */
+export const ALERT_EVENTS = ['on_failure', 'on_retry', 'on_success', 'on_dq_warning'] as const;
+export type AlertEvent = (typeof ALERT_EVENTS)[number];
+
+/** Where an alert goes. Secrets are names of environment variables, read when it is sent. */
+export type AlertTarget =
+  | { kind: 'webhook'; url: string | null; urlEnv: string | null }
+  | {
+      kind: 'email';
+      to: string[];
+      from: string | null;
+      subject: string | null;
+      smtp: {
+        host: string;
+        port: number;
+        tls: 'starttls' | 'implicit' | 'none';
+        userEnv: string | null;
+        passwordEnv: string | null;
+      };
+    }
+  | { kind: 'command'; argv: string[] };
+
+export interface AlertSpec {
+  target: AlertTarget;
+  /** Limit of one attempt. */
+  timeoutMs: number;
+  /** Attempts after the first. */
+  retries: number;
+  /** Wait before the first retry; doubles after each. */
+  retryDelayMs: number;
+  /** A templated path: the report link becomes file://<path> instead of the `sluice report` command line. */
+  reportFile: string | null;
+}
+
+export type AlertHooks = Partial<Record<AlertEvent, AlertSpec[]>>;
 
 // ---------------------------------------------------------------------------
 // Connections
@@ -276,6 +316,17 @@ export interface TaskContext<P> {
   dialect(name?: string): Dialect;
   /** The state DB's connection store (CreateCluster records a cluster's endpoint there). */
   connectionStore: RecordedConnections;
+  /** What this task's checks observed in earlier runs of the DAG (row_count_change compares with it). */
+  history?: QualityHistory;
+}
+
+/** A task's data quality history, as its operator sees it. */
+export interface QualityHistory {
+  /**
+   * The values check `check` of this task observed in the DAG's last `n`
+   * successful runs before this run's logical date, newest first.
+   */
+  checkValues(check: string, n: number): Promise<{ logicalDate: Date; observed: unknown }[]>;
 }
 
 /** Connections recorded at run time; URLs carry no literal secret (use `?password_env=VAR`). */

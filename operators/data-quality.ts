@@ -1,28 +1,24 @@
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { TaskFailure, errorMessage } from '../engine/errors.js';
-import type { Warehouse } from '../engine/interfaces.js';
 import { defineOperator, identifier, quoteIdent, sqlTemplate } from '../engine/operator.js';
-import { columnList, preview, splitStatements } from './sql-support.js';
+import { common, count, range, show, where, whereClause, within, type CheckEnv, type Outcome } from './data-quality/common.js';
+import { describeExpression, expressionSchema, runExpression } from './data-quality/expression.js';
+import { describeFreshness, freshnessSchema, runFreshness } from './data-quality/freshness.js';
+import { describeRowCountChange, rowCountChangeSchema, runRowCountChange } from './data-quality/row-count-change.js';
+import { describeSchema, runSchema, schemaCheckSchema } from './data-quality/schema.js';
+import { columnList, preview } from './sql-support.js';
 
 /**
  * Runs data quality checks on warehouse tables (like Airflow's common.sql
  * check operators and dbt's generic tests). Every check's observed value,
  * expectation and result is recorded; when a check of severity `error`
  * fails the task fails (and is retried), a failing `warn` check only logs.
- * Identifiers are validated and quoted; values are bound parameters.
+ * Identifiers are validated and quoted; values are bound parameters. Each
+ * check's duration is recorded; the engine stores every result as history
+ * (row_count_change reads it back through TaskContext.history).
+ * The newer check types live in operators/data-quality/.
  */
-
-const common = {
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+$/, { message: 'use only letters, digits, _ . and -' })
-    .optional()
-    .describe('name shown in reports (default: derived from type, table and columns)'),
-  severity: z
-    .enum(['error', 'warn'])
-    .default('error')
-    .describe('error: a failure fails the task; warn: a failure is only logged and recorded'),
-};
 
 const bounds = {
   min: z.number().optional().describe('smallest value that passes'),
@@ -44,13 +40,7 @@ const checkSchema = z.discriminatedUnion('type', [
         .literal('row_count')
         .describe('the number of rows of a table (or of those matching where) lies within min..max (default: at least 1)'),
       table: identifier.describe('table to count'),
-      where: z
-        .string()
-        .min(1)
-        .optional()
-        .describe(
-          'count only the rows matching this SQL condition (a Liquid template), e.g. start_time >= {{ data_interval_start | sql_literal }} AND start_time < {{ data_interval_end | sql_literal }}',
-        ),
+      where: where.optional(),
       ...bounds,
       ...common,
     })
@@ -104,6 +94,13 @@ const checkSchema = z.discriminatedUnion('type', [
       sql: sqlTemplate.describe('a SELECT (a .sql file or inline; a Liquid template)'),
       expect: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional().describe('the value the query must return'),
       ...bounds,
+      tolerance: z
+        .number()
+        .min(0)
+        .optional()
+        .describe(
+          "a relative tolerance, as Airflow's SQLValueCheckOperator: 0.1 lets a numeric expect be 10% off, and widens min/max by 10%",
+        ),
       ...common,
     })
     .strict()
@@ -115,8 +112,15 @@ const checkSchema = z.discriminatedUnion('type', [
       if (c.expect !== undefined && hasBounds) {
         ctx.addIssue({ code: 'custom', path: ['expect'], message: 'give either expect or min/max, not both' });
       }
+      if (c.tolerance !== undefined && c.expect !== undefined && typeof c.expect !== 'number') {
+        ctx.addIssue({ code: 'custom', path: ['tolerance'], message: 'tolerance applies to a numeric expect or to min/max' });
+      }
       minNotAboveMax(c, ctx);
     }),
+  freshnessSchema,
+  rowCountChangeSchema,
+  schemaCheckSchema,
+  expressionSchema,
 ]);
 
 type Check = z.output<typeof checkSchema>;
@@ -131,19 +135,27 @@ export interface CheckResult {
   expected: string;
   passed: boolean;
   details?: Record<string, unknown>;
+  /** Up to 5 offending rows (expression), or the drifted columns (schema). */
+  sample?: Record<string, unknown>[];
+  /** A note: too little history yet, what drifted, how old the newest row is. */
+  message?: string;
   error?: string;
+  /** How long the check took. */
+  duration_ms: number;
 }
 
 export const DataQuality = defineOperator({
   name: 'DataQuality',
   description:
-    'Runs data quality checks (row counts, not null, unique, accepted values, relationships, SQL); fails on error-severity failures',
+    'Runs data quality checks (row counts, not null, unique, accepted values, relationships, SQL, freshness, row count change, schema, expressions); fails on error-severity failures',
   params: z
     .object({
       checks: z
         .array(checkSchema)
         .min(1)
-        .describe('the checks, each with a type: row_count, not_null, unique, accepted_values, relationship or sql')
+        .describe(
+          'the checks, each with a type: row_count, not_null, unique, accepted_values, relationship, sql, freshness, row_count_change, schema or expression',
+        )
         .superRefine((checks, ctx) => {
           const seen = new Map<string, number>();
           checks.forEach((c, i) => {
@@ -171,15 +183,32 @@ export const DataQuality = defineOperator({
         severity: check.severity,
         ...('table' in check ? { table: check.table } : {}),
       };
-      let result: CheckResult;
+      const env: CheckEnv = {
+        wh,
+        signal,
+        name: base.name,
+        dataIntervalEnd: ctx.dataIntervalEnd,
+        now: () => new Date(),
+        history: ctx.history,
+        readSqlRef: (ref) => ctx.sql(ref, `checks[${i}].sql`),
+      };
+      const started = performance.now();
+      let outcome: Outcome;
       try {
-        result = { ...base, ...(await runCheck(wh, check, signal, (ref) => ctx.sql(ref, `checks[${i}].sql`))) };
+        outcome = await runCheck(check, env);
       } catch (err) {
         if (signal.aborted) throw err;
-        result = { ...base, observed: null, expected: describeExpectation(check), passed: false, error: errorMessage(err) };
+        outcome = { observed: null, expected: describeExpectation(check), passed: false, error: errorMessage(err) };
       }
+      const result: CheckResult = { ...base, ...outcome, duration_ms: Number((performance.now() - started).toFixed(1)) };
       results.push(result);
-      const line = { check: result.name, observed: result.observed, expected: result.expected, severity: result.severity };
+      const line = {
+        check: result.name,
+        observed: result.observed,
+        expected: result.expected,
+        severity: result.severity,
+        ...(result.message ? { note: result.message } : {}),
+      };
       if (result.passed) log.info(line, 'check passed');
       else if (result.severity === 'warn') log.warn({ ...line, error: result.error }, 'check failed (warn only)');
       else log.error({ ...line, error: result.error }, 'check failed');
@@ -227,13 +256,14 @@ function derivedName(c: Check, index: number): string {
       return `relationship_${c.table}_${c.column}_${c.to_table}_${c.to_column}`;
     case 'sql':
       return `sql_${index + 1}`;
+    case 'freshness':
+      return `freshness_${c.table}_${c.column}`;
+    case 'row_count_change':
+    case 'schema':
+      return `${c.type}_${c.table}`;
+    case 'expression':
+      return `expression_${c.table}_${index + 1}`;
   }
-}
-
-function range(min: number | undefined, max: number | undefined): string {
-  if (min !== undefined && max !== undefined) return `between ${min} and ${max}`;
-  if (min !== undefined) return `>= ${min}`;
-  return `<= ${max}`;
 }
 
 function describeExpectation(c: Check): string {
@@ -248,35 +278,29 @@ function describeExpectation(c: Check): string {
       return `0 rows outside [${c.values.map(show).join(', ')}]`;
     case 'relationship':
       return `0 rows without a match in ${c.to_table}.${c.to_column}`;
-    case 'sql':
-      return c.expect !== undefined ? `= ${show(c.expect)}` : range(c.min, c.max);
+    case 'sql': {
+      const tol = c.tolerance ? ` ± ${Number((c.tolerance * 100).toFixed(4))}%` : '';
+      return c.expect !== undefined ? `= ${show(c.expect)}${tol}` : `${range(c.min, c.max)}${tol}`;
+    }
+    case 'freshness':
+      return describeFreshness(c);
+    case 'row_count_change':
+      return describeRowCountChange(c);
+    case 'schema':
+      return describeSchema(c);
+    case 'expression':
+      return describeExpression(c);
   }
 }
 
-function show(v: unknown): string {
-  return typeof v === 'string' ? `'${v}'` : v instanceof Date ? v.toISOString() : JSON.stringify(v);
-}
-
-/** A count from the database (int8 may come back as a string) as a number. */
-function count(v: unknown): number {
-  return v === null || v === undefined ? 0 : Number(v);
-}
-
-type Outcome = Omit<CheckResult, 'name' | 'type' | 'severity' | 'table'>;
-
-async function runCheck(
-  wh: Warehouse,
-  c: Check,
-  signal: AbortSignal,
-  readSqlRef: (ref: string) => Promise<string>,
-): Promise<Outcome> {
+async function runCheck(c: Check, env: CheckEnv): Promise<Outcome> {
+  const { wh, signal, readSqlRef } = env;
   const expected = describeExpectation(c);
   const one = async (sql: string, params: unknown[] = []) =>
     (await wh.query<Record<string, unknown>>(sql, params, { signal })).rows[0] ?? {};
   switch (c.type) {
     case 'row_count': {
-      const where = c.where === undefined ? '' : ` WHERE (\n${oneCondition(c.where)}\n)`;
-      const n = count((await one(`SELECT COUNT(*) AS n FROM ${quoteIdent(c.table)}${where}`)).n);
+      const n = count((await one(`SELECT COUNT(*) AS n FROM ${quoteIdent(c.table)}${whereClause(c.where)}`)).n);
       const min = c.min === undefined && c.max === undefined ? 1 : c.min;
       return {
         observed: n,
@@ -338,8 +362,14 @@ async function runCheck(
       const row = res.rows[0];
       const first = res.fields[0]?.name;
       const observed = row && first !== undefined ? (row[first] ?? null) : null;
+      const tol = c.tolerance ?? 0;
+      const num = observed === null ? NaN : Number(observed);
       const passed =
-        c.expect !== undefined ? equals(observed, c.expect) : within(observed === null ? NaN : Number(observed), c.min, c.max);
+        c.expect !== undefined
+          ? typeof c.expect === 'number' && tol > 0
+            ? Number.isFinite(num) && Math.abs(num - c.expect) <= tol * Math.abs(c.expect)
+            : equals(observed, c.expect)
+          : within(num, widen(c.min, -tol), widen(c.max, tol));
       return {
         observed: observed instanceof Date ? observed.toISOString() : observed,
         expected,
@@ -347,27 +377,20 @@ async function runCheck(
         details: { sql: preview(sql, 200) },
       };
     }
+    case 'freshness':
+      return runFreshness(c, env);
+    case 'row_count_change':
+      return runRowCountChange(c, env);
+    case 'schema':
+      return runSchema(c, env);
+    case 'expression':
+      return runExpression(c, env);
   }
 }
 
-/**
- * A `where` condition as written, refused when it holds more than one
- * statement: the condition is pasted into the check's SELECT, so a `;`
- * outside quotes would start a statement of its own.
- */
-function oneCondition(where: string): string {
-  const parts = splitStatements(where);
-  if (parts.length !== 1) {
-    throw new TaskFailure(
-      `where must be one SQL condition, without ';' outside quotes; found ${parts.length} statements: ${preview(where, 120)}`,
-    );
-  }
-  return parts[0]!;
-}
-
-function within(n: number, min: number | undefined, max: number | undefined): boolean {
-  if (!Number.isFinite(n)) return false;
-  return (min === undefined || n >= min) && (max === undefined || n <= max);
+/** A bound moved outwards by a relative tolerance (min down, max up). */
+function widen(bound: number | undefined, tol: number): number | undefined {
+  return bound === undefined ? undefined : bound + tol * Math.abs(bound);
 }
 
 function equals(observed: unknown, expect: string | number | boolean | null): boolean {

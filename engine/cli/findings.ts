@@ -3,35 +3,12 @@
  * quality check results (recorded as outputs.checks) and its rejected load
  * lines. `sluice report` shows them in full; run-dag's summary counts them.
  */
+import { asChecks, type CheckResult } from '../quality.js';
 import type { StateStore, StoredRejection } from '../state/index.js';
 
-export interface CheckResult {
-  name: string;
-  type?: string;
-  severity: 'error' | 'warn';
-  passed: boolean;
-  observed: unknown;
-  expected: unknown;
-  message?: string;
-}
+export { asChecks, type CheckResult } from '../quality.js';
 
 export type Rejection = StoredRejection;
-
-/** Check results from a try's outputs.checks (tolerant of older or plugin output shapes). */
-export function asChecks(v: unknown): CheckResult[] {
-  if (!Array.isArray(v)) return [];
-  return v
-    .filter((c): c is Record<string, unknown> => Boolean(c) && typeof c === 'object')
-    .map((c) => ({
-      name: String(c.name ?? c.type ?? 'check'),
-      type: c.type === undefined ? undefined : String(c.type),
-      severity: c.severity === 'warn' ? 'warn' : 'error',
-      passed: c.passed === true || c.result === 'pass' || c.result === 'passed',
-      observed: c.observed,
-      expected: c.expected ?? c.expectation,
-      message: c.message === undefined ? undefined : String(c.message),
-    }));
-}
 
 /** A try's outputs (checks split off), its check results and its rejected lines. */
 export async function tryFindings(

@@ -9,9 +9,11 @@ import { readFileSync } from 'node:fs';
 import { isMap, isScalar } from 'yaml';
 import type { z } from 'zod';
 import { DagFileError, errorMessage, type DagProblem } from '../errors.js';
-import type { Dag, OperatorDef, SourcePos, TaskSpec, TriggerRule } from '../interfaces.js';
+import { ALERT_EVENTS } from '../interfaces.js';
+import type { AlertEvent, AlertHooks, AlertSpec, Dag, OperatorDef, SourcePos, TaskSpec, TriggerRule } from '../interfaces.js';
 import type { OperatorRegistry } from '../registry.js';
 import { downstreamOf, findCycles, topoOrder } from './graph.js';
+import { alertKnownKeys } from './alerts.js';
 import {
   DAG_KEYS,
   dagFileSchema,
@@ -151,7 +153,7 @@ function loadSource(src: string, file: string, registry: OperatorRegistry, reads
   const top = dagFileSchema.safeParse(raw, { error: defaultMessage });
   if (!top.success) {
     const knownKeys = (p: PathKey[]) =>
-      p.length === 0 ? DAG_KEYS : p.length === 1 && p[0] === 'default_args' ? DEFAULT_ARGS_KEYS : undefined;
+      p.length === 0 ? DAG_KEYS : p.length === 1 && p[0] === 'default_args' ? DEFAULT_ARGS_KEYS : alertKnownKeys(p);
     problems.addIssues(top.error.issues, [], raw, knownKeys);
   }
 
@@ -201,6 +203,12 @@ function loadSource(src: string, file: string, registry: OperatorRegistry, reads
       retryExponentialBackoff: pick('retry_exponential_backoff') ?? TASK_DEFAULTS.retryExponentialBackoff,
       maxRetryDelayMs: pick('max_retry_delay') ?? TASK_DEFAULTS.maxRetryDelayMs,
       executionTimeoutMs: pick('execution_timeout') ?? TASK_DEFAULTS.executionTimeoutMs,
+      alerts: alertHooks({
+        on_failure: pick('on_failure'),
+        on_retry: pick('on_retry'),
+        on_success: pick('on_success'),
+        on_dq_warning: pick('on_dq_warning'),
+      }),
       params: t.params,
       pos: t.pos,
     });
@@ -224,12 +232,20 @@ function loadSource(src: string, file: string, registry: OperatorRegistry, reads
     tasks: specs,
     downstream: downstreamOf(ids, upstream),
     order: topoOrder(ids, upstream),
+    alerts: alertHooks(d),
   };
   idPositions.set(dag, source.pos(['dag']));
   return dag;
 }
 
 type TaskKeys = z.output<typeof taskKeysSchema>;
+
+/** The alert lists that are set and not empty (an empty list switches off what default_args gives); undefined: none. */
+function alertHooks(keys: Partial<Record<AlertEvent, AlertSpec[] | undefined>>): AlertHooks | undefined {
+  const out: AlertHooks = {};
+  for (const e of ALERT_EVENTS) if (keys[e]?.length) out[e] = keys[e];
+  return Object.keys(out).length ? out : undefined;
+}
 
 interface LoadedTask {
   id: string;
@@ -280,7 +296,7 @@ function loadTasks(source: DagSource, rawTasks: unknown, registry: OperatorRegis
     upstreamOf.set(id, { ids: upIds, list: Array.isArray(up) });
 
     const keys = taskKeysSchema.safeParse(engine, { error: defaultMessage });
-    if (!keys.success) problems.addIssues(keys.error.issues, path, engine, () => undefined, registry);
+    if (!keys.success) problems.addIssues(keys.error.issues, path, engine, alertKnownKeys, registry);
 
     const opName = engine.operator;
     const op: OperatorDef | undefined = typeof opName === 'string' ? registry.get(opName) : undefined;

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { TRIGGER_RULES } from '../interfaces.js';
 import { duration } from '../operator.js';
 import type { OperatorRegistry } from '../registry.js';
+import { alertKeysShape } from './alerts.js';
 import { paramsSchema } from './params.js';
 import { didYouMean } from './suggest.js';
 import { canonicalTimeZone, DATE_FORMS, parseDagDate, scheduleProblem, SCHEDULE_PRESETS, timeZoneNames } from './time.js';
@@ -24,6 +25,7 @@ export const defaultArgsShape = {
   max_retry_delay: duration.nullable().optional().describe('upper bound of the retry delay (default none)'),
   execution_timeout: duration.nullable().optional().describe('fail a try that runs longer (default none)'),
   trigger_rule: z.enum(TRIGGER_RULES).optional().describe('when the task runs, given its upstream states (default all_success)'),
+  ...alertKeysShape('task'),
 };
 
 /** The engine-level keys of a task; every other key belongs to the operator. */
@@ -85,6 +87,7 @@ function dagShape(tasks: z.ZodType, date: z.ZodType) {
     params: paramsSchema.optional(),
     tags: z.array(z.string()).optional(),
     default_args: z.object(defaultArgsShape).strict().optional().describe('task settings every task inherits'),
+    ...alertKeysShape('dag'),
     tasks: tasks.describe('task id -> task'),
   };
 }

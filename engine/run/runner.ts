@@ -10,6 +10,7 @@
 import type { Dag, RunState, TaskState } from '../interfaces.js';
 import { FINISHED_STATES } from '../interfaces.js';
 import { TryAbort } from '../errors.js';
+import { RunAlerts } from '../alerts/index.js';
 import type { TaskInstance } from '../state/index.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Slots } from './slots.js';
@@ -89,6 +90,16 @@ export async function executeRun(
   if (!run) throw new Error(`no run ${runId}`);
   const conf = run.conf;
   const emit = (e: RunEvent) => deps.onEvent?.(e);
+  // Alerts declared in the DAG file (engine/alerts): sent beside the run, never changing its outcome.
+  const alerts = RunAlerts.wanted(dag)
+    ? new RunAlerts(dag, run, {
+        store,
+        logger: deps.logger,
+        sleep: (ms) => clock.sleep(ms),
+        now: () => clock.now(),
+        resolvePath: deps.resolvePath,
+      })
+    : null;
 
   await store.runs.start(runId, clock.now());
   emit({ type: 'run', runId, state: 'running', at: clock.now() });
@@ -177,6 +188,7 @@ export async function executeRun(
       setState(taskId, 'queued', ti.tryNumber);
       const next = await runTry({ dag, runId, spec, conf, deps, clock, abort: ac, setState, tryOf: ti });
       tis.set(taskId, next);
+      alerts?.afterTry(taskId, next);
       if (next.state === 'up_for_retry') {
         retrying.add(taskId);
         return;
@@ -270,5 +282,11 @@ export async function executeRun(
   if (final === 'queued') await store.runs.requeue(runId, note);
   else await store.runs.finish(runId, final, clock.now(), note);
   emit({ type: 'run', runId, state: final, at: clock.now(), note: note ?? undefined });
+  if (alerts) {
+    // The run's state is written first: an alert never holds it back. Waiting here (bounded by each
+    // alert's timeout and retries) keeps a process from exiting with a message half sent.
+    alerts.afterRun(final);
+    await alerts.settle();
+  }
   return final;
 }

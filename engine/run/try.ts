@@ -11,6 +11,7 @@ import type {
   Dag,
   Dialect,
   OperatorDef,
+  QualityHistory,
   RecordedConnections,
   RetryPolicy,
   TaskContext,
@@ -20,6 +21,7 @@ import type {
 import { TemplateError, TryAbort, errorMessage, notRetryableReason } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { OperatorRegistry } from '../registry.js';
+import { checkResultsOf, rowCountsOf } from '../quality.js';
 import type { ConnectionStore, StateStore, TaskInstance, TaskTry } from '../state/index.js';
 import { buildContext, isSqlFileRef, render, renderDeep, type TemplateContext } from '../template/index.js';
 import { type Clock, type LongTimer, setLongTimeout } from './clock.js';
@@ -196,7 +198,44 @@ async function taskContext(
     recordRejections: (table, list) => store.logs.recordRejections(tryRow.tryId, table, list),
     dialect: (name) => dialectOf(deps.connections, name),
     connectionStore: recordedConnections(store.connections, a.clock),
+    history: qualityHistory(store, dag.id, spec.id, run.logicalDate),
   };
+}
+
+/**
+ * What this task's checks observed in the DAG's successful runs before this
+ * run's logical date (newest first); results of checks that could not run
+ * (status error) observed nothing and are left out.
+ */
+export function qualityHistory(store: StateStore, dagId: string, taskId: string, before: Date): QualityHistory {
+  return {
+    async checkValues(check, n) {
+      const rows = await store.quality.checkHistory(dagId, { last: n, check, taskId, before, successfulRunsOnly: true });
+      return rows.filter((r) => r.status !== 'error').map((r) => ({ logicalDate: r.logicalDate, observed: r.observed }));
+    },
+  };
+}
+
+/**
+ * Stores a try's check results and load row counts as data quality history.
+ * History is a by-product of the try: failing to store it is logged as a
+ * warning and never changes how the try ended.
+ */
+async function storeQuality(a: TryArgs, tryRow: TaskTry, log: Logger, outputs: Record<string, unknown>): Promise<void> {
+  try {
+    const checks = checkResultsOf(outputs);
+    const rowCounts = rowCountsOf(outputs);
+    if (checks.length === 0 && rowCounts.length === 0) return;
+    const store = a.deps.store;
+    const run = await store.runs.get(a.runId);
+    if (!run) return;
+    await store.quality.record(tryRow, { dagId: a.dag.id, logicalDate: run.logicalDate, checks, rowCounts, now: a.clock.now() });
+  } catch (err) {
+    log.warn(
+      { err: redactText(errorMessage(err)) },
+      'could not store the data quality history of this try (the try is unaffected)',
+    );
+  }
 }
 
 /** The state's connection store as operators see it (TaskContext.connectionStore), on the run's clock. */
@@ -222,6 +261,7 @@ async function recordEnd(
   if (error === null) {
     log.info({ outputs: Object.keys(outputs).length ? outputs : undefined }, 'try succeeded');
     await store.tasks.endTry(tryRow, { state: 'success', taskState: 'success', now, outputs });
+    await storeQuality(a, tryRow, log, outputs);
     a.setState(spec.id, 'success', tryRow.tryNumber);
     return (await store.tasks.get(runId, spec.id))!;
   }
@@ -254,6 +294,7 @@ async function recordEnd(
     nextTryAt,
     outputs,
   });
+  await storeQuality(a, tryRow, log, outputs);
   a.setState(
     spec.id,
     retry ? 'up_for_retry' : 'failed',

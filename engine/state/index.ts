@@ -1,7 +1,8 @@
 /**
  * The state of every run, behind small interfaces: one per aggregate (runs,
  * task instances and their tries, logs and rejected load lines, recorded
- * connections, the scheduler's lock and paused DAGs, crash recovery).
+ * connections, the scheduler's lock and paused DAGs, crash recovery, data
+ * quality history).
  *
  * Records are what callers use: camelCase, times as Dates, conf and outputs
  * parsed. Every method is asynchronous and takes the time it records from
@@ -93,6 +94,50 @@ export interface SchedulerLockHolder {
   pid: number;
   startedAt: Date;
   heartbeatAt: Date;
+}
+
+/** pass; warn (a warn-severity check failed); fail (an error-severity check failed); error (the check could not run). */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'error';
+
+/** One data quality check's result, as a try reports it. */
+export interface NewCheckResult {
+  name: string;
+  /** row_count, not_null, unique, accepted_values, relationship, sql, freshness, row_count_change, schema, expression, ... */
+  type: string;
+  table: string | null;
+  severity: 'error' | 'warn';
+  status: CheckStatus;
+  observed: unknown;
+  expected: unknown;
+  /** A few offending rows, where the check has them. */
+  sample: Record<string, unknown>[] | null;
+  /** Why it could not run (status error), or a note (e.g. too little history yet). */
+  message: string | null;
+  durationMs: number | null;
+}
+
+/** A stored check result, with where and when it ran. */
+export interface CheckResultRecord extends NewCheckResult {
+  id: number;
+  tryId: number;
+  runId: string;
+  dagId: string;
+  taskId: string;
+  tryNumber: number;
+  logicalDate: Date;
+  recordedAt: Date;
+}
+
+/** A table's row count as a try loaded it (a per-table series across runs). */
+export interface TableCount {
+  tryId: number;
+  runId: string;
+  dagId: string;
+  taskId: string;
+  table: string;
+  rows: number;
+  logicalDate: Date;
+  recordedAt: Date;
 }
 
 /** A try found `running` whose process is gone, and the state its task instance moved to. */
@@ -289,6 +334,32 @@ export interface RecoveryStore {
   recover(now: Date, alive?: AliveCheck): Promise<Orphan[]>;
 }
 
+/** Data quality history: every check result and every load's row count, per try. */
+export interface QualityStore {
+  /** Stores what one try found (replacing what that try stored before). */
+  record(
+    t: TaskTry,
+    r: { dagId: string; logicalDate: Date; checks: NewCheckResult[]; rowCounts: { table: string; rows: number }[]; now: Date },
+  ): Promise<void>;
+  /** The check results of each task's latest try in a run that stored any, in the order they ran. */
+  forRun(runId: string): Promise<CheckResultRecord[]>;
+  /**
+   * Check results over the DAG's runs, newest logical date first: the latest
+   * try's results per run, of the `last` runs (by logical date) that have
+   * any, before `before` when given, of runs that succeeded when asked.
+   */
+  checkHistory(
+    dagId: string,
+    o: { last: number; check?: string; taskId?: string; before?: Date; successfulRunsOnly?: boolean },
+  ): Promise<CheckResultRecord[]>;
+  /** A table's row counts as the DAG's runs loaded it, newest logical date first (same selection as checkHistory). */
+  tableCounts(
+    dagId: string,
+    table: string,
+    o: { last: number; before?: Date; successfulRunsOnly?: boolean },
+  ): Promise<TableCount[]>;
+}
+
 /** One state backend: every aggregate over one database. */
 export interface StateStore {
   /** Where the state lives, for messages (a file, or a server URL without secrets). */
@@ -301,6 +372,7 @@ export interface StateStore {
   readonly connections: ConnectionStore;
   readonly scheduler: SchedulerStore;
   readonly recovery: RecoveryStore;
+  readonly quality: QualityStore;
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
 }

@@ -17,6 +17,7 @@ import { SqliteConnectionStore } from './connections.js';
 import { SqliteLogStore } from './logs.js';
 import { migrations as builtinMigrations, type Migration } from './migrations.js';
 import { checkStateFile, createAtomically, openReadOnly, quickCheck, stateDbError } from './open.js';
+import { SqliteQualityStore } from './quality.js';
 import { hasOrphans, recover } from './recovery.js';
 import { Statements } from './rows.js';
 import { SqliteRunStore } from './runs.js';
@@ -81,6 +82,7 @@ export class SqliteStateStore implements StateStore {
   readonly connections: SqliteConnectionStore;
   readonly scheduler: SqliteSchedulerStore;
   readonly recovery: RecoveryStore;
+  readonly quality: SqliteQualityStore;
   private readonly db: Database.Database;
   private cleanup: () => void = () => undefined;
 
@@ -107,6 +109,7 @@ export class SqliteStateStore implements StateStore {
     this.logs = new SqliteLogStore(q);
     this.connections = new SqliteConnectionStore(q);
     this.scheduler = new SqliteSchedulerStore(q);
+    this.quality = new SqliteQualityStore(q);
     this.recovery = {
       hasOrphans: async (alive?: AliveCheck) => hasOrphans(q, alive),
       recover: async (now: Date, alive?: AliveCheck) =>

@@ -126,4 +126,52 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'data quality history: check results and per-table row counts',
+    // dag_id and logical_date are copied from the run so that "the last N runs
+    // of a DAG" reads one index range (1,000 runs x 20 checks stay a few ms);
+    // try_id cascades, so deleting a run deletes its history.
+    sql: `
+      CREATE TABLE check_results (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        try_id       INTEGER NOT NULL REFERENCES task_tries (try_id) ON DELETE CASCADE,
+        run_id       TEXT NOT NULL,
+        dag_id       TEXT NOT NULL,
+        task_id      TEXT NOT NULL,
+        logical_date TEXT NOT NULL,
+        seq          INTEGER NOT NULL,
+        name         TEXT NOT NULL,
+        type         TEXT NOT NULL,
+        table_name   TEXT,
+        severity     TEXT NOT NULL CHECK (severity IN ('error', 'warn')),
+        status       TEXT NOT NULL CHECK (status IN ('pass', 'warn', 'fail', 'error')),
+        observed     TEXT NOT NULL,
+        expected     TEXT NOT NULL,
+        sample       TEXT,
+        message      TEXT,
+        duration_ms  REAL,
+        recorded_at  TEXT NOT NULL
+      );
+      CREATE INDEX check_results_try ON check_results (try_id, seq);
+      CREATE INDEX check_results_run_task ON check_results (run_id, task_id, try_id);
+      CREATE INDEX check_results_dag_date ON check_results (dag_id, logical_date);
+      CREATE INDEX check_results_dag_check ON check_results (dag_id, name, logical_date);
+
+      CREATE TABLE table_counts (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        try_id       INTEGER NOT NULL REFERENCES task_tries (try_id) ON DELETE CASCADE,
+        run_id       TEXT NOT NULL,
+        dag_id       TEXT NOT NULL,
+        task_id      TEXT NOT NULL,
+        logical_date TEXT NOT NULL,
+        table_name   TEXT NOT NULL,
+        rows         INTEGER NOT NULL,
+        recorded_at  TEXT NOT NULL
+      );
+      CREATE INDEX table_counts_try ON table_counts (try_id);
+      CREATE INDEX table_counts_run_task ON table_counts (run_id, task_id, try_id);
+      CREATE INDEX table_counts_dag_table ON table_counts (dag_id, table_name, logical_date);
+    `,
+  },
 ];

@@ -8,7 +8,16 @@
  * each expectation on a time is exact.
  */
 import { expect } from 'chai';
-import { HOST, isExecuting, makeRunId, type DagRun, type NewRun, type StateStore } from '../../../engine/state/index.js';
+import {
+  HOST,
+  isExecuting,
+  makeRunId,
+  type CheckResultRecord,
+  type DagRun,
+  type NewCheckResult,
+  type NewRun,
+  type StateStore,
+} from '../../../engine/state/index.js';
 
 const DAY = new Date('2018-11-21T00:00:00Z');
 const NEXT = new Date('2018-11-22T00:00:00Z');
@@ -376,6 +385,176 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         expect(await store.scheduler.acquireLock(at(20_000))).to.equal(null);
         await store.scheduler.releaseLock();
         expect(await store.scheduler.holder()).to.equal(undefined);
+      });
+    });
+
+    describe('quality', () => {
+      const check = (o: Partial<NewCheckResult> = {}): NewCheckResult => ({
+        name: 'rows',
+        type: 'row_count',
+        table: 'songplays',
+        severity: 'error',
+        status: 'pass',
+        observed: 10,
+        expected: '>= 1',
+        sample: null,
+        message: null,
+        durationMs: 3.5,
+        ...o,
+      });
+      const day = (d: number) => new Date(Date.UTC(2018, 10, d));
+
+      /** A run of `songplays` for 2018-11-<d>, ended in `state`, whose task `q` stored `checks` and task `l` loaded `rows`. */
+      async function runWith(d: number, state: 'success' | 'failed', checks: NewCheckResult[], rows?: number) {
+        const run = (await store.runs.create(
+          newRun({
+            logicalDate: day(d),
+            dataIntervalStart: day(d),
+            dataIntervalEnd: day(d + 1),
+            tasks: [
+              { taskId: 'q', operator: 'DataQuality', maxTries: 2 },
+              { taskId: 'l', operator: 'LoadFact', maxTries: 1 },
+            ],
+            claim: true,
+          }),
+        ))!;
+        const t = await store.tasks.startTry(run.runId, 'q', at(d));
+        await store.quality.record(t, { dagId: 'songplays', logicalDate: day(d), checks, rowCounts: [], now: at(d) });
+        if (rows !== undefined) {
+          const l = await store.tasks.startTry(run.runId, 'l', at(d));
+          await store.quality.record(l, {
+            dagId: 'songplays',
+            logicalDate: day(d),
+            checks: [],
+            rowCounts: [{ table: 'songplays', rows }],
+            now: at(d),
+          });
+        }
+        await store.runs.finish(run.runId, state, at(d + 1));
+        return { run, t };
+      }
+
+      it("stores a try's check results as records, JSON values and samples read back as given", async () => {
+        const big = '92233720368547758070'; // beyond 2^63: pg returns such numerics as strings
+        const checks = [
+          check({ observed: big, expected: { min: 1, max: null }, durationMs: 12.25 }),
+          check({
+            name: 'keys',
+            type: 'expression',
+            status: 'warn',
+            severity: 'warn',
+            observed: 2,
+            expected: 0,
+            sample: [{ id: 1, level: 'gold', at: '2018-11-21T10:00:00.000Z', nested: { a: [1, null, 'x'] } }],
+            message: 'level IN (...)',
+          }),
+          check({
+            name: 'broken',
+            status: 'error',
+            observed: null,
+            expected: null,
+            table: null,
+            message: 'no such table',
+            durationMs: null,
+          }),
+        ];
+        const { run, t } = await runWith(21, 'success', checks);
+        const stored = await store.quality.forRun(run.runId);
+        expect(stored.map(({ id: _id, ...r }) => r)).to.deep.equal(
+          checks.map((c) => ({
+            ...c,
+            tryId: t.tryId,
+            runId: run.runId,
+            dagId: 'songplays',
+            taskId: 'q',
+            tryNumber: 1,
+            logicalDate: day(21),
+            recordedAt: at(21),
+          })),
+        );
+        expect(await store.quality.forRun('nope')).to.deep.equal([]);
+      });
+
+      it("recording a try again replaces what it stored; a retry's results replace the failed try's", async () => {
+        const { run, t } = await runWith(21, 'success', [check({ status: 'fail', observed: 0 })]);
+        await store.quality.record(t, {
+          dagId: 'songplays',
+          logicalDate: day(21),
+          checks: [check({ observed: 1 })],
+          rowCounts: [],
+          now: at(30),
+        });
+        expect((await store.quality.forRun(run.runId)).map((c) => c.observed)).to.deep.equal([1]);
+        const t2 = await store.tasks.startTry(run.runId, 'q', at(40));
+        await store.quality.record(t2, {
+          dagId: 'songplays',
+          logicalDate: day(21),
+          checks: [check({ observed: 7 }), check({ name: 'other' })],
+          rowCounts: [],
+          now: at(41),
+        });
+        const after = await store.quality.forRun(run.runId);
+        expect(after.map((c) => [c.name, c.tryNumber, c.observed])).to.deep.equal([
+          ['rows', 2, 7],
+          ['other', 2, 10],
+        ]);
+      });
+
+      it('check history: the last N runs newest first, before a date, of successful runs when asked', async () => {
+        await runWith(18, 'success', [check({ observed: 18 }), check({ name: 'other', observed: -18 })]);
+        await runWith(19, 'failed', [check({ observed: 19, status: 'fail' })]);
+        await runWith(20, 'success', [check({ observed: 20 })]);
+        await runWith(21, 'success', [check({ observed: 21 })]);
+        const values = (rs: CheckResultRecord[]) => rs.map((r) => [r.logicalDate.getUTCDate(), r.name, r.observed]);
+        expect(values(await store.quality.checkHistory('songplays', { last: 10 }))).to.deep.equal([
+          [21, 'rows', 21],
+          [20, 'rows', 20],
+          [19, 'rows', 19],
+          [18, 'rows', 18],
+          [18, 'other', -18],
+        ]);
+        expect(values(await store.quality.checkHistory('songplays', { last: 2, check: 'rows', before: day(21) }))).to.deep.equal([
+          [20, 'rows', 20],
+          [19, 'rows', 19],
+        ]);
+        expect(
+          values(
+            await store.quality.checkHistory('songplays', { last: 2, check: 'rows', before: day(21), successfulRunsOnly: true }),
+          ),
+        ).to.deep.equal([
+          [20, 'rows', 20],
+          [18, 'rows', 18],
+        ]);
+        expect(values(await store.quality.checkHistory('songplays', { last: 5, check: 'other' }))).to.deep.equal([
+          [18, 'other', -18],
+        ]);
+        expect(await store.quality.checkHistory('songplays', { last: 5, taskId: 'l' })).to.deep.equal([]);
+        expect(await store.quality.checkHistory('other_dag', { last: 5 })).to.deep.equal([]);
+        expect(await store.quality.checkHistory('songplays', { last: 0 })).to.deep.equal([]);
+      });
+
+      it('row counts per table as a series over runs, newest first', async () => {
+        await runWith(19, 'success', [], 100);
+        await runWith(20, 'failed', [], 5);
+        await runWith(21, 'success', [], 120);
+        const counts = await store.quality.tableCounts('songplays', 'songplays', { last: 10 });
+        expect(counts.map((c) => [c.logicalDate, c.rows, c.taskId, c.table])).to.deep.equal([
+          [day(21), 120, 'l', 'songplays'],
+          [day(20), 5, 'l', 'songplays'],
+          [day(19), 100, 'l', 'songplays'],
+        ]);
+        expect(counts[0]).to.deep.include({
+          dagId: 'songplays',
+          recordedAt: at(21),
+          runId: makeRunId('songplays', 'manual', day(21)),
+        });
+        const ok = await store.quality.tableCounts('songplays', 'songplays', {
+          last: 1,
+          before: day(21),
+          successfulRunsOnly: true,
+        });
+        expect(ok.map((c) => c.rows)).to.deep.equal([100]);
+        expect(await store.quality.tableCounts('songplays', 'users', { last: 10 })).to.deep.equal([]);
       });
     });
 

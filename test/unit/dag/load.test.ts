@@ -539,7 +539,7 @@ describe('dag loader', () => {
       expect(error!.exitCode).to.equal(2);
       expect(error!.problems.map(at)).to.deep.equal(['2:1', '3:11', '5:18', '6:41', '6:58', '7:36']);
       expect(error!.message.split('\n')[0]).to.equal(
-        "dags/x.yaml:2:1: shedule: unknown key 'shedule'; did you mean 'schedule'? Allowed keys: dag, description, schedule, timezone, start_date, end_date, catchup, max_active_runs, max_active_tasks, params, tags, default_args, tasks",
+        "dags/x.yaml:2:1: shedule: unknown key 'shedule'; did you mean 'schedule'? Allowed keys: dag, description, schedule, timezone, start_date, end_date, catchup, max_active_runs, max_active_tasks, params, tags, default_args, on_failure, on_retry, on_success, on_dq_warning, tasks",
       );
     });
   });
