@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { duration } from './operator.js';
 import { PACKAGE_ROOT } from './package-root.js';
+import { redactUrl } from './connections/url.js';
 
 /** The folder holding package.json; it lives in package-root.ts so that `sluice --version` loads no parser. */
 export { PACKAGE_ROOT };
@@ -44,6 +45,11 @@ const ConfigSchema = z
       .object({ grace_period: duration.default(30_000) })
       .strict()
       .default({ grace_period: 30_000 }),
+    /** Where runs are recorded: absent, the SQLite file <home>/state.db; or a PostgreSQL server. */
+    state: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL (omit it for the embedded SQLite state in <home>/state.db)')
+      .optional(),
   })
   .strict();
 
@@ -64,6 +70,8 @@ export interface Config {
   envConnections: Record<string, string>;
   scheduler: { gracePeriodMs: number };
   stateDbPath: string;
+  /** A PostgreSQL state (config `state:`, SLUICE_STATE), or null for the SQLite file at stateDbPath. */
+  stateUrl: string | null;
 }
 
 export interface LoadConfigOptions {
@@ -112,5 +120,19 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     envConnections,
     scheduler: { gracePeriodMs: c.scheduler.grace_period },
     stateDbPath: path.join(home, 'state.db'),
+    stateUrl: stateUrl(env.SLUICE_STATE, c.state),
   };
+}
+
+/** SLUICE_STATE wins over the config file; it must be a postgres:// URL (unset it for SQLite). */
+function stateUrl(fromEnv: string | undefined, fromFile: string | undefined): string | null {
+  if (fromEnv) {
+    if (!/^postgres(ql)?:\/\//.test(fromEnv)) {
+      throw new ConfigError(
+        `SLUICE_STATE must be a postgres:// URL (unset it for the embedded SQLite state), got ${redactUrl(fromEnv)}`,
+      );
+    }
+    return fromEnv;
+  }
+  return fromFile ?? null;
 }

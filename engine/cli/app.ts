@@ -12,6 +12,7 @@ import { UsageError } from '../errors.js';
 import { createConsoleLogger, createSinkLogger, TaskLogSink } from '../log.js';
 import type { Orphan, StateStore } from '../state/index.js';
 import { SqliteStateStore } from '../state/sqlite/index.js';
+import { PostgresStateStore } from '../state/postgres/index.js';
 import { isSqliteError, stateDbError } from '../state/sqlite/open.js';
 import { Runs } from '../run/runs.js';
 import { type OperatorRegistry, loadPlugins } from '../registry.js';
@@ -69,7 +70,9 @@ export async function openApp(
   const codeId = buildId();
   if (codeId && config.plugins.length === 0)
     useDagCache(registry, new DagCache(path.join(config.home, 'cache', 'dags'), codeId, registry, findProjectFile));
-  const store = new SqliteStateStore(config.stateDbPath, { readonly: mode.readonly });
+  const store: StateStore = config.stateUrl
+    ? await PostgresStateStore.open(config.stateUrl, { readonly: mode.readonly })
+    : new SqliteStateStore(config.stateDbPath, { readonly: mode.readonly });
   const log = createConsoleLogger(opts.verbose ? 'debug' : config.logLevel === 'info' ? 'warn' : config.logLevel);
   const runs = new Runs(store);
   // A reading verb still reports (and, where the home is writable, marks) tries a dead process left running.

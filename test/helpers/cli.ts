@@ -40,6 +40,7 @@ export class Project {
     for (const k of Object.keys(env)) if (k.startsWith('SLUICE_CONN_') && !(k in this.env) && !(k in extra)) delete env[k];
     delete env.SLUICE_HOME;
     delete env.SLUICE_CONFIG;
+    if (!('SLUICE_STATE' in this.env) && !('SLUICE_STATE' in extra)) delete env.SLUICE_STATE;
     return env;
   }
 

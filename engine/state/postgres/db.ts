@@ -1,0 +1,27 @@
+/** The pool behind the PostgreSQL state store, and transactions over it. */
+import type pg from 'pg';
+import type { Q } from './rows.js';
+
+export class Db {
+  constructor(readonly pool: pg.Pool) {}
+
+  /** One statement on any pooled connection. */
+  readonly q: Q = async <R>(text: string, values?: unknown[]) => (await this.pool.query(text, values)).rows as R[];
+
+  /** fn's statements in one transaction on one connection; rolled back when fn throws. */
+  async tx<T>(fn: (q: Q) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(async <R>(text: string, values?: unknown[]) => (await client.query(text, values)).rows as R[]);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: Error) => (broken = e)); // a broken connection is not reused
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/** Task instances and their tries in PostgreSQL (tables task_instances, task_tries, task_outputs). */
+import type { TaskState } from '../../interfaces.js';
+import { HOST, type TaskInstance, type TaskStore, type TaskTry, type TryEnd } from '../index.js';
+import type { Db } from './db.js';
+import { json, toTaskInstance, toTry, type Q, type TaskInstanceRow, type TryRow } from './rows.js';
+
+export async function getTaskInstance(q: Q, runId: string, taskId: string): Promise<TaskInstance | undefined> {
+  const [r] = await q<TaskInstanceRow>('SELECT * FROM task_instances WHERE run_id = $1 AND task_id = $2', [runId, taskId]);
+  return r && toTaskInstance(r);
+}
+
+/** Records the end of a try and the task instance's next state (inside the caller's transaction). */
+export async function endTry(q: Q, t: TaskTry, end: TryEnd): Promise<void> {
+  await q(`UPDATE task_tries SET state = $1, ended_at = $2, duration_ms = $3, error = $4, stack = $5 WHERE try_id = $6`, [
+    end.state,
+    end.now,
+    Math.max(0, end.now.getTime() - t.startedAt.getTime()),
+    end.error ?? null,
+    end.stack ?? null,
+    t.tryId,
+  ]);
+  await q(
+    `UPDATE task_instances SET state = $1, next_try_at = $2, ended_at = CASE WHEN $1 = 'up_for_retry' THEN NULL ELSE $3::timestamptz END
+     WHERE run_id = $4 AND task_id = $5`,
+    [end.taskState, end.nextTryAt ?? null, end.now, t.runId, t.taskId],
+  );
+  if (end.outputs && Object.keys(end.outputs).length > 0) {
+    await q(
+      `INSERT INTO task_outputs (try_id, outputs) VALUES ($1, $2) ON CONFLICT (try_id) DO UPDATE SET outputs = excluded.outputs`,
+      [t.tryId, json(end.outputs)],
+    );
+  }
+}
+
+export class PostgresTaskStore implements TaskStore {
+  constructor(private readonly db: Db) {}
+
+  async list(runId: string): Promise<TaskInstance[]> {
+    const rows = await this.db.q<TaskInstanceRow>('SELECT * FROM task_instances WHERE run_id = $1 ORDER BY seq', [runId]);
+    return rows.map(toTaskInstance);
+  }
+
+  get(runId: string, taskId: string): Promise<TaskInstance | undefined> {
+    return getTaskInstance(this.db.q, runId, taskId);
+  }
+
+  async setState(runId: string, taskId: string, state: TaskState | null, now: Date): Promise<void> {
+    const finished = state === 'skipped' || state === 'upstream_failed';
+    await this.db.q(
+      `UPDATE task_instances SET state = $1, ended_at = CASE WHEN $2 THEN $3::timestamptz ELSE ended_at END
+       WHERE run_id = $4 AND task_id = $5`,
+      [state, finished, now, runId, taskId],
+    );
+  }
+
+  startTry(runId: string, taskId: string, now: Date): Promise<TaskTry> {
+    return this.db.tx(async (q) => {
+      const [ti] = await q<{ try_number: number }>(
+        `UPDATE task_instances SET state = 'running', try_number = try_number + 1, next_try_at = NULL,
+           started_at = coalesce(started_at, $1), ended_at = NULL
+         WHERE run_id = $2 AND task_id = $3 RETURNING try_number`,
+        [now, runId, taskId],
+      );
+      const [row] = await q<TryRow>(
+        `INSERT INTO task_tries (run_id, task_id, try_number, state, started_at, host, pid)
+         VALUES ($1, $2, $3, 'running', $4, $5, $6) RETURNING *`,
+        [runId, taskId, ti!.try_number, now, HOST, process.pid],
+      );
+      return toTry(row!);
+    });
+  }
+
+  endTry(t: TaskTry, end: TryEnd): Promise<void> {
+    return this.db.tx((q) => endTry(q, t, end));
+  }
+
+  async tries(runId: string, taskId?: string): Promise<TaskTry[]> {
+    const rows = await this.db.q<TryRow>(
+      `SELECT * FROM task_tries WHERE run_id = $1 AND ($2::text IS NULL OR task_id = $2) ORDER BY try_id`,
+      [runId, taskId ?? null],
+    );
+    return rows.map(toTry);
+  }
+
+  async getTry(runId: string, taskId: string, tryNumber: number): Promise<TaskTry | undefined> {
+    const [r] = await this.db.q<TryRow>('SELECT * FROM task_tries WHERE run_id = $1 AND task_id = $2 AND try_number = $3', [
+      runId,
+      taskId,
+      tryNumber,
+    ]);
+    return r && toTry(r);
+  }
+
+  async outputs(tryId: number): Promise<Record<string, unknown> | null> {
+    const [r] = await this.db.q<{ outputs: Record<string, unknown> }>('SELECT outputs FROM task_outputs WHERE try_id = $1', [
+      tryId,
+    ]);
+    return r ? r.outputs : null;
+  }
+
+  async latestOutputs(runId: string): Promise<Map<string, { tryNumber: number; outputs: Record<string, unknown> }>> {
+    const rows = await this.db.q<{ task_id: string; try_number: number; outputs: Record<string, unknown> }>(
+      `SELECT t.task_id, t.try_number, o.outputs FROM task_tries t JOIN task_outputs o ON o.try_id = t.try_id
+       WHERE t.run_id = $1 ORDER BY t.try_id`,
+      [runId],
+    );
+    const out = new Map<string, { tryNumber: number; outputs: Record<string, unknown> }>();
+    for (const r of rows) out.set(r.task_id, { tryNumber: r.try_number, outputs: r.outputs });
+    return out;
+  }
+}
