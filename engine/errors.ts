@@ -86,6 +86,21 @@ export class TaskFailure extends SluiceError {
 }
 
 /**
+ * A try that ends the task as `skipped`, not failed (Airflow's
+ * AirflowSkipException): a Shell command exiting with its `exit_code_skip`, a
+ * sensor with `soft_fail` timing out. The try runner records the try and the
+ * task as skipped, and downstream tasks follow their trigger rules (all_success
+ * skips them too). Not retryable: where it is not understood as a skip it fails
+ * the task at once instead of retrying.
+ */
+export class TaskSkipped extends SluiceError {
+  override name = 'TaskSkipped';
+  constructor(message: string) {
+    super(message, { retryable: false, notRetriedBecause: 'the task asked to be skipped' });
+  }
+}
+
+/**
  * A load that could not be done: names the object and line. Retryable by
  * default (an object not there yet may arrive: Airflow users retry for late
  * data); bad lines themselves are not (JsonLoadError: a retry reads the

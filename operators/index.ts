@@ -12,6 +12,13 @@ import { LoadDimension } from './load-dimension.js';
 import { DataQuality } from './data-quality.js';
 import { CreateCluster } from './create-cluster.js';
 import { DeleteCluster } from './delete-cluster.js';
+import { Shell } from './shell.js';
+import { FunctionOperator } from './function.js';
+import { Http } from './http/http.js';
+import { HttpSensor } from './http/http-sensor.js';
+import { LakeKeySensor } from './sensors/lake-key.js';
+import { SqlSensor } from './sensors/sql-sensor.js';
+import { TimeDeltaSensor, TimeSensor } from './sensors/time-sensors.js';
 
 export const builtinOperators: OperatorDef[] = [
   Empty,
@@ -22,6 +29,14 @@ export const builtinOperators: OperatorDef[] = [
   DataQuality,
   CreateCluster,
   DeleteCluster,
+  Shell,
+  FunctionOperator,
+  Http,
+  HttpSensor,
+  LakeKeySensor,
+  SqlSensor,
+  TimeDeltaSensor,
+  TimeSensor,
 ];
 
 /** A registry holding the built-in operators. */

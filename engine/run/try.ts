@@ -18,7 +18,7 @@ import type {
   TaskSpec,
   TaskState,
 } from '../interfaces.js';
-import { TemplateError, TryAbort, errorMessage, notRetryableReason } from '../errors.js';
+import { TaskSkipped, TemplateError, TryAbort, errorMessage, notRetryableReason } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { OperatorRegistry } from '../registry.js';
 import { checkResultsOf, rowCountsOf } from '../quality.js';
@@ -263,6 +263,16 @@ async function recordEnd(
     await store.tasks.endTry(tryRow, { state: 'success', taskState: 'success', now, outputs });
     await storeQuality(a, tryRow, log, outputs);
     a.setState(spec.id, 'success', tryRow.tryNumber);
+    return (await store.tasks.get(runId, spec.id))!;
+  }
+
+  if (error instanceof TaskSkipped) {
+    // Airflow's AirflowSkipException: the task ends skipped (exit_code_skip, a soft_fail sensor timeout);
+    // downstream tasks follow their trigger rules (all_success ones are skipped too).
+    const reason = redactText(error.message);
+    log.info({ reason }, 'try skipped');
+    await store.tasks.endTry(tryRow, { state: 'skipped', taskState: 'skipped', now, error: reason, outputs });
+    a.setState(spec.id, 'skipped', tryRow.tryNumber, reason);
     return (await store.tasks.get(runId, spec.id))!;
   }
 

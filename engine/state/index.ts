@@ -207,8 +207,8 @@ export type TriggerOutcome =
   | { outcome: 'no-slot'; active: DagRun[] };
 
 export interface TryEnd {
-  state: 'success' | 'failed';
-  taskState: 'success' | 'failed' | 'up_for_retry';
+  state: 'success' | 'failed' | 'skipped';
+  taskState: 'success' | 'failed' | 'up_for_retry' | 'skipped';
   now: Date;
   error?: string | null;
   stack?: string | null;

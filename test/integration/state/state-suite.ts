@@ -288,6 +288,18 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         expect(await store.tasks.tries(run.runId, 'b')).to.deep.equal([]);
       });
 
+      it('a try may end the task skipped (a skip asked by the operator): ended, with its reason', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        const t = await store.tasks.startTry(run.runId, 'a', at(0));
+        await store.tasks.endTry(t, { state: 'skipped', taskState: 'skipped', now: at(5), error: 'exit code 99' });
+        expect(await store.tasks.getTry(run.runId, 'a', 1)).to.deep.include({
+          state: 'skipped',
+          error: 'exit code 99',
+          durationMs: 5,
+        });
+        expect(await store.tasks.get(run.runId, 'a')).to.deep.include({ state: 'skipped', endedAt: at(5) });
+      });
+
       it('task states without a try: skipped and upstream_failed end the task; others do not', async () => {
         const run = (await store.runs.create(newRun()))!;
         await store.tasks.setState(run.runId, 'a', 'scheduled', at(1));
