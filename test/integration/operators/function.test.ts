@@ -71,7 +71,8 @@ describe('Function', function () {
     );
     const missing = await runDag(env, oneTask('Function', `module: tasks/nope.ts`, { retries: 2 }), DAY);
     expect(missing.taskState('task')).to.equal('failed');
-    expect(missing.tries('task')[0]!.error).to.match(/module tasks\/nope\.ts not found \(looked at .*tasks\/nope\.ts\)/);
+    // (the absolute path after "looked at" depends on where the tree is, and may meet a secret another test registered)
+    expect(missing.tries('task')[0]!.error).to.include('module tasks/nope.ts not found (looked at ');
   });
 
   it('runs .mjs modules, and reads a module again when it changed', async () => {
