@@ -25,6 +25,7 @@ import * as sql from './commands/sql.js';
 import * as sampleData from './commands/sample-data.js';
 import * as scheduler from './commands/scheduler.js';
 import * as connections from './commands/connections.js';
+import * as webserver from './commands/webserver.js';
 
 /**
  * Wraps a verb: opens the app, runs, closes, maps errors to messages and exit
@@ -65,7 +66,8 @@ export function buildProgram(): Command {
 
   const ctx: CliContext = { withApp };
   // in the order --help lists them
-  for (const verbs of [runDag, dags, runs, tasks, report, sql, sampleData, scheduler, connections]) verbs.register(program, ctx);
+  for (const verbs of [runDag, dags, runs, tasks, report, sql, sampleData, scheduler, connections, webserver])
+    verbs.register(program, ctx);
   return program;
 }
 

@@ -1,0 +1,131 @@
+/**
+ * What the pages and the API may change, each through the run lifecycle
+ * API (engine/run/runs.ts) or the scheduler store's pause flag, never by
+ * writing runs or task instances directly. A run this server triggers, reruns or
+ * clears is claimed here and executed in this process (as run-dag would);
+ * a scheduler sharing the state DB may claim a cleared run first, and then
+ * it runs there.
+ */
+import type { Dag } from '../interfaces.js';
+import { SluiceError } from '../errors.js';
+import { dataIntervalFor, lastCompleteInterval } from '../dag/interval.js';
+import { parseDagDate, DATE_FORMS } from '../dag/time.js';
+import type { DagRun } from '../state/index.js';
+import { findDag, type WebContext } from './context.js';
+import { clearPreview, getRun } from './data.js';
+import { WebError } from './http.js';
+
+/** A request the run lifecycle refused (a run being executed, a date taken, a bad conf): 409 or 400 with its message. */
+function refused(err: unknown): never {
+  if (err instanceof SluiceError) {
+    const conflict = /being executed|already has a run|active run/.test(err.message);
+    throw new WebError(conflict ? 409 : 400, err.message);
+  }
+  throw err;
+}
+
+export function parseConfText(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new WebError(400, `conf must be a JSON object, e.g. {"limit": 10}: ${(err as Error).message}`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new WebError(400, 'conf must be a JSON object, e.g. {"limit": 10}');
+  return v as Record<string, unknown>;
+}
+
+/** The data interval starting at `date` (absent: the last complete one, as run-dag). */
+function intervalFor(dag: Dag, date: string | undefined): { start: Date; end: Date } {
+  if (date !== undefined) {
+    let d: Date;
+    try {
+      d = parseDagDate(date, dag.timezone);
+    } catch {
+      throw new WebError(400, `date '${date}' is not a date: use ${DATE_FORMS}`);
+    }
+    return dataIntervalFor(dag, d);
+  }
+  const now = new Date();
+  if (dag.schedule === null || dag.schedule === '@once') return dataIntervalFor(dag, now);
+  const last = lastCompleteInterval(dag, now);
+  if (!last) throw new WebError(400, `DAG ${dag.id} has no complete data interval yet: give a date`);
+  return last;
+}
+
+/** Triggers a manual run of the DAG for the date, with the conf, and starts executing it here. */
+export async function trigger(
+  ctx: WebContext,
+  dagId: string,
+  o: { date?: string; conf?: Record<string, unknown> },
+): Promise<DagRun> {
+  const dag = findDag(ctx, dagId);
+  const interval = intervalFor(dag, o.date);
+  let run: DagRun | null;
+  try {
+    run = await ctx.runs.trigger(dag, interval, { conf: o.conf }, dag.maxActiveRuns);
+  } catch (err) {
+    refused(err);
+  }
+  if (!run) {
+    throw new WebError(
+      409,
+      `DAG ${dag.id} already has ${dag.maxActiveRuns} active run(s) (max_active_runs): try again when one ends`,
+    );
+  }
+  ctx.execute(dag, run.runId);
+  return run;
+}
+
+/** Runs the run again, all its tasks or only the failed and unfinished ones. */
+export async function rerun(ctx: WebContext, runId: string, failedOnly: boolean): Promise<{ run: DagRun; cleared: string[] }> {
+  const run = await getRun(ctx, runId);
+  const dag = findDag(ctx, run.dagId);
+  try {
+    const r = await ctx.runs.rerun(dag, runId, { failedOnly, claim: true });
+    ctx.execute(dag, runId);
+    return r;
+  } catch (err) {
+    refused(err);
+  }
+}
+
+/** Clears tasks (with their downstream, or the failed ones only) and executes the run again if no scheduler took it first. */
+export async function clear(
+  ctx: WebContext,
+  runId: string,
+  o: { tasks: string[]; downstream: boolean; failedOnly: boolean },
+): Promise<{ run: DagRun; cleared: string[]; executing_here: boolean }> {
+  const { dag } = await clearPreview(ctx, runId, o); // 404/400 with a clear message before the lifecycle is asked
+  if (o.downstream && !o.tasks.length) throw new WebError(400, 'downstream goes with chosen tasks: tick the tasks to clear');
+  let r: { run: DagRun; cleared: string[] };
+  try {
+    r = await ctx.runs.clearTasks(dag, runId, {
+      tasks: o.tasks.length ? o.tasks : undefined,
+      downstream: o.downstream,
+      failedOnly: o.failedOnly,
+    });
+  } catch (err) {
+    refused(err);
+  }
+  const mine = r.cleared.length > 0 && (await ctx.runs.claim(runId));
+  if (mine) ctx.execute(dag, runId);
+  return { ...r, executing_here: mine };
+}
+
+export async function mark(ctx: WebContext, runId: string, state: string | undefined): Promise<DagRun> {
+  await getRun(ctx, runId);
+  if (state !== 'success' && state !== 'failed')
+    throw new WebError(400, `a run can be marked success or failed, not '${state ?? ''}'`);
+  try {
+    return await ctx.runs.markRun(runId, state);
+  } catch (err) {
+    refused(err);
+  }
+}
+
+export async function setPaused(ctx: WebContext, dagId: string, paused: boolean): Promise<void> {
+  findDag(ctx, dagId);
+  await ctx.store.scheduler.setPaused(dagId, paused, ctx.runs.clock.now());
+}

@@ -1,0 +1,290 @@
+/**
+ * What each view shows, read through the state interfaces: the same
+ * objects feed the HTML pages and the JSON API (/api/...), so the two never
+ * disagree. Every value that may hold a secret (confs, outputs, errors, log
+ * lines) goes through the redaction the CLI uses.
+ */
+import path from 'node:path';
+import type { Dag, TaskState } from '../interfaces.js';
+import { formatProblem } from '../errors.js';
+import { redactText, redactValue } from '../redact.js';
+import { lastCompleteInterval, nextIntervals } from '../dag/interval.js';
+import type { CheckResultRecord, DagRun, LogLine, TaskInstance, TaskTry } from '../state/index.js';
+import { downstreamClosure } from '../run/runs.js';
+import { findDag, type WebContext } from './context.js';
+import { WebError } from './http.js';
+
+/** How many runs a DAG's grid shows per page. */
+export const GRID_PAGE = 25;
+/** Squares of recent runs in the DAG list. */
+export const RECENT_RUNS = 10;
+
+const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+
+export function runJson(r: DagRun) {
+  return {
+    run_id: r.runId,
+    dag_id: r.dagId,
+    logical_date: r.logicalDate.toISOString(),
+    data_interval: [r.dataIntervalStart.toISOString(), r.dataIntervalEnd.toISOString()],
+    run_type: r.runType,
+    state: r.state,
+    conf: redactValue(r.conf),
+    note: r.note === null ? null : redactText(r.note),
+    started_at: iso(r.startedAt),
+    ended_at: iso(r.endedAt),
+    duration_ms: r.startedAt && r.endedAt ? r.endedAt.getTime() - r.startedAt.getTime() : null,
+  };
+}
+export type RunJson = ReturnType<typeof runJson>;
+
+/** Cron in words for the common shapes; anything else is shown as written. */
+export function describeSchedule(s: string | null): string {
+  if (s === null) return 'manual only (no schedule)';
+  const presets: Record<string, string> = {
+    '@once': 'once',
+    '@hourly': 'every hour',
+    '@daily': 'every day at 00:00',
+    '@weekly': 'every Sunday at 00:00',
+    '@monthly': 'on the 1st of every month at 00:00',
+    '@yearly': 'every 1 January at 00:00',
+    '@annually': 'every 1 January at 00:00',
+  };
+  if (presets[s]) return presets[s]!;
+  const f = s.trim().split(/\s+/);
+  if (f.length !== 5) return s;
+  const [m, h, dom, mon, dow] = f as [string, string, string, string, string];
+  const num = /^\d+$/;
+  if (num.test(m) && num.test(h) && dom === '*' && mon === '*' && dow === '*') {
+    return `every day at ${h.padStart(2, '0')}:${m.padStart(2, '0')}`;
+  }
+  if (num.test(m) && h === '*' && dom === '*' && mon === '*' && dow === '*') return `every hour at minute ${m}`;
+  const every = /^\*\/(\d+)$/.exec(m);
+  if (every && h === '*' && dom === '*' && mon === '*' && dow === '*') return `every ${every[1]} minutes`;
+  return s;
+}
+
+/** The next data interval the scheduler will run, and when (null: manual DAG, or past its end_date). */
+export function nextRun(dag: Dag, now: Date): { logical_date: string; runs_at: string } | null {
+  if (dag.schedule === null || dag.schedule === '@once') return null;
+  try {
+    const last = lastCompleteInterval(dag, now);
+    const next = nextIntervals(dag, last ? last.start : new Date(0), 1)[0];
+    return next ? { logical_date: next.start.toISOString(), runs_at: next.end.toISOString() } : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function dagList(ctx: WebContext) {
+  const { dags, errors } = ctx.loadDags();
+  const paused = await ctx.store.scheduler.pausedDags();
+  const now = new Date();
+  const rows = [];
+  for (const d of [...dags].sort((a, b) => a.id.localeCompare(b.id))) {
+    const recent = await ctx.store.runs.list({ dagId: d.id, limit: RECENT_RUNS });
+    rows.push({
+      dag_id: d.id,
+      description: d.description,
+      file: path.basename(d.file),
+      schedule: d.schedule,
+      schedule_text: describeSchedule(d.schedule),
+      timezone: d.timezone,
+      tags: d.tags,
+      tasks: d.tasks.size,
+      paused: paused.has(d.id),
+      next_run: nextRun(d, now),
+      // oldest first, as the squares read left to right
+      recent_runs: recent.reverse().map((r) => ({ run_id: r.runId, state: r.state, logical_date: r.logicalDate.toISOString() })),
+    });
+  }
+  return {
+    dags: rows,
+    errors: errors.map((e) => ({
+      file: path.basename(e.file),
+      problems: e.problems.map((p) => redactText(formatProblem({ ...p, pos: { ...p.pos, file: path.basename(p.pos.file) } }))),
+    })),
+  };
+}
+export type DagListJson = Awaited<ReturnType<typeof dagList>>;
+
+/** A DAG's grid: a page of its runs (newest first in the store, shown oldest left) and each task's state in each. */
+export async function dagGrid(ctx: WebContext, dagId: string, page: number) {
+  const dag = findDag(ctx, dagId);
+  const upTo = await ctx.store.runs.list({ dagId, limit: (page + 1) * GRID_PAGE + 1 });
+  const slice = upTo.slice(page * GRID_PAGE, (page + 1) * GRID_PAGE);
+  const hasOlder = upTo.length > (page + 1) * GRID_PAGE;
+  const runs = [];
+  for (const r of slice.reverse()) {
+    const states: Record<string, TaskState | null> = {};
+    for (const ti of await ctx.store.tasks.list(r.runId)) states[ti.taskId] = ti.state;
+    runs.push({ ...runJson(r), tasks: states });
+  }
+  const paused = (await ctx.store.scheduler.pausedDags()).has(dag.id);
+  return {
+    dag_id: dag.id,
+    description: dag.description,
+    file: path.basename(dag.file),
+    schedule: dag.schedule,
+    schedule_text: describeSchedule(dag.schedule),
+    timezone: dag.timezone,
+    paused,
+    next_run: nextRun(dag, new Date()),
+    params: redactValue(dag.params),
+    tasks: dag.order.map((id) => ({ task_id: id, operator: dag.tasks.get(id)!.operator, upstream: dag.tasks.get(id)!.upstream })),
+    page,
+    page_size: GRID_PAGE,
+    has_older: hasOlder,
+    runs,
+  };
+}
+export type DagGridJson = Awaited<ReturnType<typeof dagGrid>>;
+
+export async function getRun(ctx: WebContext, runId: string): Promise<DagRun> {
+  const run = await ctx.store.runs.get(runId);
+  if (!run) throw new WebError(404, `no run '${runId}' (see the DAG's grid for its runs)`);
+  return run;
+}
+
+function tryJson(t: TaskTry) {
+  return {
+    try_number: t.tryNumber,
+    state: t.state,
+    started_at: t.startedAt.toISOString(),
+    ended_at: iso(t.endedAt),
+    duration_ms: t.durationMs,
+    host: t.host,
+    pid: t.pid,
+    error: t.error === null ? null : redactText(t.error),
+  };
+}
+
+function taskJson(ti: TaskInstance) {
+  return {
+    task_id: ti.taskId,
+    operator: ti.operator,
+    state: ti.state,
+    try_number: ti.tryNumber,
+    max_tries: ti.maxTries,
+    next_try_at: iso(ti.nextTryAt),
+    started_at: iso(ti.startedAt),
+    ended_at: iso(ti.endedAt),
+  };
+}
+
+function checkJson(c: CheckResultRecord) {
+  return {
+    task_id: c.taskId,
+    try_number: c.tryNumber,
+    name: c.name,
+    type: c.type,
+    table: c.table,
+    severity: c.severity,
+    status: c.status,
+    observed: redactValue(c.observed),
+    expected: redactValue(c.expected),
+    message: c.message === null ? null : redactText(c.message),
+    sample: redactValue(c.sample),
+  };
+}
+
+/** A run: its tasks with every try and their outputs, and its data quality checks. */
+export async function runDetail(ctx: WebContext, runId: string) {
+  const run = await getRun(ctx, runId);
+  const tries = await ctx.store.tasks.tries(runId);
+  const outputs = await ctx.store.tasks.latestOutputs(runId);
+  const checks = await ctx.store.quality.forRun(runId);
+  const tasks = (await ctx.store.tasks.list(runId)).map((ti) => ({
+    ...taskJson(ti),
+    tries: tries.filter((t) => t.taskId === ti.taskId).map(tryJson),
+    outputs: redactValue(outputs.get(ti.taskId)?.outputs ?? null),
+  }));
+  return { ...runJson(run), executing: ctx.runs.isExecuting(run), tasks, checks: checks.map(checkJson) };
+}
+export type RunDetailJson = Awaited<ReturnType<typeof runDetail>>;
+
+export interface LogQuery {
+  /** The try (default: the latest). */
+  tryNumber?: number;
+  /** First line shown, 1-based (with a search: the first match shown, 1-based). */
+  from: number;
+  count: number;
+  /** Case-insensitive text to search for. */
+  q?: string;
+}
+
+function lineJson(l: LogLine, n: number) {
+  return {
+    line: n,
+    ts: l.ts.toISOString(),
+    level: l.level,
+    msg: redactText(l.msg),
+    data: l.data === null ? null : redactValue(l.data),
+  };
+}
+
+/** A task instance: its tries, and a page of one try's log (every line, or the lines matching a search). */
+export async function taskLog(ctx: WebContext, runId: string, taskId: string, q: LogQuery) {
+  const run = await getRun(ctx, runId);
+  const ti = await ctx.store.tasks.get(runId, taskId);
+  if (!ti) throw new WebError(404, `run ${runId} has no task '${taskId}'`);
+  const tries = await ctx.store.tasks.tries(runId, taskId);
+  const chosen = q.tryNumber === undefined ? tries[tries.length - 1] : tries.find((t) => t.tryNumber === q.tryNumber);
+  if (q.tryNumber !== undefined && !chosen) {
+    throw new WebError(404, `task ${taskId} of ${runId} has no try ${q.tryNumber} (it has ${tries.length})`);
+  }
+  let lines: ReturnType<typeof lineJson>[] = [];
+  let total = 0;
+  let matches: number | null = null;
+  let rejections: { table: string; object: string; line: number; reason: string }[] = [];
+  if (chosen) {
+    const all = (await ctx.store.logs.list(chosen.tryId)).map((l, i) => lineJson(l, i + 1));
+    total = all.length;
+    let pool = all;
+    if (q.q) {
+      const needle = q.q.toLowerCase();
+      pool = all.filter((l) => (l.msg + (l.data ? ' ' + JSON.stringify(l.data) : '')).toLowerCase().includes(needle));
+      matches = pool.length;
+    }
+    lines = pool.slice(q.from - 1, q.from - 1 + q.count);
+    rejections = (await ctx.store.logs.rejections(chosen.tryId)).slice(0, 200).map((r) => ({
+      table: r.table,
+      object: r.object,
+      line: r.line,
+      reason: redactText(r.reason),
+    }));
+  }
+  return {
+    run: runJson(run),
+    task: taskJson(ti),
+    tries: tries.map(tryJson),
+    try_number: chosen?.tryNumber ?? null,
+    total_lines: total,
+    q: q.q ?? null,
+    matches,
+    from: q.from,
+    count: q.count,
+    lines,
+    rejections,
+  };
+}
+export type TaskLogJson = Awaited<ReturnType<typeof taskLog>>;
+
+/** What clearing would touch, before it is done (the confirmation page lists them). */
+export async function clearPreview(
+  ctx: WebContext,
+  runId: string,
+  o: { tasks: string[]; downstream: boolean; failedOnly: boolean },
+): Promise<{ dag: Dag; run: DagRun; affected: { task_id: string; state: TaskState | null }[] }> {
+  const run = await getRun(ctx, runId);
+  const dag = findDag(ctx, run.dagId);
+  for (const t of o.tasks) {
+    if (!dag.tasks.has(t)) throw new WebError(400, `DAG ${dag.id} has no task '${t}'. Its tasks: ${dag.order.join(', ')}`);
+  }
+  const ids = o.tasks.length ? (o.downstream ? downstreamClosure(dag, o.tasks) : o.tasks) : dag.order;
+  const states = new Map((await ctx.store.tasks.list(runId)).map((ti) => [ti.taskId, ti.state]));
+  const affected = ids
+    .filter((id) => !o.failedOnly || (states.get(id) !== 'success' && states.get(id) !== 'skipped'))
+    .map((id) => ({ task_id: id, state: states.get(id) ?? null }));
+  return { dag, run, affected };
+}
