@@ -47,6 +47,11 @@ if (want('pipeline'))
     'pipeline: the songplays DAG end to end on one generated day (runner + state store)',
     await (await import('./pipeline.js')).benchPipeline(),
   );
+if (want('operators'))
+  print(
+    'operators: 100 reschedule-mode sensors waiting at once (8 task slots); Shell task overhead over sh -c (targets: 0 slots and <= 2% of a core while waiting; <= 20 ms)',
+    await (await import('./operators.js')).benchOperators(),
+  );
 if (want('report'))
   print(
     'report: sluice report songplays --last 100 --format html over 1,000 stored runs (built CLI; targets <= 1 s, <= 2 MB)',

@@ -22,6 +22,7 @@ export const TASK_STATES = [
   'up_for_retry',
   'upstream_failed',
   'skipped',
+  'up_for_reschedule',
 ] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
@@ -318,6 +319,23 @@ export interface TaskContext<P> {
   connectionStore: RecordedConnections;
   /** What this task's checks observed in earlier runs of the DAG (row_count_change compares with it). */
   history?: QualityHistory;
+  /**
+   * Airflow's XCom, typed: the outputs of this task's upstream tasks (direct
+   * or transitive), each from its latest successful try, by task id. A
+   * template reads the same values as `{{ outputs.<task_id>.<key> }}`.
+   */
+  outputs?: Record<string, Record<string, unknown>>;
+  /** The time as the run loop sees it (an injected clock in tests): reschedule waits are measured on it. */
+  now?(): Date;
+  /**
+   * Sensors' `mode: reschedule`: ends this try without failing it once the
+   * operator returns; the task is `up_for_reschedule` until `at`, holding no
+   * task slot, and the try does not use up a retry. What the try recorded
+   * comes back to the next try as `rescheduled`.
+   */
+  reschedule?(at: Date): void;
+  /** The outputs of the previous try when it was rescheduled (e.g. when the sensor first poked); absent otherwise. */
+  rescheduled?: Record<string, unknown>;
 }
 
 /** A task's data quality history, as its operator sees it. */

@@ -55,10 +55,10 @@ export const FunctionOperator = defineOperator({
   },
 });
 
-type TaskFunction = (ctx: TaskContext<unknown>) => unknown;
+export type TaskFunction = (ctx: TaskContext<unknown>) => unknown;
 
-/** The exported function, or a TaskFailure naming the module and what to fix. */
-async function loadExport(file: string, shown: string, name: string): Promise<TaskFunction> {
+/** The exported function, or a TaskFailure naming the module and what to fix (Branch calls functions too). */
+export async function loadExport(file: string, shown: string, name: string): Promise<TaskFunction> {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);

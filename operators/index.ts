@@ -14,6 +14,7 @@ import { CreateCluster } from './create-cluster.js';
 import { DeleteCluster } from './delete-cluster.js';
 import { Shell } from './shell.js';
 import { FunctionOperator } from './function.js';
+import { Branch } from './branch.js';
 import { Http } from './http/http.js';
 import { HttpSensor } from './http/http-sensor.js';
 import { LakeKeySensor } from './sensors/lake-key.js';
@@ -31,6 +32,7 @@ export const builtinOperators: OperatorDef[] = [
   DeleteCluster,
   Shell,
   FunctionOperator,
+  Branch,
   Http,
   HttpSensor,
   LakeKeySensor,

@@ -3,7 +3,7 @@
  * line per state change otherwise (logs, CI, pipes).
  */
 import type { Dag, TaskState } from '../interfaces.js';
-import { describeNextTry, type RunEvent } from '../run/runner.js';
+import { describeNextTry, describeWhen, type RunEvent } from '../run/runner.js';
 import { colourState, humanMs } from './format.js';
 
 const SYMBOL: Record<string, string> = {
@@ -14,6 +14,7 @@ const SYMBOL: Record<string, string> = {
   success: '✔',
   failed: '✖',
   up_for_retry: '↻',
+  up_for_reschedule: '◷',
   upstream_failed: '✖',
   skipped: '⤼',
 };
@@ -56,7 +57,7 @@ export class Progress {
       line.startedAt = e.at.getTime();
       line.endedAt = null;
     }
-    if (e.state && ['success', 'failed', 'up_for_retry', 'skipped', 'upstream_failed'].includes(e.state)) {
+    if (e.state && ['success', 'failed', 'up_for_retry', 'up_for_reschedule', 'skipped', 'upstream_failed'].includes(e.state)) {
       line.endedAt = e.at.getTime();
     }
     if (this.live) this.schedule();
@@ -110,7 +111,10 @@ function firstLine(s: string): string {
   return l.length > 300 ? l.slice(0, 300) + '…' : l;
 }
 
-/** For an up_for_retry task, when its next try starts ("try 2 of 4 at 12:34:56Z (in 5m)"); else ''. */
+/**
+ * For an up_for_retry task, when its next try starts ("try 2 of 4 at 12:34:56Z (in 5m)"); for a sensor
+ * up_for_reschedule, when it pokes again ("poke at 12:34:56Z (in 5m)"); else ''.
+ */
 function nextTry(
   state: TaskState | null,
   tryNumber: number,
@@ -118,5 +122,6 @@ function nextTry(
   maxTries: number | null | undefined,
   now: Date,
 ): string {
+  if (state === 'up_for_reschedule' && at) return `poke ${describeWhen(at, now)}`;
   return state === 'up_for_retry' && at && maxTries ? describeNextTry(tryNumber + 1, maxTries, at, now) : '';
 }

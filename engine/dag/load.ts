@@ -28,7 +28,7 @@ import { dagFiles } from './folder.js';
 import { DagSource, formatPath, isPlainObject, type PathKey } from './source.js';
 import { paramDefaults, paramSpecs } from './params.js';
 import { didYouMean } from './suggest.js';
-import { checkTaskTemplates } from './templates.js';
+import { checkTaskTemplates, transitiveUpstream } from './templates.js';
 import { dagCacheOf, fileStamp, type SqlRead } from './cache.js';
 import { canonicalTimeZone, parseDagDate } from './time.js';
 
@@ -180,10 +180,12 @@ function loadSource(src: string, file: string, registry: OperatorRegistry, reads
       );
     }
   }
+  const upstreamOf = new Map(tasks.map((t) => [t.id, t.upstream]));
   for (const t of tasks) {
     const op = registry.get(t.keys.operator);
     if (!op) continue;
-    for (const p of checkTaskTemplates(op, t.params, Object.keys(params), file, reads))
+    const scope = { taskId: t.id, upstream: transitiveUpstream(t.id, (id) => upstreamOf.get(id)) };
+    for (const p of checkTaskTemplates(op, t.params, Object.keys(params), file, reads, scope))
       problems.add(['tasks', t.id, ...p.path], p.message);
   }
   problems.throwIfAny();

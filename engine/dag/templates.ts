@@ -3,7 +3,7 @@
  * what would otherwise fail only when a task renders: unknown variables
  * (`{{ logical_dat }}`), undeclared params (`{{ params.limt }}`), syntax
  * errors and unknown filters, in templated fields and in the `.sql` files
- * they name. Liquid's own static analysis lists the variables a template
+ * they name; `{{ outputs.<task_id>... }}` of a task that is not upstream. Liquid's own static analysis lists the variables a template
  * reads; nothing is rendered.
  */
 import { readFileSync } from 'node:fs';
@@ -24,8 +24,44 @@ export interface TemplateProblem {
 
 const KNOWN = TEMPLATE_VARIABLES.join(', ');
 
+/** The task whose templates are checked, for `{{ outputs.<task_id>.<key> }}`: its id and its upstream closure. */
+export interface OutputScope {
+  taskId: string;
+  /** Direct and transitive upstream task ids: the tasks whose outputs it may read. */
+  upstream: ReadonlySet<string>;
+}
+
+/** Every task `taskId` depends on, directly or through others (the tasks that finish before it starts). */
+export function transitiveUpstream(taskId: string, upstreamOf: (id: string) => readonly string[] | undefined): Set<string> {
+  const seen = new Set<string>();
+  const work = [...(upstreamOf(taskId) ?? [])];
+  while (work.length) {
+    const id = work.pop()!;
+    if (seen.has(id) || id === taskId) continue;
+    seen.add(id);
+    work.push(...(upstreamOf(id) ?? []));
+  }
+  return seen;
+}
+
+/** Why `{{ outputs.<name> }}` may not be read by the task of `scope`, or null when it may. */
+function outputsProblem(name: string, scope: OutputScope, at: string): string | null {
+  if (scope.upstream.has(name)) return null;
+  const known = [...scope.upstream];
+  const why =
+    name === scope.taskId
+      ? `a task cannot read its own outputs`
+      : `task '${name}' is not upstream of '${scope.taskId}' (directly or through other tasks), so it may not have run yet`;
+  return (
+    `outputs.${name}${at}: ${why}; ` +
+    (known.length
+      ? `read the outputs of its upstream tasks (${known.join(', ')})${didYouMean(name, known)}, or add '${name}' to its upstream`
+      : `it has no upstream tasks: add '${name}' to its upstream`)
+  );
+}
+
 /** The problems of one template text; `inFile` names the SQL file it came from. */
-function checkText(text: string, params: readonly string[], inFile: string | null): string[] {
+function checkText(text: string, params: readonly string[], inFile: string | null, scope?: OutputScope): string[] {
   const where = inFile ? ` in ${inFile}` : '';
   let vars;
   try {
@@ -42,6 +78,12 @@ function checkText(text: string, params: readonly string[], inFile: string | nul
       continue;
     }
     const name = v.path[1];
+    if (v.name === 'outputs') {
+      // `outputs[x]` with a variable x cannot be checked before the run: the run's strict render catches it.
+      const problem = scope && typeof name === 'string' ? outputsProblem(name, scope, at) : null;
+      if (problem) out.add(problem);
+      continue;
+    }
     if (v.name !== 'params' || typeof name !== 'string' || params.includes(name)) continue;
     out.add(
       params.length
@@ -62,6 +104,7 @@ export function checkTaskTemplates(
   declaredParams: readonly string[],
   dagFile: string,
   reads?: SqlRead[],
+  scope?: OutputScope,
 ): TemplateProblem[] {
   const problems: TemplateProblem[] = [];
   const walk = (value: unknown, at: PathKey[]) => {
@@ -81,8 +124,8 @@ export function checkTaskTemplates(
         } catch {
           return;
         }
-        messages = checkText(text, declaredParams, value);
-      } else messages = checkText(value, declaredParams, null);
+        messages = checkText(text, declaredParams, value, scope);
+      } else messages = checkText(value, declaredParams, null, scope);
       for (const message of messages) problems.push({ path: at, message });
     } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...at, i]));
     else if (value && typeof value === 'object' && !(value instanceof Date)) {

@@ -15,11 +15,11 @@ import type { TaskInstance } from '../state/index.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Slots } from './slots.js';
 import { evaluateTrigger } from './trigger.js';
-import { runTry, type RetryInfo, type TryDeps } from './try.js';
+import { BRANCH_OUTPUT, runTry, type RetryInfo, type TryDeps } from './try.js';
 
 // Re-exported for the modules that start runs: they import the run loop's API from here.
 export { Slots } from './slots.js';
-export { MAX_TASK_RETRY_DELAY_MS, describeNextTry, retryDelayMs } from './try.js';
+export { MAX_TASK_RETRY_DELAY_MS, describeNextTry, describeWhen, retryDelayMs } from './try.js';
 
 export type RunEvent =
   | {
@@ -120,8 +120,14 @@ export async function executeRun(
   const readySet = new Set<string>();
   const running = new Map<string, Promise<void>>();
   const runningAborts = new Map<string, AbortController>();
-  /** Tasks waiting for their next try. */
+  /** Tasks waiting for their next try (up_for_retry, or a sensor up_for_reschedule). */
   const retrying = new Set<string>();
+  /**
+   * Branch task id -> the direct downstream tasks it follows (Airflow's
+   * BaseBranchOperator): the others are skipped as soon as it succeeds, and
+   * their own downstream tasks follow their trigger rules.
+   */
+  const branches = new Map<string, Set<string>>();
   let wake: () => void = () => {};
   let interrupted: string | null = null;
   let drained = false;
@@ -150,10 +156,13 @@ export async function executeRun(
       const id = work.shift()!;
       if (state.get(id) !== null || readySet.has(id) || running.has(id)) continue;
       const spec = dag.tasks.get(id)!;
-      const decision = evaluateTrigger(
-        spec.triggerRule,
-        spec.upstream.map((u) => state.get(u) ?? null),
-      );
+      const notFollowed = spec.upstream.some((u) => state.get(u) === 'success' && branches.get(u)?.has(id) === false);
+      const decision = notFollowed
+        ? 'skipped'
+        : evaluateTrigger(
+            spec.triggerRule,
+            spec.upstream.map((u) => state.get(u) ?? null),
+          );
       if (decision === 'wait') continue;
       const next = decision === 'run' ? 'scheduled' : decision;
       state.set(id, next);
@@ -186,10 +195,11 @@ export async function executeRun(
     const p = (async () => {
       await store.tasks.setState(runId, taskId, 'queued', clock.now());
       setState(taskId, 'queued', ti.tryNumber);
-      const next = await runTry({ dag, runId, spec, conf, deps, clock, abort: ac, setState, tryOf: ti });
+      const onBranch = (ids: string[]) => branches.set(taskId, new Set(ids));
+      const next = await runTry({ dag, runId, spec, conf, deps, clock, abort: ac, setState, tryOf: ti, onBranch });
       tis.set(taskId, next);
       alerts?.afterTry(taskId, next);
-      if (next.state === 'up_for_retry') {
+      if (next.state === 'up_for_retry' || next.state === 'up_for_reschedule') {
         retrying.add(taskId);
         return;
       }
@@ -205,9 +215,18 @@ export async function executeRun(
   };
 
   try {
+    // Branches an earlier process saw succeed keep their choice (a resumed or partly cleared run).
+    if ([...state.values()].includes('success')) {
+      for (const [id, o] of await store.tasks.latestOutputs(runId)) {
+        const chosen = o.outputs[BRANCH_OUTPUT];
+        if (state.get(id) === 'success' && o.tryNumber === tis.get(id)?.tryNumber && Array.isArray(chosen)) {
+          branches.set(id, new Set(chosen.filter((c): c is string => typeof c === 'string')));
+        }
+      }
+    }
     await evaluate(dag.order);
-    // Tasks waiting for a retry from an earlier process are picked up too.
-    for (const [id, s] of state) if (s === 'up_for_retry') retrying.add(id);
+    // Tasks waiting for a retry (or a sensor's next poke) from an earlier process are picked up too.
+    for (const [id, s] of state) if (s === 'up_for_retry' || s === 'up_for_reschedule') retrying.add(id);
 
     for (;;) {
       if (interrupted) break;

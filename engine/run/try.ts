@@ -18,7 +18,7 @@ import type {
   TaskSpec,
   TaskState,
 } from '../interfaces.js';
-import { TaskSkipped, TemplateError, TryAbort, errorMessage, notRetryableReason } from '../errors.js';
+import { TaskFailure, TaskSkipped, TemplateError, TryAbort, errorMessage, notRetryableReason } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { OperatorRegistry } from '../registry.js';
 import { checkResultsOf, rowCountsOf } from '../quality.js';
@@ -26,6 +26,7 @@ import type { ConnectionStore, StateStore, TaskInstance, TaskTry } from '../stat
 import { buildContext, isSqlFileRef, render, renderDeep, type TemplateContext } from '../template/index.js';
 import { type Clock, type LongTimer, setLongTimeout } from './clock.js';
 import { formatDuration } from '../duration.js';
+import { transitiveUpstream } from '../dag/templates.js';
 
 /** What a try needs from the process running it. */
 export interface TryDeps {
@@ -58,7 +59,23 @@ export interface TryArgs {
   abort: AbortController;
   tryOf: TaskInstance;
   setState: SetTaskState;
+  /** Told which direct downstream tasks a successful Branch try follows (the run loop skips the others). */
+  onBranch?: (taskIds: string[]) => void;
 }
+
+/**
+ * The most a try may record as outputs (1 MiB of JSON). Outputs are small
+ * values handed to downstream tasks (row counts, keys, ids), stored with
+ * every try and read by every downstream try: data belongs in the warehouse
+ * or the lake, with its key in the outputs.
+ */
+export const MAX_OUTPUTS_BYTES = 1024 * 1024;
+
+/**
+ * The output a try records to choose the direct downstream tasks that run
+ * (Airflow's BaseBranchOperator); the run loop skips the others.
+ */
+export const BRANCH_OUTPUT = 'branch';
 
 /** Airflow's `[core] max_task_retry_delay` default: no exponential backoff waits longer than a day. */
 export const MAX_TASK_RETRY_DELAY_MS = 86_400_000;
@@ -88,10 +105,15 @@ export function retryDelayMs(policy: RetryPolicy, tryNumber: number): number {
  * (UTC, as every time Sluice prints; the date too when it is not today's).
  */
 export function describeNextTry(nextTry: number, maxTries: number, at: Date, now: Date): string {
+  return `try ${nextTry} of ${maxTries} ${describeWhen(at, now)}`;
+}
+
+/** "at 12:34:56Z (in 5m)": when something comes (UTC; the date too when it is not today's). */
+export function describeWhen(at: Date, now: Date): string {
   const iso = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const sameDay = iso.slice(0, 10) === now.toISOString().slice(0, 10);
   const inMs = Math.max(0, at.getTime() - now.getTime());
-  return `try ${nextTry} of ${maxTries} at ${sameDay ? iso.slice(11) : iso} (in ${formatDuration(Math.ceil(inMs / 1000) * 1000)})`;
+  return `at ${sameDay ? iso.slice(11) : iso} (in ${formatDuration(Math.ceil(inMs / 1000) * 1000)})`;
 }
 
 /** Runs one try of a task and records it; returns the task instance as it now stands. */
@@ -109,6 +131,7 @@ export async function runTry(a: TryArgs): Promise<TaskInstance> {
     try_id: tryRow.tryId,
   });
   const outputs: Record<string, unknown> = {};
+  const reschedule: Reschedule = { at: null };
   let timer: LongTimer | undefined;
   if (spec.executionTimeoutMs !== null) {
     const ms = spec.executionTimeoutMs;
@@ -118,7 +141,7 @@ export async function runTry(a: TryArgs): Promise<TaskInstance> {
   let error: unknown = null;
   try {
     if (!op) throw new Error(`operator ${spec.operator} is not registered`);
-    const ctx = await taskContext(a, op, tryRow, log, outputs);
+    const ctx = await taskContext(a, op, tryRow, log, outputs, reschedule);
     log.info({ operator: spec.operator }, 'try started');
     if (abort.signal.aborted) throw abort.signal.reason;
     const work = op.execute(ctx as never);
@@ -130,7 +153,43 @@ export async function runTry(a: TryArgs): Promise<TaskInstance> {
   } finally {
     timer?.clear();
   }
-  return recordEnd(a, tryRow, log, outputs, error);
+  return recordEnd(a, tryRow, log, outputs, error, reschedule.at);
+}
+
+/** Set by TaskContext.reschedule: when the task's next try (a sensor's next poke) is due. */
+interface Reschedule {
+  at: Date | null;
+}
+
+/**
+ * The outputs of the task's upstream tasks (direct or transitive), each from
+ * its latest successful try; an upstream task without one (skipped, failed,
+ * or it recorded nothing) maps to {}, so `{{ outputs.x.key }}` says which key
+ * is missing.
+ */
+async function upstreamOutputs(a: TryArgs): Promise<Record<string, Record<string, unknown>>> {
+  const { dag, runId, spec } = a;
+  const ups = transitiveUpstream(spec.id, (id) => dag.tasks.get(id)?.upstream);
+  if (ups.size === 0) return {};
+  const store = a.deps.store;
+  const [latest, tries] = await Promise.all([store.tasks.latestOutputs(runId), store.tasks.tries(runId)]);
+  const succeeded = new Set(tries.filter((t) => t.state === 'success').map((t) => `${t.taskId}\u0000${t.tryNumber}`));
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const id of dag.order) {
+    if (!ups.has(id)) continue;
+    const l = latest.get(id);
+    out[id] = l && succeeded.has(`${id}\u0000${l.tryNumber}`) ? l.outputs : {};
+  }
+  return out;
+}
+
+/** What the previous try of this task recorded, when it ended up_for_reschedule (a sensor's earlier poke). */
+async function rescheduledOutputs(a: TryArgs, tryRow: TaskTry): Promise<Record<string, unknown> | undefined> {
+  if (tryRow.tryNumber < 2) return undefined;
+  const store = a.deps.store;
+  const prev = await store.tasks.getTry(a.runId, a.spec.id, tryRow.tryNumber - 1);
+  if (!prev || prev.state !== 'up_for_reschedule') return undefined;
+  return (await store.tasks.outputs(prev.tryId)) ?? {};
 }
 
 /**
@@ -143,10 +202,13 @@ async function taskContext(
   tryRow: TaskTry,
   log: Logger,
   outputs: Record<string, unknown>,
+  reschedule: Reschedule,
 ): Promise<TaskContext<Record<string, unknown>>> {
   const { dag, runId, spec, deps, abort } = a;
   const store = deps.store;
   const run = (await store.runs.get(runId))!;
+  const upstream = await upstreamOutputs(a);
+  const rescheduled = await rescheduledOutputs(a, tryRow);
   const tctx: TemplateContext = buildContext({
     dagId: dag.id,
     runId,
@@ -158,6 +220,7 @@ async function taskContext(
     conf: a.conf,
     conn: publicUrls(deps.connections),
     dialect: dialectOf(deps.connections, taskConnection(op, spec)),
+    outputs: upstream,
   });
   const params: Record<string, unknown> = { ...spec.params };
   for (const field of op.templated) {
@@ -199,6 +262,12 @@ async function taskContext(
     dialect: (name) => dialectOf(deps.connections, name),
     connectionStore: recordedConnections(store.connections, a.clock),
     history: qualityHistory(store, dag.id, spec.id, run.logicalDate),
+    outputs: upstream,
+    now: () => a.clock.now(),
+    reschedule: (at) => {
+      reschedule.at = at;
+    },
+    ...(rescheduled ? { rescheduled } : {}),
   };
 }
 
@@ -253,12 +322,50 @@ async function recordEnd(
   tryRow: TaskTry,
   log: Logger,
   outputs: Record<string, unknown>,
-  error: unknown,
+  caught: unknown,
+  rescheduleAt: Date | null,
 ): Promise<TaskInstance> {
   const { runId, spec, clock } = a;
   const store = a.deps.store;
   const now = clock.now();
+  let error = caught;
+  const tooBig = outputsProblem(spec.id, outputs);
+  if (tooBig) {
+    // Nothing half-stored: the outputs are dropped whole and the try fails (or keeps its own error).
+    for (const k of Object.keys(outputs)) delete outputs[k];
+    if (error === null) error = tooBig;
+    else log.warn({ err: tooBig.message }, 'the outputs of this try were not stored');
+  }
+  const branch = error === null && rescheduleAt === null ? branchOf(a, outputs) : null;
+  if (branch instanceof TaskFailure) error = branch;
+
+  if (error === null && rescheduleAt !== null) {
+    // Sensors' mode: reschedule: not found yet; the try ends, the slot is free, the next poke is a new try.
+    const ti = (await store.tasks.get(runId, spec.id))!;
+    log.info(
+      { next_try_at: rescheduleAt.toISOString() },
+      `up_for_reschedule: next poke at ${rescheduleAt.toISOString()} (the task holds no slot until then)`,
+    );
+    await store.tasks.endTry(tryRow, {
+      state: 'up_for_reschedule',
+      taskState: 'up_for_reschedule',
+      now,
+      nextTryAt: rescheduleAt,
+      outputs,
+    });
+    a.setState(spec.id, 'up_for_reschedule', tryRow.tryNumber, undefined, {
+      nextTryAt: rescheduleAt,
+      maxTries: ti.maxTries + 1,
+    });
+    return (await store.tasks.get(runId, spec.id))!;
+  }
+
   if (error === null) {
+    if (Array.isArray(branch)) {
+      outputs[BRANCH_OUTPUT] = branch;
+      log.info({ follow: branch }, `branch: following ${branch.join(', ') || 'no task'}; the other downstream tasks are skipped`);
+      a.onBranch?.(branch);
+    }
     log.info({ outputs: Object.keys(outputs).length ? outputs : undefined }, 'try succeeded');
     await store.tasks.endTry(tryRow, { state: 'success', taskState: 'success', now, outputs });
     await storeQuality(a, tryRow, log, outputs);
@@ -313,6 +420,53 @@ async function recordEnd(
     retry ? { nextTryAt: nextTryAt!, maxTries: ti.maxTries } : undefined,
   );
   return (await store.tasks.get(runId, spec.id))!;
+}
+
+/** A TaskFailure when a try's outputs are not JSON or exceed MAX_OUTPUTS_BYTES; null when they may be stored. */
+function outputsProblem(taskId: string, outputs: Record<string, unknown>): TaskFailure | null {
+  if (Object.keys(outputs).length === 0) return null;
+  let bytes: number;
+  try {
+    bytes = Buffer.byteLength(JSON.stringify(outputs) ?? '', 'utf8');
+  } catch (err) {
+    return new TaskFailure(`task ${taskId} recorded outputs that are not JSON (${errorMessage(err)}); record plain values`, {
+      retryable: false,
+      notRetriedBecause: 'the outputs are not JSON',
+    });
+  }
+  if (bytes <= MAX_OUTPUTS_BYTES) return null;
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(n < 10 * 1024 * 1024 ? 2 : 0)} MiB`;
+  return new TaskFailure(
+    `task ${taskId} recorded ${mb(bytes)} of outputs (JSON), over the limit of ${mb(MAX_OUTPUTS_BYTES)}: outputs pass small ` +
+      'values to downstream tasks (row counts, keys, ids); write the data itself to the warehouse or the lake and record ' +
+      'its table or key instead',
+    { retryable: false, notRetriedBecause: 'the same outputs would be recorded again' },
+  );
+}
+
+/**
+ * The direct downstream tasks a successful try follows (its `branch` output),
+ * null when it recorded none, or a TaskFailure naming what is wrong with it.
+ */
+function branchOf(a: TryArgs, outputs: Record<string, unknown>): string[] | TaskFailure | null {
+  const value = outputs[BRANCH_OUTPUT];
+  if (value === undefined) return null;
+  const downstream = a.dag.downstream.get(a.spec.id) ?? [];
+  const listed = downstream.length ? downstream.join(', ') : 'none: this task has no downstream tasks';
+  const fail = (why: string) =>
+    new TaskFailure(`task ${a.spec.id}: ${why}; the branch must name direct downstream tasks of ${a.spec.id} (${listed})`, {
+      retryable: false,
+      notRetriedBecause: 'the branch would choose the same tasks again',
+    });
+  const ids = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(ids) || ids.some((v) => typeof v !== 'string')) {
+    return fail(`the branch output must be a task id or a list of task ids, not ${JSON.stringify(value)}`);
+  }
+  const unknown = (ids as string[]).filter((id) => !downstream.includes(id));
+  if (unknown.length) {
+    return fail(`the branch chose ${unknown.map((id) => `'${id}'`).join(', ')}, not a direct downstream task`);
+  }
+  return [...new Set(ids as string[])];
 }
 
 function rejectOnAbort(signal: AbortSignal): Promise<never> {

@@ -207,8 +207,12 @@ export type TriggerOutcome =
   | { outcome: 'no-slot'; active: DagRun[] };
 
 export interface TryEnd {
-  state: 'success' | 'failed' | 'skipped';
-  taskState: 'success' | 'failed' | 'up_for_retry' | 'skipped';
+  /**
+   * up_for_reschedule: a sensor in reschedule mode that did not find what it waits for yet; the task
+   * instance waits until nextTryAt and gets one more try (a reschedule does not use up a retry).
+   */
+  state: 'success' | 'failed' | 'skipped' | 'up_for_reschedule';
+  taskState: 'success' | 'failed' | 'up_for_retry' | 'skipped' | 'up_for_reschedule';
   now: Date;
   error?: string | null;
   stack?: string | null;

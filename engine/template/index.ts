@@ -31,6 +31,8 @@ export interface TemplateContext {
   conn: Record<string, string>;
   /** SQL dialect of the warehouse connection: postgres or redshift */
   dialect: string;
+  /** upstream task id -> the outputs of its latest successful try (Airflow's XCom): `{{ outputs.extract.rows }}` */
+  outputs: Record<string, Record<string, unknown>>;
 }
 
 /** Whether a SQL field names a `.sql` file (rendered from that file) rather than holding inline SQL. */
@@ -52,6 +54,7 @@ export const TEMPLATE_VARIABLES = [
   'params',
   'conn',
   'dialect',
+  'outputs',
 ] as const;
 
 const require = createRequire(import.meta.url);
@@ -188,6 +191,8 @@ export function buildContext(a: {
   conf: Record<string, unknown>;
   conn: Record<string, string>;
   dialect?: string;
+  /** Outputs of the task's upstream tasks (none outside a task: alerts, tests). */
+  outputs?: Record<string, Record<string, unknown>>;
 }): TemplateContext {
   const iso = a.logicalDate.toISOString();
   const ds = iso.slice(0, 10);
@@ -204,6 +209,7 @@ export function buildContext(a: {
     params: { ...a.dagParams, ...a.conf },
     conn: a.conn,
     dialect: a.dialect ?? 'postgres',
+    outputs: a.outputs ?? {},
   };
 }
 

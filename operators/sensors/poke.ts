@@ -22,7 +22,7 @@ export const SENSOR_PARAMS = {
   timeout: duration
     .default(DEFAULT_TIMEOUT_MS)
     .describe(
-      'how long the sensor waits, from the start of its try, before it gives up (e.g. 6h): the task fails (not retried), ' +
+      'how long the sensor waits, from its first poke (in reschedule mode too), before it gives up (e.g. 6h): the task fails (not retried), ' +
         'or is skipped with soft_fail. Default 7d, as in Airflow',
     ),
   soft_fail: z
@@ -37,9 +37,12 @@ export const SENSOR_PARAMS = {
     .optional()
     .describe('with exponential_backoff: the longest wait between two pokes (e.g. 30m); default: no cap but the timeout'),
   mode: z
-    .enum(['poke'])
+    .enum(['poke', 'reschedule'])
     .default('poke')
-    .describe('poke: the sensor holds its task slot and sleeps between pokes (Airflow mode: poke)'),
+    .describe(
+      'poke: the sensor holds its task slot and sleeps between pokes; reschedule: each poke is a short try, and between ' +
+        'two the task is up_for_reschedule, holds no slot and survives a scheduler restart (Airflow mode). Default poke',
+    ),
 };
 
 /** The parsed sensor parameters. */
@@ -49,7 +52,7 @@ export interface SensorParams {
   soft_fail: boolean;
   exponential_backoff: boolean;
   max_wait?: number | undefined;
-  mode: 'poke';
+  mode: 'poke' | 'reschedule';
 }
 
 /** A poke's answer: done, or not yet (with what was seen, for the log, and optionally when to look again). */
@@ -76,6 +79,7 @@ export function nextPokeDelayMs(p: SensorParams, pokeNumber: number): number {
  */
 export async function pokeUntil(ctx: TaskContext<SensorParams>, what: string, poke: () => Promise<PokeResult>): Promise<void> {
   const p = ctx.params;
+  if (p.mode === 'reschedule' && ctx.reschedule) return pokeOnce(ctx, what, poke);
   const started = Date.now();
   const deadline = started + p.timeout;
   for (let n = 1; ; n++) {
@@ -88,17 +92,7 @@ export async function pokeUntil(ctx: TaskContext<SensorParams>, what: string, po
       return;
     }
     const now = Date.now();
-    if (now >= deadline) {
-      const message =
-        `sensor timed out after ${formatDuration(now - started)} (timeout ${formatDuration(p.timeout)}, ${n} pokes): ` +
-        `${what}${result.seen ? ` (last poke: ${result.seen})` : ''}`;
-      ctx.record({ poke_count: n, waited_ms: now - started });
-      if (p.soft_fail) throw new TaskSkipped(`${message}; soft_fail: skipped`);
-      throw new TaskFailure(
-        `${message}. Raise the sensor's timeout, or set soft_fail: true to skip the task instead of failing it`,
-        { retryable: false, notRetriedBecause: 'the sensor timed out (its timeout covers every poke)' },
-      );
-    }
+    if (now >= deadline) timedOut(ctx, what, result, now - started, n);
     let wait = Math.min(nextPokeDelayMs(p, n), deadline - now);
     if (result.retryAt) wait = Math.min(wait, Math.max(0, result.retryAt.getTime() - now));
     ctx.log.info(
@@ -107,6 +101,56 @@ export async function pokeUntil(ctx: TaskContext<SensorParams>, what: string, po
     );
     await sleep(wait, ctx.signal);
   }
+}
+
+/**
+ * One poke of a sensor in reschedule mode (a try per poke). Not done yet:
+ * the try records when the first poke was made and how many were made, and
+ * asks to be rescheduled; the task holds no slot until the next poke and the
+ * wait survives a restart of the scheduler (the next try is a row in the
+ * state, not a timer). The timeout is measured from the first poke, kept in
+ * the outputs each rescheduled try hands to the next (ctx.rescheduled), on
+ * the run loop's clock.
+ */
+async function pokeOnce(ctx: TaskContext<SensorParams>, what: string, poke: () => Promise<PokeResult>): Promise<void> {
+  const p = ctx.params;
+  const now = () => (ctx.now ? ctx.now() : new Date()).getTime();
+  const earlier = ctx.rescheduled;
+  const firstAt = typeof earlier?.first_poke_at === 'string' ? Date.parse(earlier.first_poke_at) : NaN;
+  const started = Number.isFinite(firstAt) ? firstAt : now();
+  const n = (typeof earlier?.poke_count === 'number' ? earlier.poke_count : 0) + 1;
+  const deadline = started + p.timeout;
+  ctx.signal.throwIfAborted();
+  const result = await poke();
+  const at = now();
+  if (result.done) {
+    const waited = Math.max(0, at - started);
+    ctx.log.info({ pokes: n, waited_ms: waited }, `${what}: found after ${n} poke${n === 1 ? '' : 's'}`);
+    ctx.record({ ...result.outputs, poke_count: n, waited_ms: waited });
+    return;
+  }
+  if (at >= deadline) timedOut(ctx, what, result, at - started, n);
+  let wait = Math.min(nextPokeDelayMs(p, n), deadline - at);
+  if (result.retryAt) wait = Math.min(wait, Math.max(0, result.retryAt.getTime() - at));
+  ctx.log.info(
+    { poke: n, next_poke_in_ms: wait },
+    `${what}: not yet${result.seen ? ` (${result.seen})` : ''}; next poke in ${formatDuration(wait)} (mode: reschedule)`,
+  );
+  ctx.record({ first_poke_at: new Date(started).toISOString(), poke_count: n });
+  ctx.reschedule!(new Date(at + wait));
+}
+
+/** The sensor's timeout passed: fails the task without retries, or skips it with soft_fail. */
+function timedOut(ctx: TaskContext<SensorParams>, what: string, result: PokeResult, waited: number, n: number): never {
+  const p = ctx.params;
+  const seen = !result.done && result.seen ? ` (last poke: ${result.seen})` : '';
+  const message = `sensor timed out after ${formatDuration(waited)} (timeout ${formatDuration(p.timeout)}, ${n} pokes): ${what}${seen}`;
+  ctx.record({ poke_count: n, waited_ms: waited });
+  if (p.soft_fail) throw new TaskSkipped(`${message}; soft_fail: skipped`);
+  throw new TaskFailure(`${message}. Raise the sensor's timeout, or set soft_fail: true to skip the task instead of failing it`, {
+    retryable: false,
+    notRetriedBecause: 'the sensor timed out (its timeout covers every poke)',
+  });
 }
 
 /** Waits ms, or rejects with the signal's reason when it aborts first. */

@@ -19,8 +19,11 @@ export async function endTry(q: Q, t: TaskTry, end: TryEnd): Promise<void> {
     end.stack ?? null,
     t.tryId,
   ]);
+  // A reschedule gives the task one more try: waiting for a sensor's next poke never uses up a retry.
   await q(
-    `UPDATE task_instances SET state = $1, next_try_at = $2, ended_at = CASE WHEN $1 = 'up_for_retry' THEN NULL ELSE $3::timestamptz END
+    `UPDATE task_instances SET state = $1, next_try_at = $2,
+       ended_at = CASE WHEN $1 IN ('up_for_retry', 'up_for_reschedule') THEN NULL ELSE $3::timestamptz END,
+       max_tries = max_tries + CASE WHEN $1 = 'up_for_reschedule' THEN 1 ELSE 0 END
      WHERE run_id = $4 AND task_id = $5`,
     [end.taskState, end.nextTryAt ?? null, end.now, t.runId, t.taskId],
   );

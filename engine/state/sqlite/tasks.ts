@@ -20,10 +20,21 @@ export function endTry(q: Statements, t: TaskTry, end: TryEnd): void {
       end.stack ?? null,
       t.tryId,
     );
+    // A reschedule gives the task one more try: waiting for a sensor's next poke never uses up a retry.
+    const waiting = end.taskState === 'up_for_retry' || end.taskState === 'up_for_reschedule';
     q.get(
-      `UPDATE task_instances SET state = ?, next_try_at = ?, ended_at = CASE WHEN ? = 'up_for_retry' THEN NULL ELSE ? END
+      `UPDATE task_instances SET state = ?, next_try_at = ?, ended_at = CASE WHEN ? THEN NULL ELSE ? END,
+         max_tries = max_tries + ?
        WHERE run_id = ? AND task_id = ?`,
-    ).run(end.taskState, end.nextTryAt ? iso(end.nextTryAt) : null, end.taskState, iso(end.now), t.runId, t.taskId);
+    ).run(
+      end.taskState,
+      end.nextTryAt ? iso(end.nextTryAt) : null,
+      waiting ? 1 : 0,
+      iso(end.now),
+      end.taskState === 'up_for_reschedule' ? 1 : 0,
+      t.runId,
+      t.taskId,
+    );
     if (end.outputs && Object.keys(end.outputs).length > 0) {
       q.get('INSERT OR REPLACE INTO task_outputs (try_id, outputs) VALUES (?, ?)').run(t.tryId, JSON.stringify(end.outputs));
     }

@@ -300,6 +300,37 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         expect(await store.tasks.get(run.runId, 'a')).to.deep.include({ state: 'skipped', endedAt: at(5) });
       });
 
+      it('a sensor try may end up_for_reschedule: waiting until its next poke, with one more try, its outputs kept', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        const before = (await store.tasks.get(run.runId, 'a'))!.maxTries;
+        const t1 = await store.tasks.startTry(run.runId, 'a', at(0));
+        await store.tasks.endTry(t1, {
+          state: 'up_for_reschedule',
+          taskState: 'up_for_reschedule',
+          now: at(20),
+          nextTryAt: at(60_000),
+          outputs: { first_poke_at: at(0).toISOString(), poke_count: 1 },
+        });
+        expect(await store.tasks.get(run.runId, 'a')).to.deep.include({
+          state: 'up_for_reschedule',
+          tryNumber: 1,
+          maxTries: before + 1,
+          nextTryAt: at(60_000),
+          endedAt: null,
+        });
+        expect(await store.tasks.getTry(run.runId, 'a', 1)).to.deep.include({ state: 'up_for_reschedule', error: null });
+        expect(await store.tasks.outputs(t1.tryId)).to.deep.equal({ first_poke_at: at(0).toISOString(), poke_count: 1 });
+        const t2 = await store.tasks.startTry(run.runId, 'a', at(60_000));
+        await store.tasks.endTry(t2, { state: 'success', taskState: 'success', now: at(60_010) });
+        expect(await store.tasks.get(run.runId, 'a')).to.deep.include({
+          state: 'success',
+          tryNumber: 2,
+          maxTries: before + 1,
+          nextTryAt: null,
+          endedAt: at(60_010),
+        });
+      });
+
       it('task states without a try: skipped and upstream_failed end the task; others do not', async () => {
         const run = (await store.runs.create(newRun()))!;
         await store.tasks.setState(run.runId, 'a', 'scheduled', at(1));
