@@ -49,8 +49,11 @@ class CronTimes {
     expr: string,
     private readonly tz: string,
   ) {
-    this.cron = new Cron(expr, { timezone: tz, paused: true, mode: '5-part' });
-    const naive = new Cron(expr, { timezone: 'UTC', paused: true, mode: '5-part' }).nextRuns(2, new Date(Date.UTC(2000, 0, 1)));
+    // UTC as a fixed offset of 0: the same fire times, without croner building an Intl.DateTimeFormat (the
+    // runtime's first one costs about 10 ms of CPU, a noticeable share of a short command's start).
+    const zone = (z: string) => (z === 'UTC' ? { utcOffset: 0 } : { timezone: z });
+    this.cron = new Cron(expr, { ...zone(tz), paused: true, mode: '5-part' });
+    const naive = new Cron(expr, { utcOffset: 0, paused: true, mode: '5-part' }).nextRuns(2, new Date(Date.UTC(2000, 0, 1)));
     this.fixed =
       tz !== 'UTC' &&
       naive.length === 2 &&

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { errorMessage, formatProblem } from '../../errors.js';
+import type { Dag } from '../../interfaces.js';
 import type { App } from '../app.js';
 import { printJson, table } from '../format.js';
 import { action, type CliContext, examples, readingAction } from './kit.js';
@@ -120,8 +121,26 @@ export function register(program: Command, ctx: CliContext): void {
 
 async function validateCommand(app: App, paths: string[], json: boolean): Promise<number> {
   const { loadDagFile, loadDagsDir } = await import('../../dag/load.js');
+  const { redshiftTypeWarnings } = await import('../../dag/redshift-types.js');
   const targets = paths.length ? paths : [app.config.dagsDir];
-  const results: { file: string; ok: boolean; dag?: string; tasks?: number; problems: string[] }[] = [];
+  type Warning = ReturnType<typeof redshiftTypeWarnings>[number];
+  const results: {
+    file: string;
+    ok: boolean;
+    dag?: string;
+    tasks?: number;
+    problems: string[];
+    warnings?: Warning[];
+  }[] = [];
+  // Warnings (DDL Redshift would change) leave the DAG valid and the exit code 0.
+  const valid = (d: Dag) => ({
+    file: d.file,
+    ok: true,
+    dag: d.id,
+    tasks: d.tasks.size,
+    problems: [],
+    warnings: redshiftTypeWarnings(d, app.registry),
+  });
   for (const p of targets) {
     let stat: fs.Stats;
     try {
@@ -132,12 +151,11 @@ async function validateCommand(app: App, paths: string[], json: boolean): Promis
     }
     if (stat.isDirectory()) {
       const { dags, errors } = loadDagsDir(p, app.registry);
-      for (const d of dags) results.push({ file: d.file, ok: true, dag: d.id, tasks: d.tasks.size, problems: [] });
+      for (const d of dags) results.push(valid(d));
       for (const e of errors) results.push({ file: e.file, ok: false, problems: e.problems.map(formatProblem) });
     } else {
       try {
-        const d = loadDagFile(p, app.registry);
-        results.push({ file: d.file, ok: true, dag: d.id, tasks: d.tasks.size, problems: [] });
+        results.push(valid(loadDagFile(p, app.registry)));
       } catch (err) {
         const problems = (err as { problems?: Parameters<typeof formatProblem>[0][] }).problems;
         results.push({ file: p, ok: false, problems: problems ? problems.map(formatProblem) : [errorMessage(err)] });
@@ -148,9 +166,13 @@ async function validateCommand(app: App, paths: string[], json: boolean): Promis
   if (json) printJson({ ok: bad.length === 0, files: results });
   else {
     for (const r of results) {
-      if (r.ok)
+      if (r.ok) {
         process.stdout.write(`ok    ${path.relative(process.cwd(), r.file) || r.file}  (dag ${r.dag}, ${r.tasks} tasks)\n`);
-      else {
+        for (const w of r.warnings ?? []) {
+          const file = path.relative(process.cwd(), w.file) || w.file;
+          process.stdout.write(`      warning: ${file}:${w.line}: task ${w.task}: ${w.message}\n`);
+        }
+      } else {
         process.stdout.write(`FAIL  ${path.relative(process.cwd(), r.file) || r.file}\n`);
         for (const pr of r.problems) process.stdout.write(`      ${pr}\n`);
       }

@@ -18,7 +18,7 @@ import type { JsonLoadSpec, LoadResult, ObjectInfo, QueryOptions, Rejection } fr
 import { createRowConverter, showValue, type ConvertOptions, type RowResult } from './convert.js';
 import { decodeUtf8, parseJson, Utf8Decoder } from './lossless.js';
 import { createFastRowEncoder, CsvBuffer } from './fast-encoder.js';
-import { corruptGzipReason, corruptGzipText } from '../store/gzip.js';
+import { corruptGzipReason, corruptGzipText, gzipMismatchReason } from '../store/gzip.js';
 import { objectUrl, toStoreKey } from '../store/keys.js';
 import { JsonRecordSplitter, MAX_RECORD_BYTES, rejectionLine, type JsonRecord } from './records.js';
 import { columnList, describeTable, type RunQuery } from './table.js';
@@ -303,7 +303,17 @@ export async function loadJsonLocally(target: LocalLoadTarget, spec: JsonLoadSpe
       throwIfAborted(signal);
       const info = objects[i]!;
       bytes += info.size;
-      await loadObject(objectUrl(spec.store.url, info.key), await open(i));
+      const object = objectUrl(spec.store.url, info.key);
+      let source: Source;
+      try {
+        source = await open(i);
+      } catch (err) {
+        // gzip data under a key without .gz, or the reverse: it would fail on Redshift, so it fails here (line 1).
+        const reason = gzipMismatchReason(err);
+        if (reason === undefined) throw err;
+        throw new JsonLoadError(`load into ${spec.table} failed: ${object} line 1: ${reason}`, object, 1, rejected);
+      }
+      await loadObject(object, source);
     }
     await flush();
     await sink.finish();

@@ -1,12 +1,25 @@
 /**
- * Transparent gzip: a stream whose key ends in .gz, or whose first bytes are
- * the gzip magic (1f 8b), is decompressed. Corrupt or truncated gzip data is
- * a LoadError naming the object (zlib alone says only "unexpected end of
+ * Transparent gzip, decided by the key as Redshift's COPY decides it: an
+ * object whose key ends in .gz is decompressed, any other is read as it is
+ * (the server-side COPY sends GZIP for the .gz keys only, see
+ * warehouse/redshift/redshift-load.ts). The first bytes are checked against
+ * the key so that what loads locally also loads on Redshift: gzip data under
+ * a key without .gz, and a .gz key whose data is not gzip, are LoadErrors
+ * naming the object and the fix. Corrupt or truncated gzip data is a
+ * LoadError naming the object (zlib alone says only "unexpected end of
  * file"); the loader adds the line it had reached.
  */
 import { PassThrough, Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { BAD_INPUT_DATA, LoadError } from '../../errors.js';
+
+/**
+ * Whether an object is gzip-compressed: its key ends in .gz (any case). The
+ * one rule of both paths: the local stores and the Redshift COPY (GZIP).
+ */
+export function isGzipKey(key: string): boolean {
+  return /\.gz$/i.test(key);
+}
 
 /** Whether err comes from zlib itself (bad compressed data), not from reading the source. */
 function isZlibError(err: unknown): boolean {
@@ -41,6 +54,32 @@ export function corruptGzipReason(err: unknown): string | undefined {
   return err instanceof Error ? corrupt.get(err) : undefined;
 }
 
+/** The key/content mismatch errors made here, with their text after the object's name. */
+const mismatch = new WeakMap<Error, string>();
+
+/** What is wrong with an object whose bytes disagree with its key, and what to do. */
+export function gzipMismatchText(key: string, gzipData: boolean): string {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  return gzipData
+    ? "the data is gzip-compressed but the key does not end in .gz, and Redshift's COPY decompresses (GZIP) only " +
+        `objects whose key ends in .gz, so this object would fail there: rename it to ${name}.gz`
+    : "the key ends in .gz but the data is not gzip-compressed, and Redshift's COPY reads every .gz object with " +
+        `GZIP, so this object would fail there: compress it with gzip, or rename it without .gz`;
+}
+
+/** The error for an object whose bytes disagree with its key: bad input, not retried. */
+function gzipMismatchError(where: string, key: string, gzipData: boolean): LoadError {
+  const text = gzipMismatchText(key, gzipData);
+  const e = new LoadError(`${where}: ${text}`, where, undefined, { retryable: false, notRetriedBecause: BAD_INPUT_DATA });
+  mismatch.set(e, text);
+  return e;
+}
+
+/** The text after the object's name when err is a key/content mismatch from an object stream, else undefined. */
+export function gzipMismatchReason(err: unknown): string | undefined {
+  return err instanceof Error ? mismatch.get(err) : undefined;
+}
+
 /**
  * Pipes through gunzip. Errors from either side reach the consumer: the
  * source's as they are, zlib's as a LoadError naming the object.
@@ -66,19 +105,25 @@ function gunzip(src: Readable, where: string): Readable {
 }
 
 /**
- * Returns a stream of the object's plain bytes. Sniffs the first bytes when
- * the key does not say .gz (S3 objects written with Content-Encoding: gzip).
- * `where` names the object in errors (the store URL and key).
+ * Returns a stream of the object's plain bytes: gunzipped when the key ends
+ * in .gz, as it is otherwise (see isGzipKey). The first two bytes are read to
+ * check the data against the key (the gzip magic, 1f 8b): a mismatch is a
+ * LoadError naming the object. `where` names the object in errors (the store
+ * URL and key). An empty object under a .gz key is left to gunzip (truncated).
  */
 export async function decompressIfGzip(src: Readable, key: string, where: string = key): Promise<Readable> {
-  if (/\.gz$/i.test(key)) return gunzip(src, where);
+  const gz = isGzipKey(key);
   const head = await readHead(src, 2);
-  if (head.length === 0) return Readable.from([]);
+  if (head.length === 0 && !gz) return Readable.from([]);
+  const magic = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  if (head.length > 0 && magic !== gz) {
+    src.destroy();
+    throw gzipMismatchError(where, key, magic);
+  }
   const out = new PassThrough();
-  const rest = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
   out.write(head);
   pipeline(src, out, () => {});
-  return rest ? gunzip(out, where) : out;
+  return gz ? gunzip(out, where) : out;
 }
 
 /** Reads at least n bytes (or to the end), leaving the stream paused after them. */

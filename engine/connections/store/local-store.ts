@@ -36,7 +36,7 @@ export class LocalObjectStore implements ObjectStore {
     return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  /** The file's bytes, gunzipped when it is gzip. A missing file is a LoadError naming the key. */
+  /** The file's bytes, gunzipped when the key ends in .gz (see gzip.ts). A missing file is a LoadError naming the key. */
   async read(key: string, _opts: QueryOptions = {}): Promise<Readable> {
     const k = toStoreKey(this.url, key);
     const file = this.pathOf(k);

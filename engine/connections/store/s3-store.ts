@@ -46,7 +46,7 @@ export class S3ObjectStore implements ObjectStore {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  /** GetObject as a stream (gunzipped when gzip). A missing key is a LoadError naming it. */
+  /** GetObject as a stream (gunzipped when the key ends in .gz, see gzip.ts). A missing key is a LoadError naming it. */
   async read(key: string, opts: QueryOptions = {}): Promise<Readable> {
     const rel = toStoreKey(this.url, key);
     const res = await this.guard(rel, () =>

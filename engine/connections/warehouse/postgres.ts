@@ -13,7 +13,7 @@ import copyStreams from 'pg-copy-streams';
 import { ConnectionError, notRetryableReason } from '../../errors.js';
 import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse, WarehouseSession } from '../../interfaces.js';
 import { loadJsonLocally, type CsvSink, type LocalLoadTarget } from '../copy-json/json-load.js';
-import { pgTypeOverrides } from './result-types.js';
+import { pgTypeOverrides } from './pg-type-overrides.js';
 import { connectionLost, isConnectionLoss, toSluiceError } from './sql-error.js';
 
 /** How long connecting may take before the connection counts as unreachable. */

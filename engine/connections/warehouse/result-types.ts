@@ -14,7 +14,8 @@
  * | json, jsonb                 | parsed value                                              |
  * | text and everything else    | string (driver default)                                   |
  */
-import pg from 'pg';
+// pg's own parsers (the fallback of pgTypeOverrides) are in pg-type-overrides.ts: PGlite's worker, which
+// imports this module, does not load pg.
 
 export const OID = { INT8: 20, NUMERIC: 1700, TIMESTAMP: 1114, DATE: 1082 } as const;
 
@@ -51,15 +52,4 @@ export const pgliteParsers: Record<number, (text: string) => unknown> = {
   [OID.NUMERIC]: (t) => t,
   [OID.TIMESTAMP]: parseTimestampUtc,
   [OID.DATE]: parseDateUtc,
-};
-
-/** A `types` object for pg's Pool/Client config with the same overrides. */
-export const pgTypeOverrides = {
-  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
-    if ((format ?? 'text') === 'text') {
-      const own = pgliteParsers[oid];
-      if (own) return own;
-    }
-    return (pg.types.getTypeParser as (oid: number, format?: string) => (value: string) => unknown)(oid, format ?? 'text');
-  },
 };

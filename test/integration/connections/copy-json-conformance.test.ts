@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openObjectStore, openWarehouse, readJsonPathsFile } from '../../../engine/connections/index.js';
+import { isGzipKey } from '../../../engine/connections/store/gzip.js';
 import { buildCopySql } from '../../../engine/connections/warehouse/redshift/redshift-copy.js';
 import { JsonLoadError, LoadError } from '../../../engine/errors.js';
 import type { JsonLoadSpec, ObjectStore, Warehouse } from '../../../engine/interfaces.js';
@@ -113,7 +114,7 @@ describe('COPY JSON conformance: the server-side COPY text (golden files)', () =
         acceptinvchars: s.acceptinvchars,
         region: 'us-west-2',
         maxerror: s.maxerror,
-        gzip: false,
+        gzip: Object.keys(c.files).some(isGzipKey),
       });
       const file = path.join(GOLDEN, `${c.id}.sql`);
       if (process.env.SLUICE_UPDATE_GOLDEN === '1') {

@@ -14,6 +14,7 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import fs from 'node:fs/promises';
 import { pgliteParsers } from '../result-types.js';
+import type { WireError } from './pglite-wire.js';
 
 /**
  * The V8 setting the PGlite worker applies before PGlite compiles its
@@ -142,45 +143,8 @@ export class PgliteEngine implements PgliteBackend {
   }
 }
 
-/** An error as it crosses threads: its message and PostgreSQL's fields, which toSluiceError reads. */
-export interface WireError {
-  name: string;
-  message: string;
-  stack?: string;
-  code?: string;
-  severity?: string;
-  position?: string | number;
-  detail?: string;
-  hint?: string;
-  where?: string;
-  /** The WASM instance aborted: the session is gone. */
-  fatal?: boolean;
-}
-
-const DB_FIELDS = ['code', 'severity', 'position', 'detail', 'hint', 'where'] as const;
-
-export function toWireError(err: unknown): WireError {
-  if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
-  const out: WireError = { name: err.name, message: err.message, stack: err.stack };
-  const src = err as unknown as Record<string, unknown>;
-  for (const k of DB_FIELDS) {
-    const v = src[k];
-    if (typeof v === 'string' || (k === 'position' && typeof v === 'number')) (out as unknown as Record<string, unknown>)[k] = v;
-  }
-  // WebAssembly.RuntimeError (an Emscripten abort, an out-of-bounds access, unreachable code)
-  if (err.name === 'RuntimeError') out.fatal = true;
-  return out;
-}
-
-/** An Error with the wire fields back on it (toSluiceError then makes a QueryError of database errors). */
-export function fromWireError(w: WireError): Error {
-  const err = new Error(w.message);
-  err.name = w.name;
-  if (w.stack) err.stack = w.stack;
-  const dst = err as unknown as Record<string, unknown>;
-  for (const k of DB_FIELDS) if (w[k] !== undefined) dst[k] = w[k];
-  return err;
-}
+// The error codec lives in its own module, free of PGlite, for the main thread (see pglite-wire.ts).
+export { fromWireError, toWireError, type WireError } from './pglite-wire.js';
 
 /** workerData of the PGlite worker. */
 export interface PgliteWorkerData {

@@ -23,15 +23,8 @@ import { Worker } from 'node:worker_threads';
 import { ConnectionError, causeChain } from '../../../errors.js';
 import type { JsonLoadSpec, LoadResult, QueryOptions, QueryResult, Warehouse, WarehouseSession } from '../../../interfaces.js';
 import { loadJsonLocally, type CsvSink, type LocalLoadTarget } from '../../copy-json/json-load.js';
-import {
-  fromWireError,
-  PgliteEngine,
-  type PgliteBackend,
-  type PgliteWorkerData,
-  type RawResult,
-  type WorkerReply,
-  type WorkerRequest,
-} from './pglite-worker-core.js';
+import type { PgliteBackend, PgliteWorkerData, RawResult, WorkerReply, WorkerRequest } from './pglite-worker-core.js';
+import { fromWireError } from './pglite-wire.js';
 import { toSluiceError } from '../sql-error.js';
 import { WarehouseLock } from './pglite-lock.js';
 import type { PgliteThread } from '../../url.js';
@@ -381,7 +374,11 @@ export class PgliteWarehouse implements Warehouse {
       ? await WarehouseLock.acquire(dataDir, { timeoutMs: opts.lockTimeoutMs, signal: opts.signal, onWait: opts.onLockWait })
       : null;
     try {
-      const backend = thread === 'main' ? await PgliteEngine.open(dataDir) : await WorkerBackend.start(url, dataDir);
+      // PGlite itself loads only on the thread that runs it: the worker imports it; ?thread=main imports it here.
+      const backend =
+        thread === 'main'
+          ? await (await import('./pglite-worker-core.js')).PgliteEngine.open(dataDir)
+          : await WorkerBackend.start(url, dataDir);
       return new PgliteWarehouse(backend, url, dataDir, thread, lock);
     } catch (err) {
       lock?.release();

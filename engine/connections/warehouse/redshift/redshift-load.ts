@@ -24,6 +24,7 @@ import type {
   QueryResult,
   Rejection,
 } from '../../../interfaces.js';
+import { isGzipKey } from '../../store/gzip.js';
 import { objectUrl, toStoreKey } from '../../store/keys.js';
 import {
   buildCopySql,
@@ -151,9 +152,10 @@ export async function copyJsonFromS3(
   const secrets = auth.kind === 'keys' ? [auth.accessKeyId, auth.secretAccessKey, auth.sessionToken ?? ''] : [];
   const region = spec.region ?? target.region ?? loc.region;
 
-  // One COPY per compression kind: Redshift applies GZIP to every object of a COPY.
-  const gz = objects.filter((o) => /\.gz$/i.test(o.key));
-  const plain = objects.filter((o) => !/\.gz$/i.test(o.key));
+  // One COPY per compression kind: Redshift applies GZIP to every object of a COPY. The key decides, by the
+  // rule the local stores follow too (isGzipKey), so an object loads on both paths or on neither.
+  const gz = objects.filter((o) => isGzipKey(o.key));
+  const plain = objects.filter((o) => !isGzipKey(o.key));
   const groups = [
     { gzip: false, objects: plain },
     { gzip: true, objects: gz },

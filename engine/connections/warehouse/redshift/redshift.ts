@@ -23,7 +23,7 @@ import {
 } from '../postgres.js';
 import { copyJsonFromS3, scrubSecrets, type RedshiftCopyTarget, type RedshiftJsonLoadSpec } from './redshift-load.js';
 import { parseRedshiftUrl, pgSslOption, type RedshiftUrl } from './redshift-url.js';
-import { pgTypeOverrides } from '../result-types.js';
+import { pgTypeOverrides } from '../pg-type-overrides.js';
 
 export { buildCopySql, buildManifest, buildJsonPathsFile, toRejections, type CopySpec, type CopyAuth } from './redshift-copy.js';
 export { parseRedshiftUrl, formatRedshiftUrl, type RedshiftUrl, type RedshiftUrlParts } from './redshift-url.js';

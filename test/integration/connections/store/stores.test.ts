@@ -50,11 +50,22 @@ function describeStore(label: string, open: () => Promise<ObjectStore>) {
       expect(keys).to.deep.equal(['song_data/A/B/C/x.json']);
     });
 
-    it('reads objects, gunzipping .gz keys and gzip bytes', async () => {
+    it('reads objects, gunzipping .gz keys', async () => {
       expect(await text(await store.read('log_data/2018/11/a.json'))).to.equal('{"a":1}\n');
       expect(await text(await store.read('log_data/2018/12/c.json.gz'))).to.equal('{"c":1}\n');
-      expect(await text(await store.read('log_data/2018/12/sniffed.json'))).to.equal('{"gz":"sniffed"}');
       expect(await text(await store.read('song_data/A/B/C/x.json'))).to.equal('{"song":"x"}');
+    });
+
+    it('refuses gzip bytes under a key without .gz (Redshift would not gunzip them), naming the fix', async () => {
+      try {
+        await store.read('log_data/2018/12/sniffed.json');
+        expect.fail('read should fail');
+      } catch (err) {
+        expect(err).to.be.instanceOf(LoadError);
+        expect((err as Error).message).to.match(
+          /log_data\/2018\/12\/sniffed\.json: the data is gzip-compressed but the key does not end in \.gz.*rename it to sniffed\.json\.gz$/,
+        );
+      }
     });
 
     it('names the key of a missing object', async () => {
