@@ -42,9 +42,9 @@ const ConfigSchema = z
       .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'connection names are lowercase letters, digits and _'), z.string().min(1))
       .default({}),
     scheduler: z
-      .object({ grace_period: duration.default(30_000) })
+      .object({ grace_period: duration.default(30_000), lease_timeout: duration.default(60_000) })
       .strict()
-      .default({ grace_period: 30_000 }),
+      .default({ grace_period: 30_000, lease_timeout: 60_000 }),
     /** Where runs are recorded: absent, the SQLite file <home>/state.db; or a PostgreSQL server. */
     state: z
       .string()
@@ -68,7 +68,8 @@ export interface Config {
   connections: Record<string, string>;
   /** connection name -> URL, from SLUICE_CONN_<NAME> (these win over everything) */
   envConnections: Record<string, string>;
-  scheduler: { gracePeriodMs: number };
+  /** lease_timeout: a running try whose lease is not renewed this long is failed as "worker lost" and retried. */
+  scheduler: { gracePeriodMs: number; leaseTimeoutMs: number };
   stateDbPath: string;
   /** A PostgreSQL state (config `state:`, SLUICE_STATE), or null for the SQLite file at stateDbPath. */
   stateUrl: string | null;
@@ -118,7 +119,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     logLevel: c.log_level,
     connections: c.connections,
     envConnections,
-    scheduler: { gracePeriodMs: c.scheduler.grace_period },
+    scheduler: { gracePeriodMs: c.scheduler.grace_period, leaseTimeoutMs: c.scheduler.lease_timeout },
     stateDbPath: path.join(home, 'state.db'),
     stateUrl: stateUrl(env.SLUICE_STATE, c.state),
   };

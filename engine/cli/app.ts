@@ -158,5 +158,6 @@ export function runnerDeps(app: App, echo: boolean): Omit<RunnerDeps, 'onEvent'>
     logger: createSinkLogger(sink, app.config.logLevel === 'silent' ? 'info' : app.config.logLevel),
     parallelism: app.config.parallelism,
     resolvePath: pathResolver(app.config.dagsDir),
+    leaseMs: app.config.scheduler.leaseTimeoutMs,
   };
 }

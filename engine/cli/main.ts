@@ -26,6 +26,7 @@ import * as sampleData from './commands/sample-data.js';
 import * as scheduler from './commands/scheduler.js';
 import * as connections from './commands/connections.js';
 import * as webserver from './commands/webserver.js';
+import * as state from './commands/state.js';
 
 /**
  * Wraps a verb: opens the app, runs, closes, maps errors to messages and exit
@@ -66,7 +67,7 @@ export function buildProgram(): Command {
 
   const ctx: CliContext = { withApp };
   // in the order --help lists them
-  for (const verbs of [runDag, dags, runs, tasks, report, sql, sampleData, scheduler, connections, webserver])
+  for (const verbs of [runDag, dags, runs, tasks, report, sql, sampleData, scheduler, connections, webserver, state])
     verbs.register(program, ctx);
   return program;
 }

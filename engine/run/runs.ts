@@ -372,6 +372,15 @@ export class Runs {
     return this.store.recovery.recover(this.clock.now(), this.alive);
   }
 
+  /**
+   * Fails the tries whose lease ended, on any host ("worker lost"), up_for_retry
+   * when tries are left, and queues again the runs their processes were
+   * executing. Leases are wall-clock times (they measure liveness, not the schedule).
+   */
+  recoverLostTries(): Promise<Orphan[]> {
+    return this.store.leases.recoverExpired(new Date());
+  }
+
   // -- internals ------------------------------------------------------------------------
 
   private checkDagOf(dag: Dag, run: DagRun): void {

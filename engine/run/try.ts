@@ -22,7 +22,7 @@ import { TaskFailure, TaskSkipped, TemplateError, TryAbort, errorMessage, notRet
 import { redactText } from '../redact.js';
 import type { OperatorRegistry } from '../registry.js';
 import { checkResultsOf, rowCountsOf } from '../quality.js';
-import type { ConnectionStore, StateStore, TaskInstance, TaskTry } from '../state/index.js';
+import { DEFAULT_LEASE_MS, type ConnectionStore, type StateStore, type TaskInstance, type TaskTry } from '../state/index.js';
 import { buildContext, isSqlFileRef, render, renderDeep, type TemplateContext } from '../template/index.js';
 import { type Clock, type LongTimer, setLongTimeout } from './clock.js';
 import { formatDuration } from '../duration.js';
@@ -37,6 +37,8 @@ export interface TryDeps {
   logger: Logger;
   /** Resolves a relative path from a DAG file (SQL files). */
   resolvePath: (p: string) => string;
+  /** How long a try's lease lasts without a renewal (scheduler.lease_timeout; default 60 s). */
+  leaseMs?: number;
 }
 
 /** up_for_retry: when the next try starts, and how many tries the task has. */
@@ -121,7 +123,8 @@ export async function runTry(a: TryArgs): Promise<TaskInstance> {
   const { dag, runId, spec, deps, clock, abort } = a;
   const store = deps.store;
   const op = deps.registry.get(spec.operator);
-  const tryRow = await store.tasks.startTry(runId, spec.id, clock.now());
+  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
+  const tryRow = await store.tasks.startTry(runId, spec.id, clock.now(), new Date(Date.now() + leaseMs));
   a.setState(spec.id, 'running', tryRow.tryNumber);
   const log = deps.logger.child({
     dag_id: dag.id,
@@ -130,6 +133,7 @@ export async function runTry(a: TryArgs): Promise<TaskInstance> {
     try: tryRow.tryNumber,
     try_id: tryRow.tryId,
   });
+  const lease = keepLease(store, tryRow.tryId, leaseMs, abort, log);
   const outputs: Record<string, unknown> = {};
   const reschedule: Reschedule = { at: null };
   let timer: LongTimer | undefined;
@@ -152,8 +156,61 @@ export async function runTry(a: TryArgs): Promise<TaskInstance> {
     error = abort.signal.aborted ? abort.signal.reason : err;
   } finally {
     timer?.clear();
+    lease.stop();
   }
   return recordEnd(a, tryRow, log, outputs, error, reschedule.at);
+}
+
+/**
+ * The try's heartbeat: renews its lease every quarter of lease_timeout (in
+ * wall-clock time: a lease says whether this process is alive, whatever the
+ * run's clock). When the lease cannot be renewed (the state database out of
+ * reach) and less than half of it is left, the try is aborted, so it stops
+ * before its lease ends and another worker may take it over: two processes
+ * never run one try past its lease. When another process already failed the
+ * try as lost, it is aborted at once (no retry from here: the recovery decided).
+ */
+function keepLease(store: StateStore, tryId: number, leaseMs: number, abort: AbortController, log: Logger): { stop(): void } {
+  const every = Math.max(50, Math.floor(leaseMs / 4));
+  let validUntil = Date.now() + leaseMs;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const beat = async () => {
+    const until = new Date(Date.now() + leaseMs);
+    try {
+      if (await store.leases.renew(tryId, until)) validUntil = until.getTime();
+      else if (!stopped) {
+        abort.abort(
+          new TryAbort('worker lost: another process failed this try after its lease ended; it is not run on here', false),
+        );
+        return;
+      }
+    } catch (err) {
+      const left = validUntil - Date.now();
+      log.warn({ err: errorMessage(err), lease_left_ms: left }, "could not renew this try's lease");
+      if (left < 2 * every && !stopped) {
+        abort.abort(
+          new TryAbort(
+            `could not renew this try's lease (${errorMessage(err)}); stopped before the lease ends, for another worker to retry it`,
+            true,
+          ),
+        );
+        return;
+      }
+    }
+    if (!stopped) schedule();
+  };
+  const schedule = () => {
+    timer = setTimeout(() => void beat(), every);
+    timer.unref();
+  };
+  schedule();
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }
 
 /** Set by TaskContext.reschedule: when the task's next try (a sensor's next poke) is due. */

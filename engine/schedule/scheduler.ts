@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Dag, RunState } from '../interfaces.js';
 import { DagsFolderError, SchedulerLockError, errorMessage } from '../errors.js';
 import type { OperatorRegistry } from '../registry.js';
-import type { DagRun, StateStore } from '../state/index.js';
+import { DEFAULT_LEASE_MS, type DagRun, type StateStore } from '../state/index.js';
 import { loadDagsDir } from '../dag/index.js';
 import { checkDagsFolder, dagsFolderSignature } from '../dag/folder.js';
 import { type Clock, setLongTimeout, systemClock } from '../run/clock.js';
@@ -119,18 +119,23 @@ export class Scheduler {
     const { store, log } = this.o;
     // A folder missing at start is a setup mistake (exit 2); one that goes away later is survived (see reload).
     checkDagsFolder(this.o.dagsDir);
-    const holder = await store.scheduler.acquireLock(this.clock.now());
+    // A scheduler on another host whose heartbeat is older than lease_timeout is gone: its lock is taken over.
+    const leaseMs = this.o.runner.leaseMs ?? DEFAULT_LEASE_MS;
+    const holder = await store.scheduler.acquireLock(this.clock.now(), { staleMs: leaseMs });
     if (holder) {
       throw new SchedulerLockError(
         `another scheduler is running on this state DB: pid ${holder.pid} on ${holder.host}, since ${holder.startedAt.toISOString()}. ` +
           `Stop it first (its lock ends with its process).`,
       );
     }
-    this.heartbeat = setInterval(() => {
-      store.scheduler
-        .heartbeat(this.clock.now())
-        .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'scheduler heartbeat failed'));
-    }, 10_000);
+    this.heartbeat = setInterval(
+      () => {
+        store.scheduler
+          .heartbeat(this.clock.now())
+          .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'scheduler heartbeat failed'));
+      },
+      Math.min(10_000, Math.max(50, Math.floor(leaseMs / 4))),
+    );
     this.heartbeat.unref();
     this.watch();
     log.info({ dags_dir: this.o.dagsDir, once: Boolean(this.o.once), pid: process.pid }, 'scheduler started');
@@ -164,6 +169,7 @@ export class Scheduler {
     const paused = await this.o.store.scheduler.pausedDags();
     let nextDue = Infinity;
     if (!this.stopping) {
+      await this.recoverLostTries();
       for (const { dag } of this.loaded.values()) {
         if (paused.has(dag.id)) continue;
         await this.createDueRuns(dag, now);
@@ -173,6 +179,21 @@ export class Scheduler {
       await this.startQueuedRuns(paused);
     }
     return nextDue;
+  }
+
+  /** Tries whose lease ended (their process died or lost the state, on any host) are failed and retried. */
+  private async recoverLostTries(): Promise<void> {
+    try {
+      for (const o of await this.runs.recoverLostTries()) {
+        this.o.log.warn(
+          { run_id: o.runId, task_id: o.taskId, try: o.tryNumber, host: o.host, pid: o.pid, state: o.newState },
+          `worker lost: try ${o.tryNumber} of ${o.taskId} in ${o.runId} (pid ${o.pid} on ${o.host}) failed; ` +
+            (o.newState === 'up_for_retry' ? 'it will be retried' : 'no tries left'),
+        );
+      }
+    } catch (err) {
+      this.o.log.warn({ err: errorMessage(err) }, 'could not look for tries whose lease ended');
+    }
   }
 
   private async createDueRuns(dag: Dag, now: Date): Promise<void> {

@@ -280,9 +280,16 @@ export interface TaskStore {
   get(runId: string, taskId: string): Promise<TaskInstance | undefined>;
   /** Sets a task instance's state without a try (scheduled, queued, skipped, upstream_failed, cleared). */
   setState(runId: string, taskId: string, state: TaskState | null, now: Date): Promise<void>;
-  /** Records a try as running before its operator starts. */
-  startTry(runId: string, taskId: string, now: Date): Promise<TaskTry>;
-  /** Records a try's end, its outputs, and the task instance's next state. */
+  /**
+   * Records a try as running before its operator starts, holding a lease
+   * until `leaseUntil` when given (see LeaseStore).
+   */
+  startTry(runId: string, taskId: string, now: Date, leaseUntil?: Date): Promise<TaskTry>;
+  /**
+   * Records a try's end, its outputs, and the task instance's next state.
+   * A try no longer running (failed as lost by another process meanwhile) is
+   * left as it is, and so is its task instance: a late end never overwrites.
+   */
   endTry(t: TaskTry, end: TryEnd): Promise<void>;
   /** In the order they started. */
   tries(runId: string, taskId?: string): Promise<TaskTry[]>;
@@ -292,10 +299,19 @@ export interface TaskStore {
   latestOutputs(runId: string): Promise<Map<string, { tryNumber: number; outputs: Record<string, unknown> }>>;
 }
 
+/** A slice of a try's log lines: `limit` lines after skipping `offset`. */
+export interface LogRange {
+  offset: number;
+  limit: number;
+}
+
 /** A try's log lines and the lines its loads rejected. */
 export interface LogStore {
   append(tryId: number, line: NewLogLine): Promise<void>;
-  list(tryId: number): Promise<LogLine[]>;
+  /** A try's lines in order; with a range, only `limit` lines from the `offset`-th (0-based): a page of a long log. */
+  list(tryId: number, range?: LogRange): Promise<LogLine[]>;
+  /** How many lines a try has logged. */
+  count(tryId: number): Promise<number>;
   recordRejections(tryId: number, table: string, rejections: Rejection[]): Promise<void>;
   rejections(tryId: number): Promise<StoredRejection[]>;
 }
@@ -338,6 +354,27 @@ export interface RecoveryStore {
   recover(now: Date, alive?: AliveCheck): Promise<Orphan[]>;
 }
 
+/**
+ * Leases on running tries, for processes on several hosts: a try's process
+ * renews its lease while the try runs (a heartbeat); a try whose lease ended
+ * belongs to a process that died or was cut off, on any host, and any
+ * process recovers it ("worker lost"). Times are wall-clock times: a lease
+ * measures whether a process is alive, not the schedule.
+ */
+export interface LeaseStore {
+  /** Extends the lease of a running try to `until`; false when it is no longer running (recovered as lost). */
+  renew(tryId: number, until: Date): Promise<boolean>;
+  /** Running tries whose lease ended before `now`, on any host, oldest first. */
+  expired(now: Date): Promise<TaskTry[]>;
+  /**
+   * Fails the tries whose lease ended before `now` ("worker lost"), their
+   * task instances up_for_retry (tries left) or failed, and queues again the
+   * runs their processes were executing, in one transaction; two processes
+   * recovering at once never both recover the same try. Returns what was found.
+   */
+  recoverExpired(now: Date): Promise<Orphan[]>;
+}
+
 /** Data quality history: every check result and every load's row count, per try. */
 export interface QualityStore {
   /** Stores what one try found (replacing what that try stored before). */
@@ -377,6 +414,7 @@ export interface StateStore {
   readonly scheduler: SchedulerStore;
   readonly recovery: RecoveryStore;
   readonly quality: QualityStore;
+  readonly leases: LeaseStore;
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
 }
@@ -384,7 +422,24 @@ export interface StateStore {
 // ---------------------------------------------------------------------------
 // Shared helpers
 
-export const HOST = os.hostname();
+/**
+ * This host's name as tries and runs record it: SLUICE_HOSTNAME when set
+ * (containers sharing a hostname, or several processes playing hosts), else
+ * the OS's (Airflow's hostname_callable).
+ */
+export const HOST = process.env.SLUICE_HOSTNAME || os.hostname();
+
+/** Airflow's scheduler_zombie_task_threshold, shorter: a try whose lease is not renewed for this long is lost. */
+export const DEFAULT_LEASE_MS = 60_000;
+
+/** The message of a try failed because its lease ended. */
+export function workerLostMessage(t: TaskTry, leaseUntil: Date | null): string {
+  return (
+    `worker lost: pid ${t.pid} on ${t.host} stopped renewing this try's lease` +
+    (leaseUntil ? ` (it ended at ${leaseUntil.toISOString()})` : '') +
+    '; the process died, or lost the state database'
+  );
+}
 
 /** `songplays__manual__2018-11-21T00:00:00Z`: globally unique, readable, sortable per dag. */
 export function makeRunId(dagId: string, runType: RunType, logicalDate: Date): string {

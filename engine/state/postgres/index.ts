@@ -11,6 +11,8 @@ import type { StateStore } from '../index.js';
 import { redactUrl } from '../../connections/url.js';
 import { PostgresConnectionStore } from './connections.js';
 import { Db } from './db.js';
+import { importHistory, type ImportReport, type TableRows } from './import.js';
+import { PostgresLeaseStore } from './leases.js';
 import { PostgresLogStore } from './logs.js';
 import { migrations as builtinMigrations, type Migration } from './migrations.js';
 import { PostgresQualityStore } from './quality.js';
@@ -35,6 +37,7 @@ export class PostgresStateStore implements StateStore {
   readonly scheduler: PostgresSchedulerStore;
   readonly recovery: PostgresRecoveryStore;
   readonly quality: PostgresQualityStore;
+  readonly leases: PostgresLeaseStore;
 
   private constructor(
     private readonly db: Db,
@@ -49,6 +52,7 @@ export class PostgresStateStore implements StateStore {
     this.scheduler = new PostgresSchedulerStore(db);
     this.recovery = new PostgresRecoveryStore(db);
     this.quality = new PostgresQualityStore(db);
+    this.leases = new PostgresLeaseStore(db);
   }
 
   /** Connects, then creates the schema or applies pending migrations (a reader only checks the version). */
@@ -89,6 +93,11 @@ export class PostgresStateStore implements StateStore {
 
   async close(): Promise<void> {
     await this.db.pool.end();
+  }
+
+  /** Copies a whole history in (`sluice state migrate`): one transaction, ids kept; refused when this state has runs. */
+  importHistory(tables: TableRows[]): Promise<ImportReport> {
+    return importHistory(this.db, this.schema, this.location, tables);
   }
 
   /** A reader does not migrate: it refuses a schema older or newer than this Sluice's, saying what to run. */

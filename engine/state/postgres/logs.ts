@@ -1,6 +1,6 @@
 /** Log lines and rejected load lines of tries in PostgreSQL (tables log_lines, load_rejections). */
 import type { Rejection } from '../../interfaces.js';
-import type { LogLine, LogStore, NewLogLine, StoredRejection } from '../index.js';
+import type { LogLine, LogRange, LogStore, NewLogLine, StoredRejection } from '../index.js';
 import type { Db } from './db.js';
 import { json, toLogLine } from './rows.js';
 
@@ -17,11 +17,19 @@ export class PostgresLogStore implements LogStore {
     ]);
   }
 
-  async list(tryId: number): Promise<LogLine[]> {
-    const rows = await this.db.q<Parameters<typeof toLogLine>[0]>('SELECT * FROM log_lines WHERE try_id = $1 ORDER BY id', [
-      tryId,
-    ]);
+  async list(tryId: number, range?: LogRange): Promise<LogLine[]> {
+    const rows = range
+      ? await this.db.q<Parameters<typeof toLogLine>[0]>(
+          'SELECT * FROM log_lines WHERE try_id = $1 ORDER BY id LIMIT $2 OFFSET $3',
+          [tryId, range.limit, range.offset],
+        )
+      : await this.db.q<Parameters<typeof toLogLine>[0]>('SELECT * FROM log_lines WHERE try_id = $1 ORDER BY id', [tryId]);
     return rows.map(toLogLine);
+  }
+
+  async count(tryId: number): Promise<number> {
+    const rows = await this.db.q<{ n: string | number }>('SELECT count(*) AS n FROM log_lines WHERE try_id = $1', [tryId]);
+    return Number(rows[0]!.n);
   }
 
   async recordRejections(tryId: number, table: string, rejections: Rejection[]): Promise<void> {

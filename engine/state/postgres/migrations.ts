@@ -158,4 +158,12 @@ export const migrations: Migration[] = [
       CREATE INDEX table_counts_dag_table ON table_counts (dag_id, table_name, logical_date);
     `,
   },
+  {
+    version: 3,
+    name: 'leases on running tries (worker-lost recovery on any host)',
+    sql: `
+      ALTER TABLE task_tries ADD COLUMN lease_until timestamptz;
+      CREATE INDEX task_tries_lease ON task_tries (lease_until) WHERE state = 'running';
+    `,
+  },
 ];

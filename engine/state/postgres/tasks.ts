@@ -11,14 +11,12 @@ export async function getTaskInstance(q: Q, runId: string, taskId: string): Prom
 
 /** Records the end of a try and the task instance's next state (inside the caller's transaction). */
 export async function endTry(q: Q, t: TaskTry, end: TryEnd): Promise<void> {
-  await q(`UPDATE task_tries SET state = $1, ended_at = $2, duration_ms = $3, error = $4, stack = $5 WHERE try_id = $6`, [
-    end.state,
-    end.now,
-    Math.max(0, end.now.getTime() - t.startedAt.getTime()),
-    end.error ?? null,
-    end.stack ?? null,
-    t.tryId,
-  ]);
+  const ended = await q(
+    `UPDATE task_tries SET state = $1, ended_at = $2, duration_ms = $3, error = $4, stack = $5, lease_until = NULL
+     WHERE try_id = $6 AND state = 'running' RETURNING try_id`,
+    [end.state, end.now, Math.max(0, end.now.getTime() - t.startedAt.getTime()), end.error ?? null, end.stack ?? null, t.tryId],
+  );
+  if (ended.length === 0) return; // failed as lost by another process meanwhile: its decision stands
   // A reschedule gives the task one more try: waiting for a sensor's next poke never uses up a retry.
   await q(
     `UPDATE task_instances SET state = $1, next_try_at = $2,
@@ -56,7 +54,7 @@ export class PostgresTaskStore implements TaskStore {
     );
   }
 
-  startTry(runId: string, taskId: string, now: Date): Promise<TaskTry> {
+  startTry(runId: string, taskId: string, now: Date, leaseUntil?: Date): Promise<TaskTry> {
     return this.db.tx(async (q) => {
       const [ti] = await q<{ try_number: number }>(
         `UPDATE task_instances SET state = 'running', try_number = try_number + 1, next_try_at = NULL,
@@ -65,9 +63,9 @@ export class PostgresTaskStore implements TaskStore {
         [now, runId, taskId],
       );
       const [row] = await q<TryRow>(
-        `INSERT INTO task_tries (run_id, task_id, try_number, state, started_at, host, pid)
-         VALUES ($1, $2, $3, 'running', $4, $5, $6) RETURNING *`,
-        [runId, taskId, ti!.try_number, now, HOST, process.pid],
+        `INSERT INTO task_tries (run_id, task_id, try_number, state, started_at, host, pid, lease_until)
+         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7) RETURNING *`,
+        [runId, taskId, ti!.try_number, now, HOST, process.pid, leaseUntil ?? null],
       );
       return toTry(row!);
     });

@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { StateDbError } from '../../errors.js';
 import type { AliveCheck, Orphan, RecoveryStore, StateStore } from '../index.js';
 import { SqliteConnectionStore } from './connections.js';
+import { SqliteLeaseStore } from './leases.js';
 import { SqliteLogStore } from './logs.js';
 import { migrations as builtinMigrations, type Migration } from './migrations.js';
 import { checkStateFile, createAtomically, openReadOnly, quickCheck, stateDbError } from './open.js';
@@ -83,6 +84,7 @@ export class SqliteStateStore implements StateStore {
   readonly scheduler: SqliteSchedulerStore;
   readonly recovery: RecoveryStore;
   readonly quality: SqliteQualityStore;
+  readonly leases: SqliteLeaseStore;
   private readonly db: Database.Database;
   private cleanup: () => void = () => undefined;
 
@@ -110,6 +112,7 @@ export class SqliteStateStore implements StateStore {
     this.connections = new SqliteConnectionStore(q);
     this.scheduler = new SqliteSchedulerStore(q);
     this.quality = new SqliteQualityStore(q);
+    this.leases = new SqliteLeaseStore(q);
     this.recovery = {
       hasOrphans: async (alive?: AliveCheck) => hasOrphans(q, alive),
       recover: async (now: Date, alive?: AliveCheck) =>

@@ -1,6 +1,6 @@
 /** Log lines and rejected load lines of tries in SQLite (tables log_lines, load_rejections). */
 import type { Rejection } from '../../interfaces.js';
-import type { LogLine, LogStore, NewLogLine, StoredRejection } from '../index.js';
+import type { LogLine, LogRange, LogStore, NewLogLine, StoredRejection } from '../index.js';
 import { iso, toLogLine, type LogLineRow, type Statements } from './rows.js';
 
 export class SqliteLogStore implements LogStore {
@@ -12,8 +12,15 @@ export class SqliteLogStore implements LogStore {
       .run(tryId, iso(line.ts), line.level, line.msg, line.data === null ? null : JSON.stringify(line.data));
   }
 
-  async list(tryId: number): Promise<LogLine[]> {
-    return (this.q.get('SELECT * FROM log_lines WHERE try_id = ? ORDER BY id').all(tryId) as LogLineRow[]).map(toLogLine);
+  async list(tryId: number, range?: LogRange): Promise<LogLine[]> {
+    const rows = range
+      ? this.q.get('SELECT * FROM log_lines WHERE try_id = ? ORDER BY id LIMIT ? OFFSET ?').all(tryId, range.limit, range.offset)
+      : this.q.get('SELECT * FROM log_lines WHERE try_id = ? ORDER BY id').all(tryId);
+    return (rows as LogLineRow[]).map(toLogLine);
+  }
+
+  async count(tryId: number): Promise<number> {
+    return (this.q.get('SELECT count(*) AS n FROM log_lines WHERE try_id = ?').get(tryId) as { n: number }).n;
   }
 
   async recordRejections(tryId: number, table: string, rejections: Rejection[]): Promise<void> {

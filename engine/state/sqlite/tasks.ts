@@ -12,14 +12,20 @@ export function getTaskInstance(q: Statements, runId: string, taskId: string): T
 /** Records the end of a try and the task instance's next state (also used by crash recovery). */
 export function endTry(q: Statements, t: TaskTry, end: TryEnd): void {
   q.tx(() => {
-    q.get(`UPDATE task_tries SET state = ?, ended_at = ?, duration_ms = ?, error = ?, stack = ? WHERE try_id = ?`).run(
-      end.state,
-      iso(end.now),
-      Math.max(0, end.now.getTime() - t.startedAt.getTime()),
-      end.error ?? null,
-      end.stack ?? null,
-      t.tryId,
-    );
+    const ended = q
+      .get(
+        `UPDATE task_tries SET state = ?, ended_at = ?, duration_ms = ?, error = ?, stack = ?, lease_until = NULL
+         WHERE try_id = ? AND state = 'running'`,
+      )
+      .run(
+        end.state,
+        iso(end.now),
+        Math.max(0, end.now.getTime() - t.startedAt.getTime()),
+        end.error ?? null,
+        end.stack ?? null,
+        t.tryId,
+      );
+    if (ended.changes === 0) return; // failed as lost by another process meanwhile: its decision stands
     // A reschedule gives the task one more try: waiting for a sensor's next poke never uses up a retry.
     const waiting = end.taskState === 'up_for_retry' || end.taskState === 'up_for_reschedule';
     q.get(
@@ -62,7 +68,7 @@ export class SqliteTaskStore implements TaskStore {
       .run(state, finished ? 1 : 0, iso(now), runId, taskId);
   }
 
-  async startTry(runId: string, taskId: string, now: Date): Promise<TaskTry> {
+  async startTry(runId: string, taskId: string, now: Date, leaseUntil?: Date): Promise<TaskTry> {
     const q = this.q;
     return q.tx(() => {
       q.get(
@@ -73,10 +79,10 @@ export class SqliteTaskStore implements TaskStore {
       const ti = getTaskInstance(q, runId, taskId)!;
       const res = q
         .get(
-          `INSERT INTO task_tries (run_id, task_id, try_number, state, started_at, host, pid)
-           VALUES (?, ?, ?, 'running', ?, ?, ?)`,
+          `INSERT INTO task_tries (run_id, task_id, try_number, state, started_at, host, pid, lease_until)
+           VALUES (?, ?, ?, 'running', ?, ?, ?, ?)`,
         )
-        .run(runId, taskId, ti.tryNumber, iso(now), HOST, process.pid);
+        .run(runId, taskId, ti.tryNumber, iso(now), HOST, process.pid, leaseUntil ? iso(leaseUntil) : null);
       return toTry(q.get('SELECT * FROM task_tries WHERE try_id = ?').get(res.lastInsertRowid) as TryRow);
     });
   }

@@ -357,6 +357,20 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         expect(await store.logs.list(t.tryId + 1000)).to.deep.equal([]);
       });
 
+      it('pages a long log by line range and counts its lines', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        const t = await store.tasks.startTry(run.runId, 'a', at(0));
+        const other = await store.tasks.startTry(run.runId, 'b', at(0));
+        for (let i = 0; i < 7; i++) await store.logs.append(t.tryId, { ts: at(i), level: 'info', msg: `line ${i}`, data: null });
+        await store.logs.append(other.tryId, { ts: at(1), level: 'info', msg: 'elsewhere', data: null });
+        expect(await store.logs.count(t.tryId)).to.equal(7);
+        expect(await store.logs.count(t.tryId + 1000)).to.equal(0);
+        const page = await store.logs.list(t.tryId, { offset: 2, limit: 3 });
+        expect(page.map((l) => l.msg)).to.deep.equal(['line 2', 'line 3', 'line 4']);
+        expect((await store.logs.list(t.tryId, { offset: 5, limit: 10 })).map((l) => l.msg)).to.deep.equal(['line 5', 'line 6']);
+        expect(await store.logs.list(t.tryId, { offset: 7, limit: 10 })).to.deep.equal([]);
+      });
+
       it('records rejected load lines with their table, object and line', async () => {
         const run = (await store.runs.create(newRun()))!;
         const t = await store.tasks.startTry(run.runId, 'a', at(0));
@@ -598,6 +612,49 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         });
         expect(ok.map((c) => c.rows)).to.deep.equal([100]);
         expect(await store.quality.tableCounts('songplays', 'users', { last: 10 })).to.deep.equal([]);
+      });
+    });
+
+    describe('leases', () => {
+      it("renews a running try's lease; fails the tries whose lease ended as worker lost, on any host, and requeues their runs", async () => {
+        const run = (await store.runs.create(newRun({ claim: true })))!;
+        const a = await store.tasks.startTry(run.runId, 'a', at(0), at(10_000));
+        await store.tasks.startTry(run.runId, 'b', at(0), at(10_000));
+        expect(await store.leases.renew(a.tryId, at(30_000))).to.equal(true);
+        expect(await store.leases.renew(a.tryId, at(20_000))).to.equal(true); // never shortened
+        expect(await store.leases.expired(at(10_000))).to.deep.equal([]);
+        expect((await store.leases.expired(at(20_001))).map((t) => t.taskId)).to.deep.equal(['b']);
+        // A second process recovering at the same moment finds nothing left to recover.
+        const other = await opened.another();
+        try {
+          const [lost, again] = await Promise.all([
+            store.leases.recoverExpired(at(25_000)),
+            other.leases.recoverExpired(at(25_000)),
+          ]);
+          expect([...lost, ...again]).to.deep.equal([
+            { runId: run.runId, taskId: 'b', tryNumber: 1, pid: process.pid, host: HOST, newState: 'failed' },
+          ]);
+        } finally {
+          await other.close();
+        }
+        const bTry = (await store.tasks.getTry(run.runId, 'b', 1))!;
+        expect(bTry.state).to.equal('failed');
+        expect(bTry.error).to.match(
+          /^worker lost: pid \d+ on .+ stopped renewing this try's lease \(it ended at 2024-01-01T00:00:10.000Z\)/,
+        );
+        expect((await store.runs.get(run.runId))!.state).to.equal('queued');
+        // A's lease ends too: a retry is left (max_tries 2), its run already queued.
+        const lostA = await store.leases.recoverExpired(at(40_000));
+        expect(lostA.map((o) => [o.taskId, o.newState])).to.deep.equal([['a', 'up_for_retry']]);
+        expect((await store.tasks.get(run.runId, 'a'))!).to.deep.include({ state: 'up_for_retry', nextTryAt: at(40_000) });
+        // The lost try's late end (its process comes back) changes nothing; nor can it renew.
+        await store.tasks.endTry(a, { state: 'success', taskState: 'success', now: at(50_000) });
+        expect((await store.tasks.getTry(run.runId, 'a', 1))!.state).to.equal('failed');
+        expect((await store.tasks.get(run.runId, 'a'))!.state).to.equal('up_for_retry');
+        expect(await store.leases.renew(a.tryId, at(90_000))).to.equal(false);
+        // A try started without a lease is never lost by lease (the same-host recovery covers it).
+        await store.tasks.startTry(run.runId, 'a', at(60_000));
+        expect(await store.leases.expired(at(1e9))).to.deep.equal([]);
       });
     });
 

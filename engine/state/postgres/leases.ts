@@ -1,0 +1,64 @@
+/** Leases on running tries in PostgreSQL (task_tries.lease_until), and recovery of the tries whose lease ended. */
+import type { TaskState } from '../../interfaces.js';
+import { workerLostMessage, type LeaseStore, type Orphan, type TaskTry } from '../index.js';
+import type { Db } from './db.js';
+import { toTry, type TryRow } from './rows.js';
+import { requeue } from './runs.js';
+import { endTry, getTaskInstance } from './tasks.js';
+
+export class PostgresLeaseStore implements LeaseStore {
+  constructor(private readonly db: Db) {}
+
+  async renew(tryId: number, until: Date): Promise<boolean> {
+    const rows = await this.db.q(
+      `UPDATE task_tries SET lease_until = greatest(lease_until, $1) WHERE try_id = $2 AND state = 'running' RETURNING try_id`,
+      [until, tryId],
+    );
+    return rows.length === 1;
+  }
+
+  async expired(now: Date): Promise<TaskTry[]> {
+    const rows = await this.db.q<TryRow>(
+      `SELECT * FROM task_tries WHERE state = 'running' AND lease_until < $1 ORDER BY try_id`,
+      [now],
+    );
+    return rows.map(toTry);
+  }
+
+  /** Rows locked FOR UPDATE SKIP LOCKED: a try another process is recovering right now is its to recover. */
+  recoverExpired(now: Date): Promise<Orphan[]> {
+    return this.db.tx(async (q) => {
+      const rows = await q<TryRow & { lease_until: Date }>(
+        `SELECT * FROM task_tries WHERE state = 'running' AND lease_until < $1 ORDER BY try_id FOR UPDATE SKIP LOCKED`,
+        [now],
+      );
+      const lost: Orphan[] = [];
+      for (const row of rows) {
+        const t = toTry(row);
+        const ti = await getTaskInstance(q, t.runId, t.taskId);
+        const retry = ti !== undefined && ti.tryNumber < ti.maxTries;
+        const newState: TaskState = retry ? 'up_for_retry' : 'failed';
+        await endTry(q, t, {
+          state: 'failed',
+          taskState: newState,
+          now,
+          error: workerLostMessage(t, row.lease_until),
+          nextTryAt: retry ? now : null,
+        });
+        // The process that ran the try was executing its run: the run goes back to the queue, for any scheduler.
+        const owned = await q(
+          `SELECT 1 FROM dag_runs WHERE run_id = $1 AND state = 'running' AND host = $2 AND pid = $3 FOR UPDATE`,
+          [t.runId, t.host, t.pid],
+        );
+        if (owned.length)
+          await requeue(
+            q,
+            t.runId,
+            `worker lost: pid ${t.pid} on ${t.host} stopped while the run was in progress; to be resumed`,
+          );
+        lost.push({ runId: t.runId, taskId: t.taskId, tryNumber: t.tryNumber, pid: t.pid, host: t.host, newState });
+      }
+      return lost;
+    });
+  }
+}

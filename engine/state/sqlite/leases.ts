@@ -1,0 +1,58 @@
+/** Leases on running tries in SQLite (task_tries.lease_until, ISO text: compared as text, it orders as time). */
+import type { TaskState } from '../../interfaces.js';
+import { workerLostMessage, type LeaseStore, type Orphan, type TaskTry } from '../index.js';
+import { iso, toTry, type Statements, type TryRow } from './rows.js';
+import { requeue } from './runs.js';
+import { endTry, getTaskInstance } from './tasks.js';
+
+export class SqliteLeaseStore implements LeaseStore {
+  constructor(private readonly q: Statements) {}
+
+  async renew(tryId: number, until: Date): Promise<boolean> {
+    const res = this.q
+      .get(
+        `UPDATE task_tries SET lease_until = CASE WHEN lease_until IS NULL OR lease_until < ? THEN ? ELSE lease_until END
+         WHERE try_id = ? AND state = 'running'`,
+      )
+      .run(iso(until), iso(until), tryId);
+    return res.changes === 1;
+  }
+
+  async expired(now: Date): Promise<TaskTry[]> {
+    const rows = this.q
+      .get(`SELECT * FROM task_tries WHERE state = 'running' AND lease_until < ? ORDER BY try_id`)
+      .all(iso(now)) as TryRow[];
+    return rows.map(toTry);
+  }
+
+  /** In one IMMEDIATE transaction: the write lock first, so two processes never both recover the same try. */
+  async recoverExpired(now: Date): Promise<Orphan[]> {
+    const q = this.q;
+    return q.tx(() => {
+      const rows = q
+        .get(`SELECT * FROM task_tries WHERE state = 'running' AND lease_until < ? ORDER BY try_id`)
+        .all(iso(now)) as (TryRow & { lease_until: string })[];
+      const lost: Orphan[] = [];
+      for (const row of rows) {
+        const t = toTry(row);
+        const ti = getTaskInstance(q, t.runId, t.taskId);
+        const retry = ti !== undefined && ti.tryNumber < ti.maxTries;
+        const newState: TaskState = retry ? 'up_for_retry' : 'failed';
+        endTry(q, t, {
+          state: 'failed',
+          taskState: newState,
+          now,
+          error: workerLostMessage(t, new Date(row.lease_until)),
+          nextTryAt: retry ? now : null,
+        });
+        const owned = q
+          .get(`SELECT 1 FROM dag_runs WHERE run_id = ? AND state = 'running' AND host = ? AND pid = ?`)
+          .get(t.runId, t.host, t.pid);
+        if (owned)
+          requeue(q, t.runId, `worker lost: pid ${t.pid} on ${t.host} stopped while the run was in progress; to be resumed`);
+        lost.push({ runId: t.runId, taskId: t.taskId, tryNumber: t.tryNumber, pid: t.pid, host: t.host, newState });
+      }
+      return lost;
+    }, true);
+  }
+}
