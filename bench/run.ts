@@ -52,6 +52,11 @@ if (want('operators'))
     'operators: 100 reschedule-mode sensors waiting at once (8 task slots); Shell task overhead over sh -c (targets: 0 slots and <= 2% of a core while waiting; <= 20 ms)',
     await (await import('./operators.js')).benchOperators(),
   );
+if (want('web'))
+  print(
+    'web: the web UI over 10,000 runs of a 50-task DAG, a 100,000-line log, 200 DAG files (p95 of 50 requests)',
+    await (await import('./web.js')).benchWeb(),
+  );
 if (want('report'))
   print(
     'report: sluice report songplays --last 100 --format html over 1,000 stored runs (built CLI; targets <= 1 s, <= 2 MB)',

@@ -12,8 +12,9 @@ import { dataIntervalFor, lastCompleteInterval } from '../dag/interval.js';
 import { parseDagDate, DATE_FORMS } from '../dag/time.js';
 import type { DagRun } from '../state/index.js';
 import { findDag, type WebContext } from './context.js';
-import { clearPreview, getRun } from './data.js';
-import { WebError } from './http.js';
+import { clearPreview, getRun, paramSpecs, type ParamSpecJson } from './data.js';
+import { WebError, str, type Fields } from './http.js';
+import { PARAM_FIELD } from './views.js';
 
 /** A request the run lifecycle refused (a run being executed, a date taken, a bad conf): 409 or 400 with its message. */
 function refused(err: unknown): never {
@@ -54,7 +55,63 @@ function intervalFor(dag: Dag, date: string | undefined): { start: Date; end: Da
   return last;
 }
 
-/** Triggers a manual run of the DAG for the date, with the conf, and starts executing it here. */
+/**
+ * The trigger form's conf: its JSON text (when the DAG declares no params)
+ * and one field per param (`param.<name>`), each read as its declared type.
+ * An empty field is left out: the param's default applies (a required param
+ * left empty is then refused by the run lifecycle's validateConf, as for
+ * run-dag --conf). A value that is not of its type is passed as typed, so
+ * validateConf names the param and what it expects.
+ */
+export function confFromForm(ctx: WebContext, dagId: string, fields: Fields): Record<string, unknown> | undefined {
+  const base = parseConfText(str(fields, 'conf'));
+  const names = Object.keys(fields).filter((k) => k.startsWith(PARAM_FIELD));
+  if (!names.length) return base;
+  const specs = new Map(paramSpecs(findDag(ctx, dagId)).map((p) => [p.name, p]));
+  const conf: Record<string, unknown> = { ...base };
+  for (const field of names) {
+    const name = field.slice(PARAM_FIELD.length);
+    const text = str(fields, field);
+    if (text === undefined) continue;
+    const spec = specs.get(name);
+    conf[name] = spec ? typedValue(text, spec) : text; // an unknown name: validateConf says so, with the declared ones
+  }
+  return conf;
+}
+
+function typedValue(text: string, spec: ParamSpecJson): unknown {
+  const asJson = () => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new WebError(400, `param '${spec.name}': ${text} is not JSON (${(err as Error).message})`);
+    }
+  };
+  if (spec.enum) {
+    const hit = spec.enum.find((o) => (typeof o === 'string' ? o : JSON.stringify(o)) === text);
+    return hit === undefined ? text : hit;
+  }
+  switch (spec.type) {
+    case 'string':
+      return text;
+    case 'integer':
+    case 'number':
+      return text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+    case 'boolean':
+      return text === 'true' ? true : text === 'false' ? false : text;
+    case 'array':
+    case 'object':
+      return asJson();
+    default:
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return text;
+      }
+  }
+}
+
+/** Triggers a manual run of the DAG for the date, with the conf, and starts executing it here (or queues it for the scheduler). */
 export async function trigger(
   ctx: WebContext,
   dagId: string,
@@ -62,9 +119,20 @@ export async function trigger(
 ): Promise<DagRun> {
   const dag = findDag(ctx, dagId);
   const interval = intervalFor(dag, o.date);
+  // always checked against the params, as run-dag does: a required param must be given
+  const conf = o.conf ?? {};
   let run: DagRun | null;
+  if (!ctx.execute) {
+    try {
+      run = await ctx.runs.createRun({ dag, interval, runType: 'manual', conf });
+    } catch (err) {
+      refused(err);
+    }
+    if (!run) throw new WebError(409, `DAG ${dag.id} already has a run for ${interval.start.toISOString()}`);
+    return run;
+  }
   try {
-    run = await ctx.runs.trigger(dag, interval, { conf: o.conf }, dag.maxActiveRuns);
+    run = await ctx.runs.trigger(dag, interval, { conf }, dag.maxActiveRuns);
   } catch (err) {
     refused(err);
   }
@@ -83,8 +151,8 @@ export async function rerun(ctx: WebContext, runId: string, failedOnly: boolean)
   const run = await getRun(ctx, runId);
   const dag = findDag(ctx, run.dagId);
   try {
-    const r = await ctx.runs.rerun(dag, runId, { failedOnly, claim: true });
-    ctx.execute(dag, runId);
+    const r = await ctx.runs.rerun(dag, runId, { failedOnly, claim: Boolean(ctx.execute) });
+    ctx.execute?.(dag, runId);
     return r;
   } catch (err) {
     refused(err);
@@ -109,8 +177,8 @@ export async function clear(
   } catch (err) {
     refused(err);
   }
-  const mine = r.cleared.length > 0 && (await ctx.runs.claim(runId));
-  if (mine) ctx.execute(dag, runId);
+  const mine = r.cleared.length > 0 && ctx.execute !== undefined && (await ctx.runs.claim(runId));
+  if (mine) ctx.execute!(dag, runId);
   return { ...r, executing_here: mine };
 }
 

@@ -44,9 +44,23 @@ button{cursor:pointer}input,textarea,select,button{font:inherit}textarea{width:2
 .pager a,.pager span{margin-right:.8em}.flash{background:#e8f5e9;border:1px solid #a5d6a7;padding:.5em 1em;margin-bottom:1em}
 svg.chart{background:#fff;border:1px solid #e3e6ea;max-width:100%}svg .lane,svg .tick{font-size:11px;fill:#444}
 .kv th{width:12em}
+.split{display:flex;gap:1.5em;align-items:flex-start;flex-wrap:wrap}.split>div{overflow:auto;max-width:100%}
+svg.graph{background:#fff;border:1px solid #e3e6ea;max-width:100%;height:auto}svg.graph .node rect{stroke:#0004;stroke-width:1}
+svg.graph text{font-size:11.5px;fill:#1d2126}svg.graph text.op{fill:#555;font-size:10.5px}
+svg.graph .dark text{fill:#fff}svg.graph .edge{fill:none;stroke:#889;stroke-width:1.3}
+svg.graph .arrow{fill:#889}svg.graph a:hover rect{stroke:#017cee;stroke-width:2}
+.grid th.sel{background:#dbeafe}
+.params td{vertical-align:middle}.params .req{color:#b00020}
 `;
 
-/** Confirmation before a destructive form, and "select all" for the clear form's task boxes. */
+/**
+ * Confirmation before a destructive form, "select all" for the clear form's
+ * task boxes, and live pages: a page whose <main> names an event stream
+ * (data-live, see live.ts) listens to it; on \`change\` it fetches itself
+ * again and swaps its content (no full reload: scroll and focus stay), on
+ * \`lines\` it appends the new log lines to the tail, on \`end\` it stops.
+ * The lines are built with textContent: log text never becomes markup.
+ */
 export const JS = `
 document.addEventListener('submit', function (e) {
   var f = e.target;
@@ -59,4 +73,65 @@ document.addEventListener('change', function (e) {
     document.querySelectorAll('input[name="' + t.getAttribute('data-all') + '"]').forEach(function (c) { c.checked = t.checked; });
   }
 });
+(function () {
+  var source = null;
+  var busy = false;
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function swap() {
+    if (busy) return;
+    busy = true;
+    fetch(location.href, { headers: { 'X-Sluice-Live': '1' }, credentials: 'same-origin' })
+      .then(function (r) { return r.text(); })
+      .then(function (text) {
+        var doc = new DOMParser().parseFromString(text, 'text/html');
+        var fresh = doc.querySelector('main');
+        var main = document.querySelector('main');
+        if (!fresh || !main) return;
+        main.innerHTML = fresh.innerHTML;
+        document.title = doc.title;
+        var was = main.getAttribute('data-live');
+        var now = fresh.getAttribute('data-live');
+        if (now) main.setAttribute('data-live', now); else main.removeAttribute('data-live');
+        main.setAttribute('data-updated', String(Date.now()));
+        if (now !== was) connect();
+      })
+      .catch(function () {})
+      .then(function () { busy = false; });
+  }
+  function append(lines) {
+    var log = document.getElementById('log');
+    if (!log || !log.hasAttribute('data-tail')) return;
+    var empty = log.querySelector('.muted');
+    if (empty) empty.remove();
+    lines.forEach(function (l) {
+      var d = el('div', 'line ' + l.level);
+      d.appendChild(el('span', 'ln', String(l.line)));
+      d.appendChild(el('span', 'lv', l.level.toUpperCase()));
+      d.appendChild(document.createTextNode(' ' + l.ts.slice(11, 19) + 'Z ' + l.msg));
+      if (l.data) d.appendChild(el('span', 'data', ' ' + JSON.stringify(l.data)));
+      log.appendChild(d);
+    });
+    var total = document.getElementById('line-total');
+    if (total && lines.length) total.textContent = String(lines[lines.length - 1].line);
+    var atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
+    if (atBottom) window.scrollTo(0, document.body.scrollHeight);
+  }
+  function connect() {
+    if (source) source.close();
+    source = null;
+    var main = document.querySelector('main');
+    var url = main && main.getAttribute('data-live');
+    if (!url || !window.EventSource) return;
+    source = new EventSource(url);
+    source.addEventListener('change', swap);
+    source.addEventListener('lines', function (e) { append(JSON.parse(e.data)); });
+    source.addEventListener('end', function () { source.close(); source = null; swap(); });
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', connect); else connect();
+})();
 `;

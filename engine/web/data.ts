@@ -131,6 +131,7 @@ export async function dagGrid(ctx: WebContext, dagId: string, page: number) {
     paused,
     next_run: nextRun(dag, new Date()),
     params: redactValue(dag.params),
+    param_specs: paramSpecs(dag),
     tasks: dag.order.map((id) => ({ task_id: id, operator: dag.tasks.get(id)!.operator, upstream: dag.tasks.get(id)!.upstream })),
     page,
     page_size: GRID_PAGE,
@@ -188,6 +189,47 @@ function checkJson(c: CheckResultRecord) {
   };
 }
 
+/** The DAG's params as the trigger form shows them: type, default, required, what they are for. */
+export function paramSpecs(dag: Dag) {
+  const specs =
+    dag.paramSpecs ??
+    Object.fromEntries(Object.entries(dag.params).map(([k, v]) => [k, { schema: {}, hasDefault: true, default: v }]));
+  return Object.entries(specs).map(([name, s]) => {
+    const schema = s.schema;
+    const declared = schema.type;
+    const inferred = s.hasDefault ? jsonType(s.default) : 'string';
+    return {
+      name,
+      type: (typeof declared === 'string' ? declared : Array.isArray(declared) ? null : inferred) as string | null,
+      types: Array.isArray(declared) ? (declared as string[]) : null,
+      required: !s.hasDefault,
+      default: s.hasDefault ? redactValue(s.default) : null,
+      description: typeof schema.description === 'string' ? schema.description : null,
+      enum: Array.isArray(schema.enum) ? (schema.enum as unknown[]) : null,
+      format: typeof schema.format === 'string' ? schema.format : null,
+    };
+  });
+}
+export type ParamSpecJson = ReturnType<typeof paramSpecs>[number];
+
+function jsonType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  if (typeof v === 'object') return 'object';
+  return typeof v === 'boolean' ? 'boolean' : 'string';
+}
+
+/** The tasks of the run's DAG as the graph draws them (null: the DAG file is gone or broken). */
+function graphOf(ctx: WebContext, dagId: string) {
+  try {
+    const dag = findDag(ctx, dagId);
+    return dag.order.map((id) => ({ task_id: id, operator: dag.tasks.get(id)!.operator, upstream: dag.tasks.get(id)!.upstream }));
+  } catch {
+    return null;
+  }
+}
+
 /** A run: its tasks with every try and their outputs, and its data quality checks. */
 export async function runDetail(ctx: WebContext, runId: string) {
   const run = await getRun(ctx, runId);
@@ -199,15 +241,23 @@ export async function runDetail(ctx: WebContext, runId: string) {
     tries: tries.filter((t) => t.taskId === ti.taskId).map(tryJson),
     outputs: redactValue(outputs.get(ti.taskId)?.outputs ?? null),
   }));
-  return { ...runJson(run), executing: ctx.runs.isExecuting(run), tasks, checks: checks.map(checkJson) };
+  return {
+    ...runJson(run),
+    executing: ctx.runs.isExecuting(run),
+    graph: graphOf(ctx, run.dagId),
+    tasks,
+    checks: checks.map(checkJson),
+  };
 }
 export type RunDetailJson = Awaited<ReturnType<typeof runDetail>>;
 
 export interface LogQuery {
   /** The try (default: the latest). */
   tryNumber?: number;
-  /** First line shown, 1-based (with a search: the first match shown, 1-based). */
-  from: number;
+  /** First line shown, 1-based (with a search: the first match shown, 1-based); absent: 1, or the tail with `tail`. */
+  from?: number;
+  /** With no `from`: show the last page (a task still running: its newest lines). */
+  tail?: boolean;
   count: number;
   /** Case-insensitive text to search for. */
   q?: string;
@@ -237,16 +287,23 @@ export async function taskLog(ctx: WebContext, runId: string, taskId: string, q:
   let total = 0;
   let matches: number | null = null;
   let rejections: { table: string; object: string; line: number; reason: string }[] = [];
+  let from = q.from ?? 1;
   if (chosen) {
-    const all = (await ctx.store.logs.list(chosen.tryId)).map((l, i) => lineJson(l, i + 1));
-    total = all.length;
-    let pool = all;
     if (q.q) {
+      // a search reads the whole log: matches are counted over every line, as shown (redacted)
+      const all = (await ctx.store.logs.list(chosen.tryId)).map((l, i) => lineJson(l, i + 1));
+      total = all.length;
       const needle = q.q.toLowerCase();
-      pool = all.filter((l) => (l.msg + (l.data ? ' ' + JSON.stringify(l.data) : '')).toLowerCase().includes(needle));
+      const pool = all.filter((l) => (l.msg + (l.data ? ' ' + JSON.stringify(l.data) : '')).toLowerCase().includes(needle));
       matches = pool.length;
+      lines = pool.slice(from - 1, from - 1 + q.count);
+    } else {
+      // a page reads only its lines: a 100,000-line log costs what its 500 lines cost
+      total = await ctx.store.logs.count(chosen.tryId);
+      if (q.from === undefined && q.tail) from = Math.max(1, total - q.count + 1);
+      const page = await ctx.store.logs.list(chosen.tryId, { offset: from - 1, limit: q.count });
+      lines = page.map((l, i) => lineJson(l, from + i));
     }
-    lines = pool.slice(q.from - 1, q.from - 1 + q.count);
     rejections = (await ctx.store.logs.rejections(chosen.tryId)).slice(0, 200).map((r) => ({
       table: r.table,
       object: r.object,
@@ -262,7 +319,7 @@ export async function taskLog(ctx: WebContext, runId: string, taskId: string, q:
     total_lines: total,
     q: q.q ?? null,
     matches,
-    from: q.from,
+    from,
     count: q.count,
     lines,
     rejections,

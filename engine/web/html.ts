@@ -74,8 +74,10 @@ export function duration(ms: number | null | undefined): string {
 export interface Page {
   title: string;
   body: Html;
-  /** Seconds after which the page reloads itself (a run still going). */
+  /** Seconds after which a browser without script reloads the page (a run still going). */
   refresh?: number;
+  /** The event stream a browser with script listens to instead, to update the page in place (live.ts). */
+  live?: string;
   /** Whether the browser holds a session that may act (shows the log-in link otherwise). */
   loggedIn: boolean;
   /** The current path, for the log-in link to come back to. */
@@ -93,7 +95,7 @@ export function layout(p: Page): string {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        ${p.refresh ? raw(`<meta http-equiv="refresh" content="${p.refresh}">`) : ''}
+        ${p.refresh ? raw(`<noscript><meta http-equiv="refresh" content="${p.refresh}"></noscript>`) : ''}
         <title>${p.title} · Sluice</title>
         <link rel="stylesheet" href="/assets/app.css" />
         <script src="/assets/app.js" defer></script>
@@ -104,7 +106,7 @@ export function layout(p: Page): string {
           <nav><a href="/">DAGs</a><a href="/runs">Runs</a></nav>
           <span class="account">${account}</span>
         </header>
-        <main>${p.body}</main>
+        <main ${p.live ? html`data-live="${p.live}"` : ''}>${p.body}</main>
       </body>
     </html>`.text
   );

@@ -1,6 +1,8 @@
 /**
- * Who may change state. Pages are read by anyone who can reach the server
- * (it binds 127.0.0.1 unless told otherwise); every state-changing request
+ * Who may read and change state. On a loopback address (the default,
+ * 127.0.0.1) pages are read by anyone on the machine; on any other address
+ * reading needs a log-in or the token too, unless the server was started
+ * with --public-read (see server.ts). Every state-changing request
  * is a POST that carries either the server's token (scripts: an
  * `Authorization: Bearer` or `X-Sluice-Token` header) or a browser session
  * opened by logging in with the token plus that session's CSRF value (a
@@ -86,6 +88,14 @@ export class Guard {
     if (site && site !== 'same-origin' && site !== 'none') {
       throw new WebError(403, "cross-site request refused: act from this server's own pages");
     }
+  }
+
+  /** Whether a request may read pages that are not public: a logged-in browser, or the token in a header. */
+  mayRead(req: IncomingMessage): boolean {
+    if (this.session(req)) return true;
+    const auth = req.headers.authorization;
+    const header = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : (req.headers['x-sluice-token'] as string | undefined);
+    return header !== undefined && sameSecret(header, this.token);
   }
 
   /** A state-changing request: the token in a header, or a session with its CSRF value. */

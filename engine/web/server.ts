@@ -16,6 +16,7 @@ import { dagFilePath, type WebContext } from './context.js';
 import { clearPreview, dagGrid, dagList, runDetail, runJson, taskLog } from './data.js';
 import { WebError, flag, intParam, list, readFields, str } from './http.js';
 import { layout, type Html } from './html.js';
+import { gridVersion, runVersion, serveEvents, taskEvents, taskVersion, versionEvents } from './live.js';
 import { Guard } from './security.js';
 import * as views from './views.js';
 
@@ -24,6 +25,11 @@ export interface WebOptions {
   port: number;
   /** The secret every state-changing request proves it knows. */
   token: string;
+  /**
+   * Pages and GET API readable without logging in on a non-loopback
+   * address. On loopback they always are (only the machine reaches them).
+   */
+  publicRead?: boolean;
 }
 
 export interface WebServer {
@@ -61,7 +67,7 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
     // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on its own forms' POSTs
     'Referrer-Policy': 'same-origin',
     'Content-Security-Policy':
-      "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     ...headers,
   });
   res.end(body);
@@ -83,14 +89,16 @@ function safeNext(next: string | undefined | null): string {
 export async function startWebServer(ctx: WebContext, o: WebOptions): Promise<WebServer> {
   const guard = new Guard(o.token);
   const loopback = LOOPBACK.has(o.host);
+  /** Reads without a log-in: on loopback (the machine's own users), or anywhere with --public-read. */
+  const readsOpen = loopback || Boolean(o.publicRead);
 
-  const page = (r: Req, title: string, body: Html, refresh?: number, status = 200) => {
+  const page = (r: Req, title: string, body: Html, refresh?: number, status = 200, live?: string) => {
     const loggedIn = guard.session(r.req) !== null;
     send(
       r.res,
       status,
       'text/html; charset=utf-8',
-      layout({ title, body, refresh, loggedIn, path: r.url.pathname + r.url.search }),
+      layout({ title, body, refresh, live, loggedIn, path: r.url.pathname + r.url.search }),
     );
   };
   const viewer = (r: Req): views.Viewer => {
@@ -130,15 +138,47 @@ export async function startWebServer(ctx: WebContext, o: WebOptions): Promise<We
       const runs = await ctx.store.runs.list({ limit: 100 });
       return page(r, 'Runs', views.runsPage(runs.map(runJson)));
     }
+    if (a === 'dags' && b && c === 'events' && !d) {
+      const n = intParam(q, 'page', 0, 0, 1_000_000);
+      const version = async () => gridVersion((await dagGrid(ctx, b, n)).runs);
+      await version(); // a 404 before the stream starts
+      return serveEvents(r.req, r.res, versionEvents(version, q.get('v') ?? ''));
+    }
+    if (a === 'runs' && b && c === 'events' && !d) {
+      await runVersion(ctx, b);
+      return serveEvents(
+        r.req,
+        r.res,
+        versionEvents(() => runVersion(ctx, b), q.get('v') ?? ''),
+      );
+    }
+    if (a === 'runs' && b && c === 'tasks' && d && e === 'events') {
+      await taskVersion(ctx, b, d);
+      const t = q.get('try');
+      const after = q.get('after');
+      return serveEvents(
+        r.req,
+        r.res,
+        taskEvents(ctx, b, d, {
+          v: q.get('v') ?? '',
+          tryNumber: t ? intParam(q, 'try', 1, 1, 1_000_000) : null,
+          after: after ? intParam(q, 'after', 0, 0, 100_000_000) : null,
+        }),
+      );
+    }
     if (a === 'dags' && b && !c) {
-      const g = await dagGrid(ctx, b, intParam(q, 'page', 0, 0, 1_000_000));
-      const live = g.runs.some((x) => x.state === 'running' || x.state === 'queued');
-      return page(r, `DAG ${b}`, views.dagPage(g, viewer(r), DONE[q.get('done') ?? '']), live ? 3 : undefined);
+      const n = intParam(q, 'page', 0, 0, 1_000_000);
+      const g = await dagGrid(ctx, b, n);
+      const ver = gridVersion(g.runs);
+      const live = ver.live ? `/dags/${encodeURIComponent(b)}/events?page=${n}&v=${ver.v}` : undefined;
+      const body = views.dagPage(g, viewer(r), DONE[q.get('done') ?? ''], q.get('run') ?? undefined);
+      return page(r, `DAG ${b}`, body, ver.live ? 3 : undefined, 200, live);
     }
     if (a === 'runs' && b && !c) {
+      const ver = await runVersion(ctx, b);
       const run = await runDetail(ctx, b);
-      const live = run.state === 'running' || run.state === 'queued';
-      return page(r, `Run ${b}`, views.runPage(run, viewer(r), DONE[q.get('done') ?? '']), live ? 2 : undefined);
+      const live = ver.live ? `/runs/${encodeURIComponent(b)}/events?v=${ver.v}` : undefined;
+      return page(r, `Run ${b}`, views.runPage(run, viewer(r), DONE[q.get('done') ?? '']), ver.live ? 2 : undefined, 200, live);
     }
     if (a === 'runs' && b && c === 'clear' && !d) {
       const o = {
@@ -152,10 +192,15 @@ export async function startWebServer(ctx: WebContext, o: WebOptions): Promise<We
       return page(r, `Clear ${b}`, views.clearConfirmPage({ runId: b, ...o, affected: p.affected }, v));
     }
     if (a === 'runs' && b && c === 'tasks' && d && !e) {
-      const t = await taskLog(ctx, b, d, logQuery(q));
+      const ver = await taskVersion(ctx, b, d);
+      const t = await taskLog(ctx, b, d, { ...logQuery(q), tail: ver.live });
+      const tail = t.q === null && t.try_number !== null && t.from - 1 + t.lines.length >= t.total_lines;
+      const params = new URLSearchParams({ v: ver.v });
+      if (t.try_number !== null) params.set('try', String(t.try_number));
+      if (tail) params.set('after', String(t.total_lines));
       const live =
-        t.task.state === 'running' || t.task.state === 'queued' || t.task.state === 'up_for_retry' || t.run.state === 'running';
-      return page(r, `Task ${d}`, views.taskPage(t), live && t.q === null ? 2 : undefined);
+        ver.live && t.q === null ? `/runs/${encodeURIComponent(b)}/tasks/${encodeURIComponent(d)}/events?${params}` : undefined;
+      return page(r, `Task ${d}`, views.taskPage(t, tail), live ? 2 : undefined, 200, live);
     }
     if (a === 'source' && b && !c) {
       const file = dagFilePath(ctx, b);
@@ -187,7 +232,7 @@ export async function startWebServer(ctx: WebContext, o: WebOptions): Promise<We
       const conf =
         r.api && typeof fields.conf === 'object' && fields.conf !== null
           ? (fields.conf as Record<string, unknown>)
-          : act.parseConfText(str(fields, 'conf'));
+          : act.confFromForm(ctx, b, fields);
       if (r.api && Array.isArray(fields.conf)) throw new WebError(400, 'conf must be a JSON object');
       const run = await act.trigger(ctx, b, { date: str(fields, 'date'), conf });
       return r.api
@@ -245,8 +290,14 @@ export async function startWebServer(ctx: WebContext, o: WebOptions): Promise<We
       }
       const api = parts[0] === 'api';
       r = { req, res, url, parts: api ? parts.slice(1) : parts, api };
-      if (req.method === 'GET' || req.method === 'HEAD') await get(r);
-      else if (req.method === 'POST') await post(r);
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        const open = !api && (parts[0] === 'login' || parts[0] === 'assets' || parts[0] === 'favicon.ico');
+        if (!readsOpen && !open && !guard.mayRead(req)) {
+          if (api) throw new WebError(401, 'log in or send the token (Authorization: Bearer <token>) to read this server');
+          return redirect(res, `/login?next=${encodeURIComponent(safeNext(url.pathname + url.search))}`);
+        }
+        await get(r);
+      } else if (req.method === 'POST') await post(r);
       else throw new WebError(405, `method ${req.method} not allowed: pages are read with GET, actions are POSTs`);
     } catch (err) {
       const known = err instanceof WebError || err instanceof SluiceError;
@@ -286,7 +337,7 @@ function logQuery(q: URLSearchParams) {
   const t = q.get('try');
   return {
     tryNumber: t === null || t === '' ? undefined : intParam(q, 'try', 1, 1, 1_000_000),
-    from: intParam(q, 'from', 1, 1, 100_000_000),
+    from: q.get('from') ? intParam(q, 'from', 1, 1, 100_000_000) : undefined,
     count: intParam(q, 'count', 500, 1, 5000),
     q: q.get('q') || undefined,
   };

@@ -4,7 +4,8 @@
  * a logged-in browser.
  */
 import { timeline, type Bar } from '../cli/report/svg.js';
-import type { DagGridJson, DagListJson, RunDetailJson, TaskLogJson } from './data.js';
+import type { DagGridJson, DagListJson, ParamSpecJson, RunDetailJson, TaskLogJson } from './data.js';
+import { graphSvg } from './graph.js';
 import { GRID_PAGE } from './data.js';
 import { duration, html, raw, stateBadge, stateClass, when, type Html } from './html.js';
 import { CSRF_FIELD } from './security.js';
@@ -112,7 +113,82 @@ function durationChart(runs: DagGridJson['runs']): Html {
   );
 }
 
-export function dagPage(g: DagGridJson, v: Viewer, flash?: string): Html {
+/** The form field name of a param in the trigger form (actions.ts reads them back). */
+export const PARAM_FIELD = 'param.';
+
+/** One input per DAG param, shaped by its type, with its default filled in; required ones marked. */
+function paramInputs(specs: ParamSpecJson[]): Html {
+  if (!specs.length) return html``;
+  const input = (p: ParamSpecJson) => {
+    const name = PARAM_FIELD + p.name;
+    const req = p.required ? raw(' required') : '';
+    const def = p.default;
+    if (p.enum) {
+      return html`<select name="${name}" ${req}>
+        ${p.required ? html`<option value="">(choose)</option>` : ''}
+        ${p.enum.map((o) => html`<option value="${typeof o === 'string' ? o : JSON.stringify(o)}" ${JSON.stringify(o) === JSON.stringify(def) ? raw(' selected') : ''}>${String(o)}</option>`)}
+      </select>`;
+    }
+    switch (p.type) {
+      case 'boolean':
+        return html`<select name="${name}" ${req}>
+          ${p.required ? html`<option value="">(choose)</option>` : ''}
+          <option value="true" ${def === true ? raw(' selected') : ''}>true</option>
+          <option value="false" ${def === false ? raw(' selected') : ''}>false</option>
+        </select>`;
+      case 'integer':
+      case 'number':
+        return html`<input
+          type="number"
+          name="${name}"
+          value="${def ?? ''}"
+          step="${p.type === 'integer' ? '1' : 'any'}"
+          ${req}
+        />`;
+      case 'array':
+      case 'object':
+        return html`<textarea
+          name="${name}"
+          class="small"
+          placeholder="${p.type === 'array' ? '[...] (JSON)' : '{...} (JSON)'}"
+          ${req}
+        >
+${def === null ? '' : JSON.stringify(def)}</textarea>`;
+      case 'string':
+        return html`<input
+          type="${p.format === 'date' ? 'date' : 'text'}"
+          name="${name}"
+          value="${def ?? ''}"
+          size="30"
+          ${req}
+        />`;
+      default:
+        // several types, or null: typed as JSON (a bare word is taken as a string)
+        return html`<input
+          type="text"
+          name="${name}"
+          value="${def === null ? '' : typeof def === 'string' ? def : JSON.stringify(def)}"
+          size="30"
+          ${req}
+        />`;
+    }
+  };
+  return html`<table class="params" id="params">
+    ${specs.map(
+      (p) =>
+        html`<tr>
+          <th><label>${p.name}${p.required ? html`<span class="req" title="required"> *</span>` : ''}</label></th>
+          <td>${input(p)}</td>
+          <td class="muted">
+            ${p.types ? p.types.join(' | ') : (p.type ?? 'any')}${p.description ? html` · ${p.description}` : ''}
+          </td>
+        </tr>`,
+    )}
+  </table>`;
+}
+
+export function dagPage(g: DagGridJson, v: Viewer, flash?: string, selected?: string): Html {
+  const sel = g.runs.find((r) => r.run_id === selected) ?? g.runs[g.runs.length - 1];
   const pager = html`<div class="pager">
     ${g.page > 0 ? html`<a href="?page=${g.page - 1}">newer runs</a>` : ''}
     <span>runs ${g.page * GRID_PAGE + 1}–${g.page * GRID_PAGE + g.runs.length}</span
@@ -120,7 +196,7 @@ export function dagPage(g: DagGridJson, v: Viewer, flash?: string): Html {
   </div>`;
   const head = html`<tr>
       <th>task</th>
-      ${g.runs.map((r) => html`<th class="run" title="${r.run_id}"><a href="/runs/${enc(r.run_id)}">${d(r.logical_date)}</a></th>`)}
+      ${g.runs.map((r) => html`<th class="run${r === sel ? ' sel' : ''}" title="${r.run_id}"><a href="?page=${g.page}&run=${enc(r.run_id)}">${d(r.logical_date)}</a></th>`)}
     </tr>
     <tr>
       <th class="muted">run</th>
@@ -142,7 +218,6 @@ export function dagPage(g: DagGridJson, v: Viewer, flash?: string): Html {
         })}
       </tr>`,
   );
-  const defaults = Object.keys(g.params).length ? JSON.stringify(g.params, null, 2) : '';
   const actions = v.csrf
     ? html`<div class="actions">
         <form method="post" action="/dags/${enc(g.dag_id)}/trigger" id="trigger">
@@ -151,7 +226,12 @@ export function dagPage(g: DagGridJson, v: Viewer, flash?: string): Html {
             >logical date
             <input type="text" name="date" placeholder="2018-11-21 (default: last complete interval)" size="34" /></label
           ><br />
-          <label>conf (JSON)<br /><textarea name="conf" placeholder='{"key": "value"}'>${defaults}</textarea></label><br />
+          ${paramInputs(g.param_specs)}
+          ${
+            g.param_specs.length
+              ? ''
+              : html`<label>conf (JSON)<br /><textarea name="conf" placeholder='{"key": "value"}'></textarea></label><br />`
+          }
           <button type="submit">Trigger</button>
         </form>
         <form method="post" action="/dags/${enc(g.dag_id)}/${g.paused ? 'unpause' : 'pause'}">
@@ -181,10 +261,19 @@ export function dagPage(g: DagGridJson, v: Viewer, flash?: string): Html {
     ${
       g.runs.length
         ? html`${durationChart(g.runs)}${pager}
-            <table class="grid">
-              ${head}${body}
-            </table>`
-        : html`<p class="muted">No runs yet.</p>`
+            <div class="split">
+              <div>
+                <table class="grid">
+                  ${head}${body}
+                </table>
+              </div>
+              <div id="graph">
+                <h3>Graph of <a href="/runs/${enc(sel!.run_id)}">${sel!.run_id}</a></h3>
+                ${raw(graphSvg(g.tasks, sel!.tasks, (t) => `/runs/${enc(sel!.run_id)}/tasks/${enc(t)}`))}
+              </div>
+            </div>`
+        : html`<p class="muted">No runs yet.</p>
+            <div id="graph">${raw(graphSvg(g.tasks, {}))}</div>`
     }`;
 }
 
@@ -325,6 +414,20 @@ export function runPage(r: RunDetailJson, v: Viewer, flash?: string): Html {
       }
     </table>
     ${actions}
+    ${
+      r.graph
+        ? html`<h2>Graph</h2>
+            <div id="graph">
+              ${raw(
+                graphSvg(
+                  r.graph,
+                  Object.fromEntries(r.tasks.map((t) => [t.task_id, t.state])),
+                  (t) => `/runs/${enc(r.run_id)}/tasks/${enc(t)}`,
+                ),
+              )}
+            </div>`
+        : ''
+    }
     <h2>Tasks</h2>
     ${
       clearForm
@@ -409,7 +512,7 @@ function mark(text: string, q: string | null): Html {
   return html`${parts}`;
 }
 
-export function taskPage(t: TaskLogJson): Html {
+export function taskPage(t: TaskLogJson, tail = false): Html {
   const base = `/runs/${enc(t.run.run_id)}/tasks/${enc(t.task.task_id)}`;
   const qs = (o: Record<string, string | number | null>) =>
     '?' +
@@ -482,10 +585,10 @@ export function taskPage(t: TaskLogJson): Html {
       ${t.try_number ? html`<input type="hidden" name="try" value="${t.try_number}" />` : ''}
       <input type="search" name="q" value="${t.q ?? ''}" placeholder="search the log" />
       <button type="submit">Search</button>
-      ${t.q !== null ? html`<span id="match-count">${t.matches} match${t.matches === 1 ? '' : 'es'} in ${t.total_lines} lines</span> <a href="${base}${t.try_number ? `?try=${t.try_number}` : ''}">clear search</a>` : html`<span class="muted">${t.total_lines} lines</span>`}
+      ${t.q !== null ? html`<span id="match-count">${t.matches} match${t.matches === 1 ? '' : 'es'} in ${t.total_lines} lines</span> <a href="${base}${t.try_number ? `?try=${t.try_number}` : ''}">clear search</a>` : html`<span class="muted"><span id="line-total">${t.total_lines}</span> lines</span>`}
     </form>
     <div class="pager">${prev}<span>lines ${shown}</span>${next}${last}</div>
-    <div class="log" id="log">
+    <div class="log" id="log" ${tail ? raw('data-tail') : ''}>
       ${lines.length ? lines : html`<span class="muted">${t.q ? 'No line matches.' : 'No log lines.'}</span>`}
     </div>
     ${rejections}`;

@@ -13,7 +13,8 @@ description: stage, load, check (test operators)
 schedule: "@daily"
 start_date: 2024-01-01
 tasks:
-  stage: { operator: Succeed }
+  wait: { operator: Sleep, ms: 1500 }
+  stage: { operator: Succeed, upstream: [wait] }
   load: { operator: Echo, upstream: [stage], message: "loaded {{ ds }}" }
   check: { operator: Fail, upstream: [load], times: 1, retries: 1, retry_delay: 0s, message: "row count check failed" }
 `;
@@ -58,9 +59,20 @@ describe('the web UI in headless Chromium', function () {
       await page.fill('#trigger input[name="date"]', '2024-03-05');
       await page.getByRole('button', { name: 'Trigger' }).click();
       await page.waitForURL(/\/runs\/songs__manual__2024-03-05T00%3A00%3A00Z/);
-      // the run page reloads itself while the run goes on
+      // the run page updates itself in place over server-sent events while the run goes on: no reload
+      expect(await page.locator('main').getAttribute('data-live')).to.match(/\/events\?v=/);
+      await page.locator('svg.graph g[data-task="wait"] rect.st-running').waitFor();
+      await shot('02a-run-live');
+      await page.evaluate(() => ((globalThis as unknown as { loadedOnce: number }).loadedOnce = 1));
       await page.locator('#run-state .st-success').waitFor({ timeout: 60_000 });
+      expect(await page.evaluate(() => (globalThis as unknown as { loadedOnce?: number }).loadedOnce)).to.equal(1);
+      expect(await page.locator('main').getAttribute('data-updated')).to.match(/^\d+$/);
+      expect(await page.locator('main').getAttribute('data-live')).to.equal(null);
       expect(await page.locator('#tasks').innerText()).to.match(/check\s+Fail\s+success\s+2\/2/);
+      // the graph: every task, coloured by its state, edges between them
+      for (const t of ['wait', 'stage', 'load', 'check'])
+        await page.locator(`svg.graph g[data-task="${t}"] rect.st-success`).waitFor({ state: 'attached' });
+      expect(await page.locator('svg.graph path.edge').count()).to.equal(3);
       await shot('02-run');
 
       await page.getByRole('link', { name: 'check', exact: true }).click();

@@ -9,12 +9,16 @@ export interface RunningWeb {
   stop(): Promise<number | null>;
 }
 
-export async function startWeb(p: Project, env: NodeJS.ProcessEnv = {}): Promise<RunningWeb> {
-  const child = p.start(['webserver', '--port', '0'], { env });
+export async function startWeb(
+  p: Project,
+  env: NodeJS.ProcessEnv = {},
+  args: string[] = ['webserver', '--port', '0'],
+): Promise<RunningWeb> {
+  const child = p.start(args, { env });
   const until = Date.now() + 60_000;
   for (;;) {
     const { stdout, stderr } = child.output();
-    const url = /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(stdout)?.[1];
+    const url = /serving (http:\/\/127\.0\.0\.\d+:\d+)\//.exec(stdout)?.[1];
     if (url && /log in at/.test(stdout)) {
       return {
         url,

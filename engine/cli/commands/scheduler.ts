@@ -8,18 +8,31 @@ export function register(program: Command, ctx: CliContext): void {
     .command('scheduler')
     .description('run the scheduler daemon: create runs as data intervals close and run them')
     .option('--once', 'do what is due now, then exit (for cron-driven deployments)')
+    .option('--web', 'also serve the web UI (as sluice webserver); runs triggered or cleared there are run by this scheduler')
+    .option('--host <host>', 'with --web: address to listen on', '127.0.0.1')
+    .option('--port <port>', 'with --web: port to listen on (0: any free port)', '8080')
+    .option('--public-read', 'with --web: pages readable without logging in on a non-loopback --host')
     .addHelpText(
       'after',
       examples([
         'sluice scheduler',
         'sluice scheduler --once',
+        'sluice scheduler --web --port 8080',
         'SLUICE_HOME=/var/lib/sluice sluice scheduler --dags-dir /etc/sluice/dags',
       ]) +
         '\nOne scheduler per state DB. SIGTERM/SIGINT stop it gracefully (scheduler.grace_period); a second signal aborts running tries.\n',
     );
-  action(ctx, scheduler, async (app, o: { once?: boolean }) => {
+  action(ctx, scheduler, async (app, o: { once?: boolean; web?: boolean; host: string; port: string; publicRead?: boolean }) => {
     const { schedulerCommand } = await import('../ops.js');
-    return schedulerCommand(app, { ...o, verbose: verbose(scheduler) });
+    // the web UI only queues runs and clears tasks here: this scheduler runs them
+    const web = o.web
+      ? await (await import('./webserver.js')).serveWeb(app, { ...o, executes: false, name: 'sluice scheduler' })
+      : null;
+    try {
+      return await schedulerCommand(app, { once: o.once, verbose: verbose(scheduler) });
+    } finally {
+      await web?.close();
+    }
   });
 
   const backfill = program
