@@ -336,6 +336,18 @@ export interface TaskContext<P> {
   reschedule?(at: Date): void;
   /** The outputs of the previous try when it was rescheduled (e.g. when the sensor first poked); absent otherwise. */
   rescheduled?: Record<string, unknown>;
+  /** Read-only: the states of other DAGs' runs and tasks (ExternalRunSensor's cross-DAG dependencies). */
+  runsOf?: OtherRuns;
+}
+
+/** The runs of any DAG, as an operator may read them (nothing here changes a run). */
+export interface OtherRuns {
+  /**
+   * The state of DAG `dagId`'s run for `logicalDate` (its task `taskId`'s
+   * when given); null when there is no such run (or task instance), or the
+   * task has no state yet.
+   */
+  stateOf(dagId: string, logicalDate: Date, taskId?: string): Promise<TaskState | RunState | null>;
 }
 
 /** A task's data quality history, as its operator sees it. */

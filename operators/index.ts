@@ -20,6 +20,7 @@ import { HttpSensor } from './http/http-sensor.js';
 import { LakeKeySensor } from './sensors/lake-key.js';
 import { SqlSensor } from './sensors/sql-sensor.js';
 import { TimeDeltaSensor, TimeSensor } from './sensors/time-sensors.js';
+import { ExternalRunSensor } from './sensors/external-run.js';
 
 export const builtinOperators: OperatorDef[] = [
   Empty,
@@ -39,6 +40,7 @@ export const builtinOperators: OperatorDef[] = [
   SqlSensor,
   TimeDeltaSensor,
   TimeSensor,
+  ExternalRunSensor,
 ];
 
 /** A registry holding the built-in operators. */

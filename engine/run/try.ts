@@ -11,6 +11,7 @@ import type {
   Dag,
   Dialect,
   OperatorDef,
+  OtherRuns,
   QualityHistory,
   RecordedConnections,
   RetryPolicy,
@@ -325,6 +326,7 @@ async function taskContext(
       reschedule.at = at;
     },
     ...(rescheduled ? { rescheduled } : {}),
+    runsOf: otherRuns(store),
   };
 }
 
@@ -362,6 +364,21 @@ async function storeQuality(a: TryArgs, tryRow: TaskTry, log: Logger, outputs: R
       'could not store the data quality history of this try (the try is unaffected)',
     );
   }
+}
+
+/**
+ * Other DAGs' runs as operators see them (TaskContext.runsOf): a state read
+ * through the state interfaces, nothing else (ExternalRunSensor).
+ */
+export function otherRuns(store: StateStore): OtherRuns {
+  return {
+    async stateOf(dagId, logicalDate, taskId) {
+      const run = await store.runs.forDate(dagId, logicalDate);
+      if (!run) return null;
+      if (taskId === undefined) return run.state;
+      return (await store.tasks.get(run.runId, taskId))?.state ?? null;
+    },
+  };
 }
 
 /** The state's connection store as operators see it (TaskContext.connectionStore), on the run's clock. */
