@@ -125,21 +125,12 @@ const checkSchema = z.discriminatedUnion('type', [
 
 type Check = z.output<typeof checkSchema>;
 
-/** What one check found; recorded as outputs.checks[i]. */
-export interface CheckResult {
+/** What one check found (its Outcome) with what it was; recorded as outputs.checks[i]. */
+export interface CheckResult extends Outcome {
   name: string;
   type: Check['type'];
   severity: 'error' | 'warn';
   table?: string;
-  observed: unknown;
-  expected: string;
-  passed: boolean;
-  details?: Record<string, unknown>;
-  /** Up to 5 offending rows (expression), or the drifted columns (schema). */
-  sample?: Record<string, unknown>[];
-  /** A note: too little history yet, what drifted, how old the newest row is. */
-  message?: string;
-  error?: string;
   /** How long the check took. */
   duration_ms: number;
 }

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { ALERT_EVENTS, type AlertSpec, type AlertTarget } from '../interfaces.js';
 import { duration } from '../operator.js';
-import { templateVariables } from '../template/index.js';
+import { RUN_VARIABLES, templateVariables } from '../template/index.js';
 import { errorMessage } from '../errors.js';
 import type { PathKey } from './source.js';
 
@@ -20,23 +20,7 @@ import type { PathKey } from './source.js';
 export const ALERT_DEFAULTS = { timeoutMs: 10_000, retries: 2, retryDelayMs: 1_000 } as const;
 
 /** The variables an alert's templates (command arguments, email subject, report_file) may use. */
-export const ALERT_VARIABLES = [
-  'dag_id',
-  'run_id',
-  'task_id',
-  'logical_date',
-  'ds',
-  'ds_nodash',
-  'ts',
-  'data_interval_start',
-  'data_interval_end',
-  'params',
-  'event',
-  'state',
-  'error',
-  'try_number',
-  'report',
-] as const;
+export const ALERT_VARIABLES = [...RUN_VARIABLES, 'event', 'state', 'error', 'try_number', 'report'] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const envName = (what: string) =>

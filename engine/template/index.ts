@@ -40,8 +40,8 @@ export function isSqlFileRef(ref: string): boolean {
   return /\.sql$/i.test(ref) && !/\s/.test(ref.trim());
 }
 
-/** The names a template may use, in the order the docs list them. */
-export const TEMPLATE_VARIABLES = [
+/** What every template knows of its run (task fields, SQL files and alerts alike). */
+export const RUN_VARIABLES = [
   'dag_id',
   'run_id',
   'task_id',
@@ -52,10 +52,10 @@ export const TEMPLATE_VARIABLES = [
   'data_interval_start',
   'data_interval_end',
   'params',
-  'conn',
-  'dialect',
-  'outputs',
 ] as const;
+
+/** The names a task's template may use, in the order the docs list them. */
+export const TEMPLATE_VARIABLES = [...RUN_VARIABLES, 'conn', 'dialect', 'outputs'] as const;
 
 const require = createRequire(import.meta.url);
 let engine: Liquid | undefined;

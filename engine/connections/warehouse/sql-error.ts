@@ -4,7 +4,8 @@
  */
 import { ConnectionError, QueryError, SluiceError } from '../../errors.js';
 
-interface DbErrorLike {
+/** The fields a PostgreSQL error carries (pg's DatabaseError, PGlite's, or one rebuilt from the PGlite worker). */
+export interface DbErrorLike {
   message: string;
   code?: string;
   severity?: string;

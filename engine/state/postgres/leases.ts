@@ -1,10 +1,9 @@
 /** Leases on running tries in PostgreSQL (task_tries.lease_until), and recovery of the tries whose lease ended. */
-import type { TaskState } from '../../interfaces.js';
 import { workerLostMessage, type LeaseStore, type Orphan, type TaskTry } from '../index.js';
 import type { Db } from './db.js';
 import { toTry, type TryRow } from './rows.js';
 import { requeue } from './runs.js';
-import { endTry, getTaskInstance } from './tasks.js';
+import { failLostTry } from './tasks.js';
 
 export class PostgresLeaseStore implements LeaseStore {
   constructor(private readonly db: Db) {}
@@ -35,16 +34,7 @@ export class PostgresLeaseStore implements LeaseStore {
       const lost: Orphan[] = [];
       for (const row of rows) {
         const t = toTry(row);
-        const ti = await getTaskInstance(q, t.runId, t.taskId);
-        const retry = ti !== undefined && ti.tryNumber < ti.maxTries;
-        const newState: TaskState = retry ? 'up_for_retry' : 'failed';
-        await endTry(q, t, {
-          state: 'failed',
-          taskState: newState,
-          now,
-          error: workerLostMessage(t, row.lease_until),
-          nextTryAt: retry ? now : null,
-        });
+        const orphan = await failLostTry(q, t, now, workerLostMessage(t, row.lease_until));
         // The process that ran the try was executing its run: the run goes back to the queue, for any scheduler.
         const owned = await q(
           `SELECT 1 FROM dag_runs WHERE run_id = $1 AND state = 'running' AND host = $2 AND pid = $3 FOR UPDATE`,
@@ -56,7 +46,7 @@ export class PostgresLeaseStore implements LeaseStore {
             t.runId,
             `worker lost: pid ${t.pid} on ${t.host} stopped while the run was in progress; to be resumed`,
           );
-        lost.push({ runId: t.runId, taskId: t.taskId, tryNumber: t.tryNumber, pid: t.pid, host: t.host, newState });
+        lost.push(orphan);
       }
       return lost;
     });

@@ -1,6 +1,6 @@
 /** Task instances and their tries in PostgreSQL (tables task_instances, task_tries, task_outputs). */
 import type { TaskState } from '../../interfaces.js';
-import { HOST, type TaskInstance, type TaskStore, type TaskTry, type TryEnd } from '../index.js';
+import { HOST, type Orphan, type TaskInstance, type TaskStore, type TaskTry, type TryEnd } from '../index.js';
 import type { Db } from './db.js';
 import { json, toTaskInstance, toTry, type Q, type TaskInstanceRow, type TryRow } from './rows.js';
 
@@ -109,4 +109,17 @@ export class PostgresTaskStore implements TaskStore {
     for (const r of rows) out.set(r.task_id, { tryNumber: r.try_number, outputs: r.outputs });
     return out;
   }
+}
+
+/**
+ * Fails a try whose process is gone (died on this host, or stopped renewing
+ * its lease) with `error`: its task instance goes up_for_retry when tries are
+ * left, else failed. Recovery and lease expiry both end lost tries this way.
+ */
+export async function failLostTry(q: Q, t: TaskTry, now: Date, error: string): Promise<Orphan> {
+  const ti = await getTaskInstance(q, t.runId, t.taskId);
+  const retry = ti !== undefined && ti.tryNumber < ti.maxTries;
+  const newState: TaskState = retry ? 'up_for_retry' : 'failed';
+  await endTry(q, t, { state: 'failed', taskState: newState, now, error, nextTryAt: retry ? now : null });
+  return { runId: t.runId, taskId: t.taskId, tryNumber: t.tryNumber, pid: t.pid, host: t.host, newState };
 }

@@ -1,9 +1,8 @@
 /** Leases on running tries in SQLite (task_tries.lease_until, ISO text: compared as text, it orders as time). */
-import type { TaskState } from '../../interfaces.js';
 import { workerLostMessage, type LeaseStore, type Orphan, type TaskTry } from '../index.js';
 import { iso, toTry, type Statements, type TryRow } from './rows.js';
 import { requeue } from './runs.js';
-import { endTry, getTaskInstance } from './tasks.js';
+import { failLostTry } from './tasks.js';
 
 export class SqliteLeaseStore implements LeaseStore {
   constructor(private readonly q: Statements) {}
@@ -35,22 +34,13 @@ export class SqliteLeaseStore implements LeaseStore {
       const lost: Orphan[] = [];
       for (const row of rows) {
         const t = toTry(row);
-        const ti = getTaskInstance(q, t.runId, t.taskId);
-        const retry = ti !== undefined && ti.tryNumber < ti.maxTries;
-        const newState: TaskState = retry ? 'up_for_retry' : 'failed';
-        endTry(q, t, {
-          state: 'failed',
-          taskState: newState,
-          now,
-          error: workerLostMessage(t, new Date(row.lease_until)),
-          nextTryAt: retry ? now : null,
-        });
+        const orphan = failLostTry(q, t, now, workerLostMessage(t, new Date(row.lease_until)));
         const owned = q
           .get(`SELECT 1 FROM dag_runs WHERE run_id = ? AND state = 'running' AND host = ? AND pid = ?`)
           .get(t.runId, t.host, t.pid);
         if (owned)
           requeue(q, t.runId, `worker lost: pid ${t.pid} on ${t.host} stopped while the run was in progress; to be resumed`);
-        lost.push({ runId: t.runId, taskId: t.taskId, tryNumber: t.tryNumber, pid: t.pid, host: t.host, newState });
+        lost.push(orphan);
       }
       return lost;
     }, true);

@@ -1,9 +1,8 @@
 /** Finding and recovering the tries and runs of processes that died, in SQLite. */
-import type { TaskState } from '../../interfaces.js';
 import { HOST, processAlive, type AliveCheck, type Orphan } from '../index.js';
 import { toRun, toTry, type DagRunRow, type Statements, type TryRow } from './rows.js';
 import { requeue } from './runs.js';
-import { endTry, getTaskInstance } from './tasks.js';
+import { failLostTry } from './tasks.js';
 
 /** Tries recorded as running by processes of this host. */
 function runningTriesHere(q: Statements) {
@@ -24,17 +23,7 @@ export function recover(q: Statements, now: Date, alive: AliveCheck = processAli
     const orphans: Orphan[] = [];
     for (const t of runningTriesHere(q)) {
       if (alive(t.pid)) continue;
-      const ti = getTaskInstance(q, t.runId, t.taskId);
-      const retry = ti !== undefined && ti.tryNumber < ti.maxTries;
-      const newState: TaskState = retry ? 'up_for_retry' : 'failed';
-      endTry(q, t, {
-        state: 'failed',
-        taskState: newState,
-        now,
-        error: `process died: pid ${t.pid} on ${t.host} ended while this try was running`,
-        nextTryAt: retry ? now : null,
-      });
-      orphans.push({ runId: t.runId, taskId: t.taskId, tryNumber: t.tryNumber, pid: t.pid, host: t.host, newState });
+      orphans.push(failLostTry(q, t, now, `process died: pid ${t.pid} on ${t.host} ended while this try was running`));
     }
     const runs = (
       q.get(`SELECT * FROM dag_runs WHERE state = 'running' AND host = ? AND pid IS NOT NULL`).all(HOST) as DagRunRow[]

@@ -1,6 +1,6 @@
 /** Task instances and their tries in SQLite (tables task_instances, task_tries, task_outputs). */
 import type { TaskState } from '../../interfaces.js';
-import { HOST, type TaskInstance, type TaskStore, type TaskTry, type TryEnd } from '../index.js';
+import { HOST, type Orphan, type TaskInstance, type TaskStore, type TaskTry, type TryEnd } from '../index.js';
 import { iso, toTaskInstance, toTry, type Statements, type TaskInstanceRow, type TryRow } from './rows.js';
 
 export function getTaskInstance(q: Statements, runId: string, taskId: string): TaskInstance | undefined {
@@ -121,4 +121,17 @@ export class SqliteTaskStore implements TaskStore {
     for (const r of rows) out.set(r.task_id, { tryNumber: r.try_number, outputs: JSON.parse(r.outputs) });
     return out;
   }
+}
+
+/**
+ * Fails a try whose process is gone (died on this host, or stopped renewing
+ * its lease) with `error`: its task instance goes up_for_retry when tries are
+ * left, else failed. Recovery and lease expiry both end lost tries this way.
+ */
+export function failLostTry(q: Statements, t: TaskTry, now: Date, error: string): Orphan {
+  const ti = getTaskInstance(q, t.runId, t.taskId);
+  const retry = ti !== undefined && ti.tryNumber < ti.maxTries;
+  const newState: TaskState = retry ? 'up_for_retry' : 'failed';
+  endTry(q, t, { state: 'failed', taskState: newState, now, error, nextTryAt: retry ? now : null });
+  return { runId: t.runId, taskId: t.taskId, tryNumber: t.tryNumber, pid: t.pid, host: t.host, newState };
 }

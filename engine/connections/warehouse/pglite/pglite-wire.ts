@@ -6,18 +6,12 @@
  * module loading on the way to every embedded warehouse's open, before the
  * worker can even start).
  */
+import type { DbErrorLike } from '../sql-error.js';
 
 /** An error as it crosses threads: its message and PostgreSQL's fields, which toSluiceError reads. */
-export interface WireError {
+export interface WireError extends DbErrorLike {
   name: string;
-  message: string;
   stack?: string;
-  code?: string;
-  severity?: string;
-  position?: string | number;
-  detail?: string;
-  hint?: string;
-  where?: string;
   /** The WASM instance aborted: the session is gone. */
   fatal?: boolean;
 }
