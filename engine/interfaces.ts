@@ -69,6 +69,8 @@ export interface TaskSpec extends RetryPolicy {
   upstream: string[];
   triggerRule: TriggerRule;
   executionTimeoutMs: number | null;
+  /** The queue its tries go to when workers run them (`sluice worker --queue`); absent: `default`. */
+  queue?: string;
   /** Alerts of this task (its own keys, else default_args'); absent: none. */
   alerts?: AlertHooks;
   /** The operator's parameters, validated by its own schema (not yet rendered). */

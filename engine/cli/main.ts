@@ -27,6 +27,7 @@ import * as scheduler from './commands/scheduler.js';
 import * as connections from './commands/connections.js';
 import * as webserver from './commands/webserver.js';
 import * as state from './commands/state.js';
+import * as worker from './commands/worker.js';
 
 /**
  * Wraps a verb: opens the app, runs, closes, maps errors to messages and exit
@@ -67,7 +68,7 @@ export function buildProgram(): Command {
 
   const ctx: CliContext = { withApp };
   // in the order --help lists them
-  for (const verbs of [runDag, dags, runs, tasks, report, sql, sampleData, scheduler, connections, webserver, state])
+  for (const verbs of [runDag, dags, runs, tasks, report, sql, sampleData, scheduler, worker, connections, webserver, state])
     verbs.register(program, ctx);
   return program;
 }

@@ -16,7 +16,7 @@ import { colourState, humanMs, isoSeconds, printJson, table } from './format.js'
 
 // -- scheduler ----------------------------------------------------------------
 
-export async function schedulerCommand(app: App, o: { once?: boolean; verbose?: boolean }): Promise<number> {
+export async function schedulerCommand(app: App, o: { once?: boolean; workers?: boolean; verbose?: boolean }): Promise<number> {
   const log = createConsoleLogger(o.verbose ? 'debug' : app.config.logLevel === 'silent' ? 'silent' : 'info');
   const scheduler = new Scheduler({
     store: app.store,
@@ -24,7 +24,7 @@ export async function schedulerCommand(app: App, o: { once?: boolean; verbose?: 
     dagsDir: app.config.dagsDir,
     parallelism: app.config.parallelism,
     gracePeriodMs: app.config.scheduler.gracePeriodMs,
-    runner: runnerDeps(app, Boolean(o.verbose)),
+    runner: { ...runnerDeps(app, Boolean(o.verbose)), executor: o.workers ? 'workers' : 'local' },
     log,
     once: o.once,
   });

@@ -45,6 +45,7 @@ export const TASK_DEFAULTS = {
   maxRetryDelayMs: null,
   executionTimeoutMs: null,
   triggerRule: 'all_success' as TriggerRule,
+  queue: 'default',
 } as const;
 
 /** Where each loaded DAG's `dag:` id is written (for cross-file duplicate errors). */
@@ -205,6 +206,7 @@ function loadSource(src: string, file: string, registry: OperatorRegistry, reads
       retryExponentialBackoff: pick('retry_exponential_backoff') ?? TASK_DEFAULTS.retryExponentialBackoff,
       maxRetryDelayMs: pick('max_retry_delay') ?? TASK_DEFAULTS.maxRetryDelayMs,
       executionTimeoutMs: pick('execution_timeout') ?? TASK_DEFAULTS.executionTimeoutMs,
+      queue: pick('queue') ?? TASK_DEFAULTS.queue,
       alerts: alertHooks({
         on_failure: pick('on_failure'),
         on_retry: pick('on_retry'),

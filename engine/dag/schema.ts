@@ -25,6 +25,11 @@ export const defaultArgsShape = {
   max_retry_delay: duration.nullable().optional().describe('upper bound of the retry delay (default none)'),
   execution_timeout: duration.nullable().optional().describe('fail a try that runs longer (default none)'),
   trigger_rule: z.enum(TRIGGER_RULES).optional().describe('when the task runs, given its upstream states (default all_success)'),
+  queue: z
+    .string()
+    .regex(ID_PATTERN, { message: `must be a queue name: ${ID_HINT}` })
+    .optional()
+    .describe('the queue of workers that runs it, with the scheduler in workers mode (default: default)'),
   ...alertKeysShape('task'),
 };
 

@@ -11,7 +11,7 @@ import type { Dag, RunState, TaskState } from '../interfaces.js';
 import { FINISHED_STATES } from '../interfaces.js';
 import { TryAbort } from '../errors.js';
 import { RunAlerts } from '../alerts/index.js';
-import type { TaskInstance } from '../state/index.js';
+import { DEFAULT_QUEUE, type TaskInstance } from '../state/index.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Slots } from './slots.js';
 import { evaluateTrigger } from './trigger.js';
@@ -41,7 +41,19 @@ export interface RunnerDeps extends TryDeps {
   parallelism: number;
   clock?: Clock;
   onEvent?: (e: RunEvent) => void;
+  /**
+   * Who runs the tries: `local`, this process (default); `workers`, `sluice
+   * worker` processes on any host: a ready task instance is queued on its
+   * task's queue and the run loop waits for its try to end (Airflow's
+   * CeleryExecutor, with the state database as the broker).
+   */
+  executor?: 'local' | 'workers';
+  /** Workers mode: how often the run loop looks whether a queued task's try ended (default 1 s). */
+  workerPollMs?: number;
 }
+
+/** Task states that mean a try of it is handed to a worker and not over yet. */
+const DISPATCHED: ReadonlySet<TaskState | null> = new Set<TaskState | null>(['queued', 'running']);
 
 /** A run's final state follows from its leaves, as in Airflow. */
 export function runStateFromTasks(dag: Dag, states: Map<string, TaskState | null>): RunState {
@@ -106,8 +118,18 @@ export async function executeRun(
 
   const state = new Map<string, TaskState | null>();
   const tis = new Map<string, TaskInstance>();
+  const workers = deps.executor === 'workers';
+  /** Workers mode: tasks queued or running on workers when this process took the run; their ends are awaited. */
+  const dispatched: string[] = [];
   for (const ti of await store.tasks.list(runId)) {
     if (!dag.tasks.has(ti.taskId)) continue; // removed from the DAG since the run was made
+    if (workers && DISPATCHED.has(ti.state)) {
+      // A worker has (or will claim) its try: waiting for it never runs a task twice.
+      dispatched.push(ti.taskId);
+      state.set(ti.taskId, ti.state);
+      tis.set(ti.taskId, ti);
+      continue;
+    }
     // A transient state left by an interrupted process means "not started".
     const s = ti.state === 'scheduled' || ti.state === 'queued' || ti.state === 'running' ? null : ti.state;
     if (s !== ti.state) await store.tasks.setState(runId, ti.taskId, s, clock.now());
@@ -187,16 +209,68 @@ export async function executeRun(
   if (signal?.aborted) onSignal();
   if (drain?.aborted) onDrain();
 
-  const startTask = (taskId: string) => {
+  /** Tasks handed to workers whose try has not ended: left as they are when this loop stops early. */
+  const remote = new Set<string>();
+  /** Resumed workers-mode tasks that got no task slot (they run already): no slot to release at their end. */
+  const unslotted = new Set<string>();
+
+  /**
+   * Workers mode: queues the task (unless it already is, from an earlier
+   * process) and waits until a worker's try of it ended (or the lease
+   * recovery failed it). Returns the task instance then, or null when the
+   * run loop was interrupted first (the try goes on, on its worker).
+   */
+  const handToWorker = async (taskId: string, ti: TaskInstance, ac: AbortController, queued: boolean) => {
+    const spec = dag.tasks.get(taskId)!;
+    remote.add(taskId);
+    // Resumed: queued for workers already (kept as it is), or queued by a process that ran tries itself (queued now).
+    if (!queued || ti.state === 'queued') await store.work.enqueue(runId, taskId, spec.queue ?? DEFAULT_QUEUE, clock.now());
+    if (!queued) setState(taskId, 'queued', ti.tryNumber);
+    const pollMs = deps.workerPollMs ?? 1000;
+    let seenRunning = ti.state === 'running';
+    for (;;) {
+      const now = await store.tasks.get(runId, taskId);
+      if (!now) throw new Error(`task instance ${taskId} of ${runId} is gone`);
+      if (now.state === 'running' && !seenRunning) {
+        seenRunning = true;
+        setState(taskId, 'running', now.tryNumber);
+      }
+      if (!DISPATCHED.has(now.state)) {
+        remote.delete(taskId);
+        return now;
+      }
+      if (ac.signal.aborted) return null;
+      const stop = new AbortController();
+      const aborted = new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
+      await Promise.race([clock.sleep(pollMs, stop.signal), aborted]);
+      stop.abort();
+    }
+  };
+
+  const startTask = (taskId: string, resumed = false) => {
     const spec = dag.tasks.get(taskId)!;
     const ti = tis.get(taskId)!;
     const ac = new AbortController();
     runningAborts.set(taskId, ac);
     const p = (async () => {
-      await store.tasks.setState(runId, taskId, 'queued', clock.now());
-      setState(taskId, 'queued', ti.tryNumber);
-      const onBranch = (ids: string[]) => branches.set(taskId, new Set(ids));
-      const next = await runTry({ dag, runId, spec, conf, deps, clock, abort: ac, setState, tryOf: ti, onBranch });
+      let next: TaskInstance;
+      if (workers) {
+        if (!resumed) await store.tasks.setState(runId, taskId, 'queued', clock.now());
+        const ended = await handToWorker(taskId, ti, ac, resumed);
+        if (!ended) return; // interrupted: the worker's try goes on; a later process waits for it
+        next = ended;
+        setState(taskId, next.state, next.tryNumber);
+        if (next.state === 'success') {
+          const chosen = (await store.tasks.latestOutputs(runId)).get(taskId);
+          const ids = chosen?.tryNumber === next.tryNumber ? chosen.outputs[BRANCH_OUTPUT] : undefined;
+          if (Array.isArray(ids)) branches.set(taskId, new Set(ids.filter((c): c is string => typeof c === 'string')));
+        }
+      } else {
+        await store.tasks.setState(runId, taskId, 'queued', clock.now());
+        setState(taskId, 'queued', ti.tryNumber);
+        const onBranch = (ids: string[]) => branches.set(taskId, new Set(ids));
+        next = await runTry({ dag, runId, spec, conf, deps, clock, abort: ac, setState, tryOf: ti, onBranch });
+      }
       tis.set(taskId, next);
       alerts?.afterTry(taskId, next);
       if (next.state === 'up_for_retry' || next.state === 'up_for_reschedule') {
@@ -208,7 +282,7 @@ export async function executeRun(
     })().finally(() => {
       running.delete(taskId);
       runningAborts.delete(taskId);
-      slots?.release();
+      if (!unslotted.delete(taskId)) slots?.release();
       wake();
     });
     running.set(taskId, p);
@@ -225,6 +299,11 @@ export async function executeRun(
       }
     }
     await evaluate(dag.order);
+    // Workers mode: tries handed to workers by an earlier process are awaited, not queued again.
+    for (const id of dispatched) {
+      if (slots && !slots.tryAcquire()) unslotted.add(id); // they already run: waited for even past the limit
+      startTask(id, true);
+    }
     // Tasks waiting for a retry (or a sensor's next poke) from an earlier process are picked up too.
     for (const [id, s] of state) if (s === 'up_for_retry' || s === 'up_for_reschedule') retrying.add(id);
 
@@ -277,6 +356,7 @@ export async function executeRun(
 
   // Nothing is left in a transient state.
   for (const [id, s] of state) {
+    if (remote.has(id)) continue; // on a worker: its try ends there, and a later process reads how
     if (s === 'scheduled' || s === 'queued' || s === 'running') {
       await store.tasks.setState(runId, id, null, clock.now());
       state.set(id, null);

@@ -138,7 +138,10 @@ export class Scheduler {
     );
     this.heartbeat.unref();
     this.watch();
-    log.info({ dags_dir: this.o.dagsDir, once: Boolean(this.o.once), pid: process.pid }, 'scheduler started');
+    log.info(
+      { dags_dir: this.o.dagsDir, once: Boolean(this.o.once), pid: process.pid, executor: this.o.runner.executor ?? 'local' },
+      'scheduler started',
+    );
     try {
       for (;;) {
         const nextDue = await this.tick();
@@ -193,6 +196,15 @@ export class Scheduler {
       }
     } catch (err) {
       this.o.log.warn({ err: errorMessage(err) }, 'could not look for tries whose lease ended');
+    }
+    if (this.o.runner.executor !== 'workers') return;
+    // A worker that died between claiming a task and starting its try holds no lease: its claim ends the same way.
+    try {
+      const leaseMs = this.o.runner.leaseMs ?? DEFAULT_LEASE_MS;
+      const released = await this.o.store.work.releaseStale(new Date(Date.now() - leaseMs));
+      if (released) this.o.log.warn({ tasks: released }, 'claims of workers that never started their try went back to the queue');
+    } catch (err) {
+      this.o.log.warn({ err: errorMessage(err) }, 'could not look for stale worker claims');
     }
   }
 

@@ -375,6 +375,62 @@ export interface LeaseStore {
   recoverExpired(now: Date): Promise<Orphan[]>;
 }
 
+/** A task instance a worker took from the queue, to run one try of. */
+export interface Claimed {
+  runId: string;
+  dagId: string;
+  taskId: string;
+  queue: string;
+  /** The task instance's try number when claimed: the try the worker starts is the next one. */
+  tryNumber: number;
+  queuedAt: Date;
+}
+
+/** A `sluice worker` process, as it reports itself (see WorkStore.heartbeat). */
+export interface WorkerRecord {
+  host: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  /** Tries it is running now. */
+  running: number;
+  startedAt: Date;
+  heartbeatAt: Date;
+}
+
+/**
+ * Task instances handed to workers (the scheduler in workers mode, `sluice
+ * worker` processes on any host): the scheduler queues a ready task
+ * instance on its task's queue, a worker claims it and runs its try. Two
+ * claimers never get the same task instance (row locks skipped by the
+ * others on PostgreSQL, the write lock taken first on SQLite).
+ */
+export interface WorkStore {
+  /**
+   * Puts a task instance in its queue (state queued), for a worker to claim.
+   * One already queued for workers keeps its place and its claim (a run loop
+   * resuming it never hands it out twice).
+   */
+  enqueue(runId: string, taskId: string, queue: string, now: Date): Promise<void>;
+  /**
+   * Takes up to `n` queued task instances of running runs on these queues,
+   * oldest first, for the process `pid` on `host`. A claimed task instance
+   * stays `queued` until its try starts (TaskStore.startTry makes it running).
+   */
+  claim(queues: string[], n: number, host: string, pid: number, now: Date): Promise<Claimed[]>;
+  /**
+   * Claims taken before `before` whose try never started (the worker died
+   * between claiming and starting) go back to the queue; returns how many.
+   */
+  releaseStale(before: Date): Promise<number>;
+  /** Records a worker as alive (registering it the first time). */
+  heartbeat(w: Omit<WorkerRecord, 'startedAt' | 'heartbeatAt'>, now: Date): Promise<void>;
+  /** Removes a worker that stops. */
+  leave(host: string, pid: number): Promise<void>;
+  /** Every worker that reported, latest heartbeat first. */
+  workers(): Promise<WorkerRecord[]>;
+}
+
 /** Data quality history: every check result and every load's row count, per try. */
 export interface QualityStore {
   /** Stores what one try found (replacing what that try stored before). */
@@ -415,6 +471,7 @@ export interface StateStore {
   readonly recovery: RecoveryStore;
   readonly quality: QualityStore;
   readonly leases: LeaseStore;
+  readonly work: WorkStore;
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
 }
@@ -431,6 +488,9 @@ export const HOST = process.env.SLUICE_HOSTNAME || os.hostname();
 
 /** Airflow's scheduler_zombie_task_threshold, shorter: a try whose lease is not renewed for this long is lost. */
 export const DEFAULT_LEASE_MS = 60_000;
+
+/** The queue of a task that names none (Airflow's `[operators] default_queue`). */
+export const DEFAULT_QUEUE = 'default';
 
 /** The message of a try failed because its lease ended. */
 export function workerLostMessage(t: TaskTry, leaseUntil: Date | null): string {

@@ -8,6 +8,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('scheduler')
     .description('run the scheduler daemon: create runs as data intervals close and run them')
     .option('--once', 'do what is due now, then exit (for cron-driven deployments)')
+    .option('--workers', 'hand tasks to `sluice worker` processes (on any host sharing the state) instead of running them')
     .option('--web', 'also serve the web UI (as sluice webserver); runs triggered or cleared there are run by this scheduler')
     .option('--host <host>', 'with --web: address to listen on', '127.0.0.1')
     .option('--port <port>', 'with --web: port to listen on (0: any free port)', '8080')
@@ -18,18 +19,20 @@ export function register(program: Command, ctx: CliContext): void {
         'sluice scheduler',
         'sluice scheduler --once',
         'sluice scheduler --web --port 8080',
+        'sluice scheduler --workers    # tasks run by sluice worker processes',
         'SLUICE_HOME=/var/lib/sluice sluice scheduler --dags-dir /etc/sluice/dags',
       ]) +
         '\nOne scheduler per state DB. SIGTERM/SIGINT stop it gracefully (scheduler.grace_period); a second signal aborts running tries.\n',
     );
-  action(ctx, scheduler, async (app, o: { once?: boolean; web?: boolean; host: string; port: string; publicRead?: boolean }) => {
+  type SchedulerFlags = { once?: boolean; workers?: boolean; web?: boolean; host: string; port: string; publicRead?: boolean };
+  action(ctx, scheduler, async (app, o: SchedulerFlags) => {
     const { schedulerCommand } = await import('../ops.js');
     // the web UI only queues runs and clears tasks here: this scheduler runs them
     const web = o.web
       ? await (await import('./webserver.js')).serveWeb(app, { ...o, executes: false, name: 'sluice scheduler' })
       : null;
     try {
-      return await schedulerCommand(app, { once: o.once, verbose: verbose(scheduler) });
+      return await schedulerCommand(app, { once: o.once, workers: o.workers, verbose: verbose(scheduler) });
     } finally {
       await web?.close();
     }

@@ -22,7 +22,7 @@ export function register(program: Command, ctx: CliContext): void {
     const colour = Boolean(process.stdout.isTTY);
     process.stdout.write(
       table(
-        ['task', 'operator', 'state', 'tries', 'started', 'duration', 'error'],
+        ['task', 'operator', 'state', 'tries', 'started', 'duration', 'host', 'error'],
         tis.map((ti) => {
           const mine = tries.filter((t) => t.taskId === ti.taskId);
           const last = mine[mine.length - 1];
@@ -33,6 +33,7 @@ export function register(program: Command, ctx: CliContext): void {
             `${mine.length}/${ti.maxTries}`,
             isoSeconds(ti.startedAt),
             last?.durationMs !== undefined ? humanMs(last.durationMs) : null,
+            last ? `${last.host}:${last.pid}` : null, // the latest try's, wherever it ran (sluice worker)
             last?.state === 'failed' ? (last.error ?? '').split('\n')[0]!.slice(0, 100) : '',
           ];
         }),

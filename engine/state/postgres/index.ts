@@ -20,6 +20,7 @@ import { PostgresRecoveryStore } from './recovery.js';
 import { PostgresRunStore } from './runs.js';
 import { PostgresSchedulerStore } from './scheduler.js';
 import { PostgresTaskStore } from './tasks.js';
+import { PostgresWorkStore } from './work.js';
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -38,6 +39,7 @@ export class PostgresStateStore implements StateStore {
   readonly recovery: PostgresRecoveryStore;
   readonly quality: PostgresQualityStore;
   readonly leases: PostgresLeaseStore;
+  readonly work: PostgresWorkStore;
 
   private constructor(
     private readonly db: Db,
@@ -53,6 +55,7 @@ export class PostgresStateStore implements StateStore {
     this.recovery = new PostgresRecoveryStore(db);
     this.quality = new PostgresQualityStore(db);
     this.leases = new PostgresLeaseStore(db);
+    this.work = new PostgresWorkStore(db);
   }
 
   /** Connects, then creates the schema or applies pending migrations (a reader only checks the version). */

@@ -166,4 +166,27 @@ export const migrations: Migration[] = [
       CREATE INDEX task_tries_lease ON task_tries (lease_until) WHERE state = 'running';
     `,
   },
+  {
+    version: 4,
+    name: 'task queues and workers (sluice worker)',
+    sql: `
+      ALTER TABLE task_instances ADD COLUMN queue text;
+      ALTER TABLE task_instances ADD COLUMN queued_at timestamptz;
+      ALTER TABLE task_instances ADD COLUMN claimed_host text;
+      ALTER TABLE task_instances ADD COLUMN claimed_pid integer;
+      ALTER TABLE task_instances ADD COLUMN claimed_at timestamptz;
+      CREATE INDEX task_instances_queued ON task_instances (queue, queued_at) WHERE state = 'queued';
+
+      CREATE TABLE workers (
+        host         text NOT NULL,
+        pid          integer NOT NULL,
+        queues       json NOT NULL,
+        concurrency  integer NOT NULL,
+        running      integer NOT NULL,
+        started_at   timestamptz NOT NULL,
+        heartbeat_at timestamptz NOT NULL,
+        PRIMARY KEY (host, pid)
+      );
+    `,
+  },
 ];

@@ -48,7 +48,8 @@ export class PostgresTaskStore implements TaskStore {
   async setState(runId: string, taskId: string, state: TaskState | null, now: Date): Promise<void> {
     const finished = state === 'skipped' || state === 'upstream_failed';
     await this.db.q(
-      `UPDATE task_instances SET state = $1, ended_at = CASE WHEN $2 THEN $3::timestamptz ELSE ended_at END
+      // queue = NULL: a state set here is not for workers (WorkStore.enqueue queues for them)
+      `UPDATE task_instances SET state = $1, ended_at = CASE WHEN $2 THEN $3::timestamptz ELSE ended_at END, queue = NULL
        WHERE run_id = $4 AND task_id = $5`,
       [state, finished, now, runId, taskId],
     );

@@ -15,6 +15,7 @@ import { StateDbError } from '../../errors.js';
 import type { AliveCheck, Orphan, RecoveryStore, StateStore } from '../index.js';
 import { SqliteConnectionStore } from './connections.js';
 import { SqliteLeaseStore } from './leases.js';
+import { SqliteWorkStore } from './work.js';
 import { SqliteLogStore } from './logs.js';
 import { migrations as builtinMigrations, type Migration } from './migrations.js';
 import { checkStateFile, createAtomically, openReadOnly, quickCheck, stateDbError } from './open.js';
@@ -85,6 +86,7 @@ export class SqliteStateStore implements StateStore {
   readonly recovery: RecoveryStore;
   readonly quality: SqliteQualityStore;
   readonly leases: SqliteLeaseStore;
+  readonly work: SqliteWorkStore;
   private readonly db: Database.Database;
   private cleanup: () => void = () => undefined;
 
@@ -113,6 +115,7 @@ export class SqliteStateStore implements StateStore {
     this.scheduler = new SqliteSchedulerStore(q);
     this.quality = new SqliteQualityStore(q);
     this.leases = new SqliteLeaseStore(q);
+    this.work = new SqliteWorkStore(q);
     this.recovery = {
       hasOrphans: async (alive?: AliveCheck) => hasOrphans(q, alive),
       recover: async (now: Date, alive?: AliveCheck) =>

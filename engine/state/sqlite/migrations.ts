@@ -182,4 +182,27 @@ export const migrations: Migration[] = [
       CREATE INDEX task_tries_lease ON task_tries (lease_until) WHERE state = 'running';
     `,
   },
+  {
+    version: 7,
+    name: 'task queues and workers (sluice worker)',
+    sql: `
+      ALTER TABLE task_instances ADD COLUMN queue TEXT;
+      ALTER TABLE task_instances ADD COLUMN queued_at TEXT;
+      ALTER TABLE task_instances ADD COLUMN claimed_host TEXT;
+      ALTER TABLE task_instances ADD COLUMN claimed_pid INTEGER;
+      ALTER TABLE task_instances ADD COLUMN claimed_at TEXT;
+      CREATE INDEX task_instances_queued ON task_instances (queue, queued_at) WHERE state = 'queued';
+
+      CREATE TABLE workers (
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        queues       TEXT NOT NULL,
+        concurrency  INTEGER NOT NULL,
+        running      INTEGER NOT NULL,
+        started_at   TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        PRIMARY KEY (host, pid)
+      );
+    `,
+  },
 ];

@@ -63,7 +63,9 @@ export class SqliteTaskStore implements TaskStore {
     const finished = state === 'skipped' || state === 'upstream_failed';
     this.q
       .get(
-        `UPDATE task_instances SET state = ?, ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE run_id = ? AND task_id = ?`,
+        // queue = NULL: a state set here is not for workers (WorkStore.enqueue queues for them)
+        `UPDATE task_instances SET state = ?, ended_at = CASE WHEN ? THEN ? ELSE ended_at END, queue = NULL
+         WHERE run_id = ? AND task_id = ?`,
       )
       .run(state, finished ? 1 : 0, iso(now), runId, taskId);
   }

@@ -658,6 +658,81 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
       });
     });
 
+    describe('work queues (sluice worker)', () => {
+      const seeds = (n: number) =>
+        Array.from({ length: n }, (_, i) => ({ taskId: `t${String(i).padStart(2, '0')}`, operator: 'Empty', maxTries: 1 }));
+
+      it('claims queued task instances of running runs on the given queues, oldest first, each once', async () => {
+        const run = (await store.runs.create(newRun({ claim: true, tasks: seeds(4) })))!;
+        const waiting = (await store.runs.create(newRun({ logicalDate: NEXT, tasks: seeds(1) })))!; // queued run
+        await store.work.enqueue(run.runId, 't02', 'default', at(1));
+        await store.work.enqueue(run.runId, 't00', 'default', at(2));
+        await store.work.enqueue(run.runId, 't01', 'heavy', at(3));
+        await store.work.enqueue(waiting.runId, 't00', 'default', at(0));
+        expect((await store.tasks.get(run.runId, 't02'))!.state).to.equal('queued');
+        expect(await store.work.claim(['other'], 5, 'h1', 11, at(10))).to.deep.equal([]);
+        const got = await store.work.claim(['default'], 1, 'h1', 11, at(10));
+        expect(got).to.deep.equal([
+          { runId: run.runId, dagId: 'songplays', taskId: 't02', queue: 'default', tryNumber: 0, queuedAt: at(1) },
+        ]);
+        expect((await store.work.claim(['default', 'heavy'], 5, 'h2', 12, at(11))).map((c) => c.taskId)).to.deep.equal([
+          't00',
+          't01',
+        ]);
+        expect(await store.work.claim(['default', 'heavy'], 5, 'h2', 12, at(12))).to.deep.equal([]);
+        // Queued again while queued (a run loop resuming it): its place and claim are kept.
+        await store.work.enqueue(run.runId, 't00', 'default', at(12));
+        expect(await store.work.claim(['default'], 5, 'h4', 14, at(12))).to.deep.equal([]);
+        // One queued by a process that ran tries itself (no queue): queued for workers now.
+        await store.tasks.setState(run.runId, 't03', 'queued', at(12));
+        expect(await store.work.claim(['default'], 5, 'h4', 14, at(12))).to.deep.equal([]);
+        await store.work.enqueue(run.runId, 't03', 'default', at(12));
+        expect((await store.work.claim(['default'], 5, 'h4', 14, at(12))).map((c) => c.taskId)).to.deep.equal(['t03']);
+        // A claim whose try never started goes back to the queue; a started one does not.
+        await store.tasks.startTry(run.runId, 't00', at(13));
+        expect(await store.work.releaseStale(at(11))).to.equal(1); // t02, claimed at 10
+        expect((await store.work.claim(['default'], 5, 'h3', 13, at(20))).map((c) => c.taskId)).to.deep.equal(['t02']);
+        // Queued again (a retry): claimable again, with the try number it has now.
+        await store.work.enqueue(run.runId, 't00', 'default', at(30));
+        expect(await store.work.claim(['default'], 5, 'h3', 13, at(31))).to.deep.equal([
+          { runId: run.runId, dagId: 'songplays', taskId: 't00', queue: 'default', tryNumber: 1, queuedAt: at(30) },
+        ]);
+      });
+
+      it('two concurrent claimers never get the same task instance', async () => {
+        const run = (await store.runs.create(newRun({ claim: true, tasks: seeds(40) })))!;
+        for (let i = 0; i < 40; i++) await store.work.enqueue(run.runId, seeds(40)[i]!.taskId, 'default', at(i));
+        const other = await opened.another();
+        try {
+          const take = async (s: StateStore, host: string) => {
+            const mine: string[] = [];
+            for (;;) {
+              const got = await s.work.claim(['default'], 3, host, 1, at(100));
+              if (got.length === 0) return mine;
+              mine.push(...got.map((c) => c.taskId));
+            }
+          };
+          const [a, b] = await Promise.all([take(store, 'h1'), take(other, 'h2')]);
+          expect(a.filter((id) => b.includes(id))).to.deep.equal([]);
+          expect([...a, ...b].sort()).to.deep.equal(seeds(40).map((t) => t.taskId));
+        } finally {
+          if (other !== store) await other.close();
+        }
+      });
+
+      it('lists workers by their heartbeats; a worker that leaves is gone', async () => {
+        await store.work.heartbeat({ host: 'h1', pid: 1, queues: ['default'], concurrency: 4, running: 0 }, at(0));
+        await store.work.heartbeat({ host: 'h2', pid: 2, queues: ['default', 'heavy'], concurrency: 2, running: 1 }, at(5));
+        await store.work.heartbeat({ host: 'h1', pid: 1, queues: ['default'], concurrency: 4, running: 3 }, at(10));
+        expect(await store.work.workers()).to.deep.equal([
+          { host: 'h1', pid: 1, queues: ['default'], concurrency: 4, running: 3, startedAt: at(0), heartbeatAt: at(10) },
+          { host: 'h2', pid: 2, queues: ['default', 'heavy'], concurrency: 2, running: 1, startedAt: at(5), heartbeatAt: at(5) },
+        ]);
+        await store.work.leave('h1', 1);
+        expect((await store.work.workers()).map((w) => w.host)).to.deep.equal(['h2']);
+      });
+    });
+
     describe('recovery', () => {
       it('fails the tries of dead processes (retry when tries are left) and requeues their runs', async () => {
         const run = (await store.runs.create(newRun({ claim: true })))!;
