@@ -8,10 +8,19 @@
  *   - a page of the 100,000-line log (the default 500 lines): target <= 100 ms
  *   - the DAG list with 200 DAGs: target <= 100 ms
  * Times are the client's (fetch until the whole body is read).
+ *
+ * Then the scheduler's interval-to-task latency with the UI served by the
+ * daemon (`sluice scheduler --web`, a child process): a 10-task chain that
+ * runs every minute, measured at one minute boundary with no client, and at
+ * the next while 20 clients poll the UI (target: unchanged, within 10%).
+ * This waits for up to two minutes of wall time (BENCH_WEB_SCHEDULER=0 skips it).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { loadDagsDir } from '../engine/dag/load.js';
 import { Runs } from '../engine/run/runs.js';
 import { SqliteStateStore } from '../engine/state/sqlite/index.js';
@@ -116,7 +125,127 @@ async function seed(store: SqliteStateStore): Promise<{ seedMs: number; tryId: n
   return { seedMs: performance.now() - started, tryId: tr.tryId, runId: lastRun };
 }
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CHAIN = 10;
+const CLIENTS = 20;
+/** How often each polling client asks for a page (20 clients: 80 requests a second). */
+const POLL_MS = 250;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+/** Interval close -> first task start, and the median task end -> dependent start, of the run closing at `boundary`. */
+async function latencyAt(dbFile: string, boundary: number): Promise<{ close: number; dependent: number }> {
+  const deadline = boundary + 30_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    if (Date.now() < boundary || !fs.existsSync(dbFile)) continue;
+    const db = new Database(dbFile, { readonly: true });
+    try {
+      const run = db
+        .prepare('SELECT run_id, state FROM dag_runs WHERE data_interval_end = ?')
+        .get(new Date(boundary).toISOString()) as { run_id: string; state: string } | undefined;
+      if (run?.state !== 'success') continue;
+      const tries = db.prepare('SELECT task_id, started_at, ended_at FROM task_tries WHERE run_id = ?').all(run.run_id) as {
+        task_id: string;
+        started_at: string;
+        ended_at: string;
+      }[];
+      const by = new Map(tries.map((t) => [t.task_id, t]));
+      const deps: number[] = [];
+      for (let i = 1; i < CHAIN; i++)
+        deps.push(Date.parse(by.get(`t${i}`)!.started_at) - Date.parse(by.get(`t${i - 1}`)!.ended_at));
+      return { close: Date.parse(by.get('t0')!.started_at) - boundary, dependent: median(deps) };
+    } finally {
+      db.close();
+    }
+  }
+  throw new Error(`the scheduler did not complete the run of the interval ending ${new Date(boundary).toISOString()} in time`);
+}
+
+/** `sluice scheduler --web` with and without 20 clients polling its UI: the scheduler's latencies side by side. */
+async function benchSchedulerUnderUi(): Promise<Record<string, unknown>[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-web-sched-'));
+  fs.mkdirSync(path.join(dir, 'dags'));
+  const dag = ['dag: every_minute', 'schedule: "* * * * *"', `start_date: ${new Date().toISOString().slice(0, 10)}`];
+  dag.push('catchup: false', 'tasks:');
+  for (let i = 0; i < CHAIN; i++) dag.push(`  t${i}: { operator: Empty${i ? `, upstream: [t${i - 1}]` : ''} }`);
+  fs.writeFileSync(path.join(dir, 'dags', 'every_minute.yaml'), dag.join('\n') + '\n');
+  const main = import.meta.url.endsWith('.ts')
+    ? ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'engine', 'cli', 'main.ts')]
+    : [path.join(ROOT, 'engine', 'cli', 'main.js')];
+  const child = spawn(process.execPath, [...main, 'scheduler', '--web', '--port', '0'], {
+    cwd: dir,
+    env: { ...process.env, SLUICE_HOME: path.join(dir, '.sluice'), SLUICE_WEB_TOKEN: 'bench-token-not-used-here' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const stop = new AbortController();
+  try {
+    let url: string | undefined;
+    for (const until = Date.now() + 60_000; !url && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 100));
+      url = /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1];
+    }
+    if (!url) throw new Error(`sluice scheduler --web did not start:\n${out}`);
+    const dbFile = path.join(dir, '.sluice', 'state.db');
+    const next = () => Math.ceil((Date.now() + 3000) / 60_000) * 60_000;
+    const quiet = await latencyAt(dbFile, next());
+
+    const pages = ['/', '/dags/every_minute', '/runs', '/api/dags/every_minute', '/api/runs?limit=25'];
+    const times: number[] = [];
+    const clients = Array.from({ length: CLIENTS }, async (_, c) => {
+      for (let i = c; !stop.signal.aborted; i++) {
+        const t = performance.now();
+        try {
+          await (await fetch(url + pages[i % pages.length]!, { signal: stop.signal })).text();
+          times.push(performance.now() - t);
+        } catch {
+          if (!stop.signal.aborted) throw new Error(`a polling client failed on ${pages[i % pages.length]}`);
+        }
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    });
+    const polled = await latencyAt(dbFile, next());
+    stop.abort();
+    await Promise.all(clients);
+    const change = (a: number, b: number) => `${b >= a ? '+' : ''}${(((b - a) / Math.max(a, 1)) * 100).toFixed(0)}%`;
+    const within = (a: number, b: number) => (Math.abs(b - a) <= Math.max(0.1 * a, 1) ? 'yes' : 'NO');
+    return [
+      {
+        measure: 'interval close -> first task start (scheduler --web)',
+        quiet_ms: quiet.close.toFixed(1),
+        [`${CLIENTS}_clients_ms`]: polled.close.toFixed(1),
+        change: change(quiet.close, polled.close),
+        'within 10%': within(quiet.close, polled.close),
+      },
+      {
+        measure: `task end -> dependent start, median of ${CHAIN - 1}`,
+        quiet_ms: quiet.dependent.toFixed(1),
+        [`${CLIENTS}_clients_ms`]: polled.dependent.toFixed(1),
+        change: change(quiet.dependent, polled.dependent),
+        'within 10%': within(quiet.dependent, polled.dependent),
+      },
+      {
+        ui_requests: times.length,
+        ui_p95_ms: times.length ? [...times].sort((a, b) => a - b)[Math.ceil(times.length * 0.95) - 1]!.toFixed(1) : '-',
+        note: `${CLIENTS} clients each GET a page every ${POLL_MS} ms; target: latencies within 10% (ms timestamps: a change of 1-2 ms is noise)`,
+      },
+    ];
+  } finally {
+    stop.abort();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function benchWeb(): Promise<Record<string, unknown>[]> {
+  const pages = await benchPages();
+  return process.env.BENCH_WEB_SCHEDULER === '0' ? pages : [...pages, ...(await benchSchedulerUnderUi())];
+}
+
+async function benchPages(): Promise<Record<string, unknown>[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-web-'));
   try {
     const dagsDir = path.join(dir, 'dags');

@@ -1,7 +1,7 @@
 /**
  * The run lifecycle, in one place: create a run (manual, scheduled,
  * backfill), rerun it (all tasks or the failed ones), clear tasks (with
- * their downstream), mark it, plan a backfill, count the runs being executed
+ * their downstream or upstream), mark it or some of its tasks, plan a backfill, count the runs being executed
  * (max_active_runs) and recover the runs and tries of processes that died.
  *
  * Every front door (the CLI verbs, the scheduler daemon, the tests' harness,
@@ -79,8 +79,16 @@ export interface ClearTasksRequest {
   tasks?: string[];
   /** With tasks: also every task downstream of them. */
   downstream?: boolean;
+  /** With tasks: also every task upstream of them. */
+  upstream?: boolean;
   /** Only the tasks not finished successfully. */
   failedOnly?: boolean;
+}
+
+/** Which task instances besides the chosen ones a clear or a mark takes (Airflow's upstream/downstream scopes). */
+export interface TaskScope {
+  downstream?: boolean;
+  upstream?: boolean;
 }
 
 export type Reprocess = 'failed' | 'completed' | 'none';
@@ -131,6 +139,36 @@ export function downstreamClosure(dag: Dag, ids: string[]): string[] {
     }
   }
   return dag.order.filter((id) => seen.has(id));
+}
+
+/** All tasks upstream of the given ones (transitively), with them, in the DAG's order. */
+export function upstreamClosure(dag: Dag, ids: string[]): string[] {
+  const seen = new Set(ids);
+  const work = [...ids];
+  while (work.length) {
+    for (const u of dag.tasks.get(work.pop()!)?.upstream ?? []) {
+      if (seen.has(u)) continue;
+      seen.add(u);
+      work.push(u);
+    }
+  }
+  return dag.order.filter((id) => seen.has(id));
+}
+
+/**
+ * The chosen tasks with those of the scope (upstream, downstream or both),
+ * in the DAG's order. Throws, naming the DAG's tasks, when one is not a task of it.
+ */
+export function taskSelection(dag: Dag, ids: string[], scope: TaskScope = {}): string[] {
+  for (const t of ids) {
+    if (!dag.tasks.has(t)) {
+      throw new RunRequestError(`DAG ${dag.id} has no task '${t}'. Its tasks: ${dag.order.join(', ')}`);
+    }
+  }
+  const chosen = new Set(ids);
+  if (scope.downstream) for (const t of downstreamClosure(dag, ids)) chosen.add(t);
+  if (scope.upstream) for (const t of upstreamClosure(dag, ids)) chosen.add(t);
+  return dag.order.filter((id) => chosen.has(id));
 }
 
 /** The run lifecycle API over one state store; time from the injected clock. */
@@ -281,13 +319,9 @@ export class Runs {
     this.checkDagOf(dag, run);
     let ids: string[] | undefined;
     if (o.tasks && o.tasks.length) {
-      for (const t of o.tasks) {
-        if (!dag.tasks.has(t)) {
-          throw new RunRequestError(`DAG ${dag.id} has no task '${t}'. Its tasks: ${dag.order.join(', ')}`);
-        }
-      }
-      ids = o.downstream ? downstreamClosure(dag, o.tasks) : o.tasks;
+      ids = taskSelection(dag, o.tasks, o);
     } else if (o.downstream) throw new RunRequestError('--downstream goes with --task');
+    else if (o.upstream) throw new RunRequestError('--upstream goes with --task');
     const cleared = await this.store.runs.clearTasks(runId, {
       triesFor: triesFor(dag),
       now: this.clock.now(),
@@ -309,6 +343,32 @@ export class Runs {
     await this.idleRun(runId);
     await this.store.runs.mark(runId, state, this.clock.now());
     return (await this.store.runs.get(runId))!;
+  }
+
+  /**
+   * Marks task instances of an idle run success or failed by hand (Airflow's
+   * "mark success/failed" on task instances), with everything downstream or
+   * upstream of them when asked. The run follows: queued again (for a
+   * scheduler or `run-dag --rerun` to resume) while tasks remain
+   * unfinished, else finished as its tasks say. Returns the run, the tasks
+   * chosen and those whose state changed.
+   */
+  async markTasks(
+    dag: Dag,
+    runId: string,
+    taskIds: string[],
+    state: string,
+    scope: TaskScope = {},
+  ): Promise<{ run: DagRun; tasks: string[]; marked: string[] }> {
+    if (state !== 'success' && state !== 'failed') {
+      throw new RunRequestError(`a task instance can be marked success or failed, not '${state}'`);
+    }
+    if (!taskIds.length) throw new RunRequestError('name the tasks to mark (none given)');
+    const run = await this.idleRun(runId);
+    this.checkDagOf(dag, run);
+    const tasks = taskSelection(dag, taskIds, scope);
+    const { marked } = await this.store.runs.markTasks(runId, tasks, state, this.clock.now());
+    return { run: (await this.store.runs.get(runId))!, tasks, marked };
   }
 
   // -- backfill ---------------------------------------------------------------------

@@ -15,7 +15,7 @@
  * the composition root (engine/cli/app.ts) and tests open an implementation.
  */
 import os from 'node:os';
-import type { Rejection, RunState, RunType, TaskState } from '../interfaces.js';
+import { FINISHED_STATES, type Rejection, type RunState, type RunType, type TaskState } from '../interfaces.js';
 
 // ---------------------------------------------------------------------------
 // Records
@@ -266,6 +266,19 @@ export interface RunStore {
    */
   mark(runId: string, state: 'success' | 'failed', now: Date): Promise<void>;
   /**
+   * Marks task instances success or failed by hand (Airflow's "mark success"
+   * on task instances), in one transaction, and sets the run's state from
+   * its tasks: queued again while any task is unfinished, else finished
+   * (failed when a task failed or is upstream_failed, else success).
+   * Returns the tasks whose state changed, and the run's new state.
+   */
+  markTasks(
+    runId: string,
+    taskIds: string[],
+    state: 'success' | 'failed',
+    now: Date,
+  ): Promise<{ marked: string[]; runState: RunState }>;
+  /**
    * Clears task instances so they run again and queues the run; tries and
    * logs are kept, try numbers continue. Returns the ids of the tasks cleared.
    */
@@ -478,6 +491,12 @@ export interface StateStore {
 
 // ---------------------------------------------------------------------------
 // Shared helpers
+
+/** A run's state once every task instance is finished (see RunStore.markTasks); null while one is not. */
+export function finishedRunState(states: (TaskState | null)[]): 'success' | 'failed' | null {
+  if (states.some((s) => s === null || !FINISHED_STATES.has(s))) return null;
+  return states.some((s) => s === 'failed' || s === 'upstream_failed') ? 'failed' : 'success';
+}
 
 /**
  * This host's name as tries and runs record it: SLUICE_HOSTNAME when set

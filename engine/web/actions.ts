@@ -1,8 +1,8 @@
 /**
  * What the pages and the API may change, each through the run lifecycle
  * API (engine/run/runs.ts) or the scheduler store's pause flag, never by
- * writing runs or task instances directly. A run this server triggers, reruns or
- * clears is claimed here and executed in this process (as run-dag would);
+ * writing runs or task instances directly. A run this server triggers, reruns,
+ * clears, marks back to queued or backfills is claimed here and executed in this process (as run-dag would);
  * a scheduler sharing the state DB may claim a cleared run first, and then
  * it runs there.
  */
@@ -12,7 +12,8 @@ import { dataIntervalFor, lastCompleteInterval } from '../dag/interval.js';
 import { parseDagDate, DATE_FORMS } from '../dag/time.js';
 import type { DagRun } from '../state/index.js';
 import { findDag, type WebContext } from './context.js';
-import { clearPreview, getRun, paramSpecs, type ParamSpecJson } from './data.js';
+import { clearPreview, getRun, markPreview, paramSpecs, type ParamSpecJson } from './data.js';
+import type { PlannedInterval, Reprocess } from '../run/runs.js';
 import { WebError, str, type Fields } from './http.js';
 import { PARAM_FIELD } from './views.js';
 
@@ -142,7 +143,7 @@ export async function trigger(
       `DAG ${dag.id} already has ${dag.maxActiveRuns} active run(s) (max_active_runs): try again when one ends`,
     );
   }
-  ctx.execute(dag, run.runId);
+  void ctx.execute(dag, run.runId);
   return run;
 }
 
@@ -152,7 +153,7 @@ export async function rerun(ctx: WebContext, runId: string, failedOnly: boolean)
   const dag = findDag(ctx, run.dagId);
   try {
     const r = await ctx.runs.rerun(dag, runId, { failedOnly, claim: Boolean(ctx.execute) });
-    ctx.execute?.(dag, runId);
+    void ctx.execute?.(dag, runId);
     return r;
   } catch (err) {
     refused(err);
@@ -163,22 +164,25 @@ export async function rerun(ctx: WebContext, runId: string, failedOnly: boolean)
 export async function clear(
   ctx: WebContext,
   runId: string,
-  o: { tasks: string[]; downstream: boolean; failedOnly: boolean },
+  o: { tasks: string[]; downstream: boolean; upstream?: boolean; failedOnly: boolean },
 ): Promise<{ run: DagRun; cleared: string[]; executing_here: boolean }> {
   const { dag } = await clearPreview(ctx, runId, o); // 404/400 with a clear message before the lifecycle is asked
-  if (o.downstream && !o.tasks.length) throw new WebError(400, 'downstream goes with chosen tasks: tick the tasks to clear');
+  if ((o.downstream || o.upstream) && !o.tasks.length) {
+    throw new WebError(400, `${o.downstream ? 'downstream' : 'upstream'} goes with chosen tasks: tick the tasks to clear`);
+  }
   let r: { run: DagRun; cleared: string[] };
   try {
     r = await ctx.runs.clearTasks(dag, runId, {
       tasks: o.tasks.length ? o.tasks : undefined,
       downstream: o.downstream,
+      upstream: o.upstream,
       failedOnly: o.failedOnly,
     });
   } catch (err) {
     refused(err);
   }
   const mine = r.cleared.length > 0 && ctx.execute !== undefined && (await ctx.runs.claim(runId));
-  if (mine) ctx.execute!(dag, runId);
+  if (mine) void ctx.execute!(dag, runId);
   return { ...r, executing_here: mine };
 }
 
@@ -191,6 +195,81 @@ export async function mark(ctx: WebContext, runId: string, state: string | undef
   } catch (err) {
     refused(err);
   }
+}
+
+/**
+ * Marks the chosen task instances success or failed (with their downstream
+ * or upstream when asked). A run left with unfinished tasks is queued
+ * again: executed here next when this server executes runs (and no
+ * scheduler took it first), else by the scheduler.
+ */
+export async function markTasks(
+  ctx: WebContext,
+  runId: string,
+  o: { tasks: string[]; state: string | undefined; downstream: boolean; upstream: boolean },
+): Promise<{ run: DagRun; marked: string[]; executing_here: boolean }> {
+  const { dag } = await markPreview(ctx, runId, o); // 404/400 with a clear message before the lifecycle is asked
+  let r: { run: DagRun; marked: string[] };
+  try {
+    r = await ctx.runs.markTasks(dag, runId, o.tasks, o.state!, o);
+  } catch (err) {
+    refused(err);
+  }
+  const mine = r.run.state === 'queued' && ctx.execute !== undefined && (await ctx.runs.claim(runId));
+  if (mine) void ctx.execute!(dag, runId);
+  return { run: mine ? (await ctx.runs.get(runId))! : r.run, marked: r.marked, executing_here: mine };
+}
+
+const REPROCESS: readonly Reprocess[] = ['none', 'failed', 'completed'];
+
+function backfillDate(dag: Dag, field: string, v: string | undefined): Date {
+  if (!v) throw new WebError(400, `give the backfill's ${field} date (${DATE_FORMS})`);
+  try {
+    return parseDagDate(v, dag.timezone);
+  } catch {
+    throw new WebError(400, `${field} '${v}' is not a date: use ${DATE_FORMS}`);
+  }
+}
+
+/**
+ * A backfill of [from, to] (`sluice backfill`): plans it through the run
+ * lifecycle and, unless a dry run, queues its runs. A server that executes
+ * runs executes them here, one at a time in logical date order (a run a
+ * scheduler sharing the state DB takes first runs there); under
+ * `sluice scheduler --web` the scheduler executes them.
+ */
+export async function backfill(
+  ctx: WebContext,
+  dagId: string,
+  o: { from?: string; to?: string; reprocess?: string; dryRun?: boolean },
+): Promise<{ plan: PlannedInterval[]; runIds: string[]; executing_here: boolean }> {
+  const dag = findDag(ctx, dagId);
+  const reprocess = (o.reprocess || 'none') as Reprocess;
+  if (!REPROCESS.includes(reprocess)) {
+    throw new WebError(400, `reprocess must be ${REPROCESS.join(', ')}, not '${o.reprocess ?? ''}'`);
+  }
+  const from = backfillDate(dag, 'from', o.from);
+  const to = backfillDate(dag, 'to', o.to);
+  let plan: PlannedInterval[];
+  let runIds: string[] = [];
+  try {
+    plan = await ctx.runs.planBackfill(dag, from, to, reprocess);
+    if (!o.dryRun) runIds = await ctx.runs.queueBackfill(dag, plan);
+  } catch (err) {
+    refused(err);
+  }
+  const execute = ctx.execute;
+  if (!execute || !runIds.length) return { plan, runIds, executing_here: false };
+  const queue = [...runIds];
+  void (async () => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      if (!(await ctx.runs.claim(id))) continue; // a scheduler took it
+      await execute(dag, id);
+    }
+  })().catch((err: unknown) => {
+    process.stderr.write(`backfill ${dag.id}: ${err instanceof Error ? err.message : String(err)}\n`);
+  });
+  return { plan, runIds, executing_here: true };
 }
 
 export async function setPaused(ctx: WebContext, dagId: string, paused: boolean): Promise<void> {

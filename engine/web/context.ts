@@ -18,11 +18,13 @@ export interface WebContext {
   /** Every DAG file of the folder, read now: the good DAGs and the broken files' errors. */
   loadDags(): { dags: Dag[]; errors: DagFileError[] };
   /**
-   * Executes, in the background, a run this process has claimed. Absent
-   * (`sluice scheduler --web`): the server only queues runs and clears
-   * tasks, and the scheduler it lives in executes them.
+   * Executes, in the background, a run this process has claimed; the
+   * promise (when returned) settles when the run ends (a backfill runs its
+   * runs one after the other). Absent (`sluice scheduler --web`): the
+   * server only queues runs and clears tasks, and the scheduler it lives in
+   * executes them.
    */
-  execute?(dag: Dag, runId: string): void;
+  execute?(dag: Dag, runId: string): Promise<unknown> | void;
 }
 
 /**

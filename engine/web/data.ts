@@ -10,7 +10,7 @@ import { formatProblem } from '../errors.js';
 import { redactText, redactValue } from '../redact.js';
 import { lastCompleteInterval, nextIntervals } from '../dag/interval.js';
 import type { CheckResultRecord, DagRun, LogLine, TaskInstance, TaskTry } from '../state/index.js';
-import { downstreamClosure } from '../run/runs.js';
+import { taskSelection } from '../run/runs.js';
 import { findDag, type WebContext } from './context.js';
 import { WebError } from './http.js';
 
@@ -230,12 +230,48 @@ function graphOf(ctx: WebContext, dagId: string) {
   }
 }
 
-/** A run: its tasks with every try and their outputs, and its data quality checks. */
+/** How many runs the quality trends of a run page look back over (this run included). */
+export const TREND_RUNS = 20;
+
+/**
+ * Each check's history over the DAG's last TREND_RUNS runs up to this one
+ * (by logical date), oldest first: what the quality report's trends show,
+ * one series per (task, check).
+ */
+async function qualityTrends(ctx: WebContext, run: DagRun) {
+  const history = await ctx.store.quality.checkHistory(run.dagId, {
+    last: TREND_RUNS,
+    before: new Date(run.logicalDate.getTime() + 1),
+  });
+  const series = new Map<string, { task_id: string; name: string; table: string | null; points: TrendPoint[] }>();
+  for (const c of [...history].reverse()) {
+    const key = `${c.taskId}\u0000${c.name}`;
+    let s = series.get(key);
+    if (!s) series.set(key, (s = { task_id: c.taskId, name: c.name, table: c.table, points: [] }));
+    s.points.push({
+      run_id: c.runId,
+      logical_date: c.logicalDate.toISOString(),
+      status: c.status,
+      observed: redactValue(c.observed),
+    });
+  }
+  return [...series.values()];
+}
+
+export interface TrendPoint {
+  run_id: string;
+  logical_date: string;
+  status: CheckResultRecord['status'];
+  observed: unknown;
+}
+
+/** A run: its tasks with every try and their outputs, its data quality checks and their trends. */
 export async function runDetail(ctx: WebContext, runId: string) {
   const run = await getRun(ctx, runId);
   const tries = await ctx.store.tasks.tries(runId);
   const outputs = await ctx.store.tasks.latestOutputs(runId);
   const checks = await ctx.store.quality.forRun(runId);
+  const trends = checks.length ? await qualityTrends(ctx, run) : [];
   const tasks = (await ctx.store.tasks.list(runId)).map((ti) => ({
     ...taskJson(ti),
     tries: tries.filter((t) => t.taskId === ti.taskId).map(tryJson),
@@ -247,6 +283,7 @@ export async function runDetail(ctx: WebContext, runId: string) {
     graph: graphOf(ctx, run.dagId),
     tasks,
     checks: checks.map(checkJson),
+    trends,
   };
 }
 export type RunDetailJson = Awaited<ReturnType<typeof runDetail>>;
@@ -331,17 +368,37 @@ export type TaskLogJson = Awaited<ReturnType<typeof taskLog>>;
 export async function clearPreview(
   ctx: WebContext,
   runId: string,
-  o: { tasks: string[]; downstream: boolean; failedOnly: boolean },
+  o: { tasks: string[]; downstream: boolean; upstream?: boolean; failedOnly: boolean },
 ): Promise<{ dag: Dag; run: DagRun; affected: { task_id: string; state: TaskState | null }[] }> {
   const run = await getRun(ctx, runId);
   const dag = findDag(ctx, run.dagId);
   for (const t of o.tasks) {
     if (!dag.tasks.has(t)) throw new WebError(400, `DAG ${dag.id} has no task '${t}'. Its tasks: ${dag.order.join(', ')}`);
   }
-  const ids = o.tasks.length ? (o.downstream ? downstreamClosure(dag, o.tasks) : o.tasks) : dag.order;
+  const ids = o.tasks.length ? taskSelection(dag, o.tasks, o) : dag.order;
   const states = new Map((await ctx.store.tasks.list(runId)).map((ti) => [ti.taskId, ti.state]));
   const affected = ids
     .filter((id) => !o.failedOnly || (states.get(id) !== 'success' && states.get(id) !== 'skipped'))
     .map((id) => ({ task_id: id, state: states.get(id) ?? null }));
+  return { dag, run, affected };
+}
+
+/** What marking task instances would touch: the chosen ones with their scope, and their states now. */
+export async function markPreview(
+  ctx: WebContext,
+  runId: string,
+  o: { tasks: string[]; state: string | undefined; downstream: boolean; upstream: boolean },
+): Promise<{ dag: Dag; run: DagRun; affected: { task_id: string; state: TaskState | null }[] }> {
+  const run = await getRun(ctx, runId);
+  const dag = findDag(ctx, run.dagId);
+  if (o.state !== 'success' && o.state !== 'failed') {
+    throw new WebError(400, `task instances can be marked success or failed, not '${o.state ?? ''}'`);
+  }
+  if (!o.tasks.length) throw new WebError(400, 'tick the tasks to mark first');
+  for (const t of o.tasks) {
+    if (!dag.tasks.has(t)) throw new WebError(400, `DAG ${dag.id} has no task '${t}'. Its tasks: ${dag.order.join(', ')}`);
+  }
+  const states = new Map((await ctx.store.tasks.list(runId)).map((ti) => [ti.taskId, ti.state]));
+  const affected = taskSelection(dag, o.tasks, o).map((id) => ({ task_id: id, state: states.get(id) ?? null }));
   return { dag, run, affected };
 }

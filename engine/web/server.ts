@@ -13,7 +13,7 @@ import { redactText } from '../redact.js';
 import * as act from './actions.js';
 import { CSS, JS } from './assets.js';
 import { dagFilePath, type WebContext } from './context.js';
-import { clearPreview, dagGrid, dagList, runDetail, runJson, taskLog } from './data.js';
+import { clearPreview, dagGrid, dagList, markPreview, runDetail, runJson, taskLog } from './data.js';
 import { WebError, flag, intParam, list, readFields, str } from './http.js';
 import { layout, type Html } from './html.js';
 import { gridVersion, runVersion, serveEvents, taskEvents, taskVersion, versionEvents } from './live.js';
@@ -46,6 +46,8 @@ const DONE: Record<string, string> = {
   rerun: 'Run cleared and being executed again.',
   cleared: 'Tasks cleared: the run is queued and runs again.',
   marked: 'Run marked.',
+  'tasks-marked': 'Task instances marked.',
+  backfill: 'Backfill queued: its runs are listed in the grid as they run.',
   paused: 'DAG paused: the scheduler creates and starts no runs for it.',
   unpaused: 'DAG unpaused.',
 };
@@ -184,12 +186,25 @@ export async function startWebServer(ctx: WebContext, o: WebOptions): Promise<We
       const o = {
         tasks: q.getAll('task').filter(Boolean),
         downstream: q.get('downstream') === 'true',
+        upstream: q.get('upstream') === 'true',
         failedOnly: q.get('failed_only') === 'true',
       };
       const v = viewer(r);
       if (!v.csrf) throw new WebError(401, 'log in first (/login) to clear tasks');
       const p = await clearPreview(ctx, b, o);
       return page(r, `Clear ${b}`, views.clearConfirmPage({ runId: b, ...o, affected: p.affected }, v));
+    }
+    if (a === 'runs' && b && c === 'mark-tasks' && !d) {
+      const o = {
+        tasks: q.getAll('task').filter(Boolean),
+        state: q.get('state') ?? undefined,
+        downstream: q.get('downstream') === 'true',
+        upstream: q.get('upstream') === 'true',
+      };
+      const v = viewer(r);
+      if (!v.csrf) throw new WebError(401, 'log in first (/login) to mark task instances');
+      const p = await markPreview(ctx, b, o);
+      return page(r, `Mark ${b}`, views.markConfirmPage({ runId: b, ...o, state: o.state!, affected: p.affected }, v));
     }
     if (a === 'runs' && b && c === 'tasks' && d && !e) {
       const ver = await taskVersion(ctx, b, d);
@@ -254,6 +269,7 @@ export async function startWebServer(ctx: WebContext, o: WebOptions): Promise<We
       const o = {
         tasks: [...list(fields, 'task'), ...list(fields, 'tasks')],
         downstream: flag(fields, 'downstream'),
+        upstream: flag(fields, 'upstream'),
         failedOnly: flag(fields, 'failed_only'),
       };
       if (r.api && flag(fields, 'dry_run')) {
@@ -264,6 +280,49 @@ export async function startWebServer(ctx: WebContext, o: WebOptions): Promise<We
       return r.api
         ? sendJson(r.res, 200, { run_id: b, cleared: done.cleared, executing_here: done.executing_here })
         : redirect(r.res, `/runs/${encodeURIComponent(b)}?done=cleared`);
+    }
+    if (a === 'runs' && b && c === 'mark-tasks') {
+      const o = {
+        tasks: [...list(fields, 'task'), ...list(fields, 'tasks')],
+        state: str(fields, 'state'),
+        downstream: flag(fields, 'downstream'),
+        upstream: flag(fields, 'upstream'),
+      };
+      if (r.api && flag(fields, 'dry_run')) {
+        const p = await markPreview(ctx, b, o);
+        return sendJson(r.res, 200, { run_id: b, dry_run: true, tasks: p.affected.map((x) => x.task_id) });
+      }
+      const done = await act.markTasks(ctx, b, o);
+      return r.api
+        ? sendJson(r.res, 200, {
+            ...runJson(done.run),
+            marked: done.marked,
+            executing_here: done.executing_here,
+          })
+        : redirect(r.res, `/runs/${encodeURIComponent(b)}?done=tasks-marked`);
+    }
+    if (a === 'dags' && b && c === 'backfill') {
+      const dryRun = r.api && flag(fields, 'dry_run');
+      const done = await act.backfill(ctx, b, {
+        from: str(fields, 'from'),
+        to: str(fields, 'to'),
+        reprocess: str(fields, 'reprocess'),
+        dryRun,
+      });
+      if (!r.api) return redirect(r.res, `/dags/${encodeURIComponent(b)}?done=backfill`);
+      return sendJson(r.res, dryRun ? 200 : 202, {
+        dag_id: b,
+        dry_run: dryRun,
+        plan: done.plan.map((p) => ({
+          logical_date: p.interval.start.toISOString(),
+          data_interval: [p.interval.start.toISOString(), p.interval.end.toISOString()],
+          existing_run: p.existing?.runId ?? null,
+          existing_state: p.existing?.state ?? null,
+          action: p.action,
+        })),
+        run_ids: done.runIds,
+        executing_here: done.executing_here,
+      });
     }
     if (a === 'runs' && b && c === 'mark') {
       const run = await act.mark(ctx, b, str(fields, 'state'));

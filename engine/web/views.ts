@@ -3,10 +3,10 @@
  * that change state carry the session's CSRF value and are shown only to
  * a logged-in browser.
  */
-import { timeline, type Bar } from '../cli/report/svg.js';
+import { lineChart, statusStrip, timeline, type Bar } from '../cli/report/svg.js';
 import type { DagGridJson, DagListJson, ParamSpecJson, RunDetailJson, TaskLogJson } from './data.js';
 import { graphSvg } from './graph.js';
-import { GRID_PAGE } from './data.js';
+import { GRID_PAGE, TREND_RUNS } from './data.js';
 import { duration, html, raw, stateBadge, stateClass, when, type Html } from './html.js';
 import { CSRF_FIELD } from './security.js';
 
@@ -234,6 +234,24 @@ export function dagPage(g: DagGridJson, v: Viewer, flash?: string, selected?: st
           }
           <button type="submit">Trigger</button>
         </form>
+        ${
+          g.schedule !== null
+            ? html`<form method="post" action="/dags/${enc(g.dag_id)}/backfill" id="backfill">
+                ${csrfField(v)}<strong>Backfill</strong><br />
+                <label>from <input type="text" name="from" placeholder="2018-11-01" size="12" required /></label>
+                <label>to <input type="text" name="to" placeholder="2018-11-07" size="12" required /></label><br />
+                <label
+                  >existing runs
+                  <select name="reprocess">
+                    <option value="none">skip them</option>
+                    <option value="failed">rerun the failed ones (their failed tasks)</option>
+                    <option value="completed">rerun them all</option>
+                  </select></label
+                ><br />
+                <button type="submit">Backfill</button>
+              </form>`
+            : ''
+        }
         <form method="post" action="/dags/${enc(g.dag_id)}/${g.paused ? 'unpause' : 'pause'}">
           ${csrfField(v)}<button type="submit">${g.paused ? 'Unpause' : 'Pause'} DAG</button>
         </form>
@@ -432,10 +450,16 @@ export function runPage(r: RunDetailJson, v: Viewer, flash?: string): Html {
     ${
       clearForm
         ? html`<form method="get" action="/runs/${enc(r.run_id)}/clear" id="clear" class="actions">
-            <span>Clear the ticked tasks (none ticked: all)</span>
-            <label><input type="checkbox" name="downstream" value="true" /> with downstream</label
-            ><label><input type="checkbox" name="failed_only" value="true" /> failed only</label
-            ><button type="submit">Clear…</button>
+            <span>Ticked tasks (clear: none ticked clears all)</span>
+            <label><input type="checkbox" name="upstream" value="true" /> with upstream</label
+            ><label><input type="checkbox" name="downstream" value="true" /> with downstream</label
+            ><label><input type="checkbox" name="failed_only" value="true" /> failed only (clear)</label
+            ><button type="submit" id="clear-tasks">Clear…</button
+            ><button type="submit" id="mark-success" formaction="/runs/${enc(r.run_id)}/mark-tasks" name="state" value="success">
+              Mark success…</button
+            ><button type="submit" id="mark-failed" formaction="/runs/${enc(r.run_id)}/mark-tasks" name="state" value="failed">
+              Mark failed…
+            </button>
           </form>`
         : ''
     }
@@ -457,7 +481,7 @@ export function runPage(r: RunDetailJson, v: Viewer, flash?: string): Html {
     <h2>Conf</h2>
     ${json(r.conf)}
     <h2>Data quality</h2>
-    ${checks}`;
+    ${checks} ${trends(r)}`;
 }
 
 export function clearConfirmPage(
@@ -465,6 +489,7 @@ export function clearConfirmPage(
     runId: string;
     tasks: string[];
     downstream: boolean;
+    upstream?: boolean;
     failedOnly: boolean;
     affected: { task_id: string; state: string | null }[];
   },
@@ -492,10 +517,84 @@ export function clearConfirmPage(
     </table>
     <form method="post" action="/runs/${enc(p.runId)}/clear" class="actions">
       ${csrfField(v)} ${p.tasks.map((t) => html`<input type="hidden" name="task" value="${t}" />`)}
-      ${p.downstream ? html`<input type="hidden" name="downstream" value="true" />` : ''}${p.failedOnly ? html`<input type="hidden" name="failed_only" value="true" />` : ''}
+      ${p.downstream ? html`<input type="hidden" name="downstream" value="true" />` : ''}${p.upstream ? html`<input type="hidden" name="upstream" value="true" />` : ''}${p.failedOnly ? html`<input type="hidden" name="failed_only" value="true" />` : ''}
       <button type="submit" id="confirm-clear">Confirm: clear ${p.affected.length} task(s)</button>
       <a href="/runs/${enc(p.runId)}">cancel</a>
     </form>`;
+}
+
+/** Marking task instances, confirmed: the task instances it touches, listed before anything is done. */
+export function markConfirmPage(
+  p: {
+    runId: string;
+    tasks: string[];
+    state: string;
+    downstream: boolean;
+    upstream: boolean;
+    affected: { task_id: string; state: string | null }[];
+  },
+  v: Viewer,
+): Html {
+  return html`<h1>Mark tasks of ${p.runId} ${p.state}</h1>
+    <p>
+      These ${p.affected.length} task instance(s) will be marked ${p.state} without running (the run is queued again if other
+      tasks are still to run):
+    </p>
+    <table id="affected">
+      <tr>
+        <th>task</th>
+        <th>current state</th>
+      </tr>
+      ${p.affected.map(
+        (a) =>
+          html`<tr>
+            <td>${a.task_id}</td>
+            <td>${stateBadge(a.state)}</td>
+          </tr>`,
+      )}
+    </table>
+    <form method="post" action="/runs/${enc(p.runId)}/mark-tasks" class="actions">
+      ${csrfField(v)} ${p.tasks.map((t) => html`<input type="hidden" name="task" value="${t}" />`)}
+      <input type="hidden" name="state" value="${p.state}" />
+      ${p.downstream ? html`<input type="hidden" name="downstream" value="true" />` : ''}${p.upstream ? html`<input type="hidden" name="upstream" value="true" />` : ''}
+      <button type="submit" id="confirm-mark">Confirm: mark ${p.affected.length} task(s) ${p.state}</button>
+      <a href="/runs/${enc(p.runId)}">cancel</a>
+    </form>`;
+}
+
+/** Each check's trend over the last runs: a line of its observed value when it is a number, else a status strip. */
+function trends(r: RunDetailJson): Html {
+  if (!r.trends.length) return raw('');
+  const day = (iso: string) => iso.slice(0, 10);
+  return html`<h3>Trends over the last ${TREND_RUNS} runs with checks, up to this one</h3>
+    <div id="trends" class="trends">
+      ${r.trends.map((t) => {
+        const title = `${t.task_id}: ${t.name}${t.table ? ` (${t.table})` : ''}`;
+        const numeric = t.points.every((p) => typeof p.observed === 'number' && Number.isFinite(p.observed));
+        const chart = numeric
+          ? lineChart(
+              t.points.map((p) => ({
+                label: day(p.logical_date),
+                value: p.observed as number,
+                status: p.status,
+                tip: `${p.run_id}: ${String(p.observed)} (${p.status})`,
+              })),
+              { title, width: 360, height: 110 },
+            )
+          : statusStrip(
+              t.points.map((p) => ({
+                label: day(p.logical_date),
+                status: p.status,
+                tip: `${p.run_id}: ${p.status}, observed ${JSON.stringify(p.observed) ?? 'nothing'}`,
+              })),
+              title,
+            );
+        return html`<figure class="trend">
+          <figcaption>${title}</figcaption>
+          ${raw(chart)}
+        </figure>`;
+      })}
+    </div>`;
 }
 
 function mark(text: string, q: string | null): Html {

@@ -96,6 +96,23 @@ describe('the web UI in headless Chromium', function () {
       await page.locator('#run-state .st-success').waitFor({ timeout: 60_000 });
       expect(await page.locator('#tasks').innerText()).to.match(/load\s+Echo\s+success\s+2\/2/);
 
+      // mark two task instances by hand (multi-select): failed, then success again; the run follows its tasks
+      for (const state of ['failed', 'success']) {
+        await page.check('input[name="task"][value="stage"]');
+        await page.check('input[name="task"][value="load"]');
+        await page.locator(`#mark-${state}`).click();
+        expect(await page.locator('#affected').innerText()).to.match(/stage\s+\S+\s+load\s+\S+/);
+        if (state === 'failed') await shot('04b-mark-confirm');
+        await page.locator('#confirm-mark').click();
+        await page.locator('.flash').waitFor();
+        const tasks = await page.locator('#tasks').innerText();
+        expect(tasks).to.match(new RegExp(`stage\\s+Succeed\\s+${state}`));
+        expect(tasks).to.match(new RegExp(`load\\s+Echo\\s+${state}`));
+        expect(tasks).to.match(/check\s+Fail\s+success/);
+        await page.locator(`#run-state .st-${state}`).waitFor();
+      }
+      await shot('04c-tasks-marked');
+
       await page.goto(web.url + '/dags/songs');
       await page.locator('table.grid').waitFor();
       await shot('05-dag-grid');

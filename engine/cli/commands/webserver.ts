@@ -97,6 +97,7 @@ export async function serveWeb(
             });
             running.add(p);
             void p.finally(() => running.delete(p));
+            return p;
           }
         : undefined,
     },

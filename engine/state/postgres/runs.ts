@@ -1,7 +1,8 @@
 /** DAG runs in PostgreSQL (tables dag_runs, task_instances). */
-import type { RunState, RunType } from '../../interfaces.js';
+import type { RunState, RunType, TaskState } from '../../interfaces.js';
 import {
   HOST,
+  finishedRunState,
   makeRunId,
   type ClearTasks,
   type DagRun,
@@ -195,6 +196,31 @@ export class PostgresRunStore implements RunStore {
         [state, now, runId],
       );
       await finish(q, runId, state, now, `marked ${state} by hand`);
+    });
+  }
+
+  markTasks(
+    runId: string,
+    taskIds: string[],
+    state: 'success' | 'failed',
+    now: Date,
+  ): Promise<{ marked: string[]; runState: RunState }> {
+    return this.db.tx(async (q) => {
+      // the run's row first: two markings of one run take turns, so the run's state follows the last
+      await q('SELECT run_id FROM dag_runs WHERE run_id = $1 FOR UPDATE', [runId]);
+      const rows = await q<{ task_id: string }>(
+        `UPDATE task_instances SET state = $1, next_try_at = NULL, ended_at = coalesce(ended_at, $2)
+         WHERE run_id = $3 AND task_id = ANY($4::text[]) AND (state IS NULL OR state <> $1) RETURNING task_id`,
+        [state, now, runId, taskIds],
+      );
+      const changed = new Set(rows.map((r) => r.task_id));
+      const states = (await q<{ state: string | null }>('SELECT state FROM task_instances WHERE run_id = $1', [runId])).map(
+        (r) => r.state as TaskState | null,
+      );
+      const done = finishedRunState(states);
+      if (done) await finish(q, runId, done, now, `tasks marked ${state} by hand`);
+      else await q(`UPDATE dag_runs SET state = 'queued', ended_at = NULL, note = NULL, pid = NULL WHERE run_id = $1`, [runId]);
+      return { marked: taskIds.filter((id) => changed.has(id)), runState: done ?? 'queued' };
     });
   }
 

@@ -1,7 +1,8 @@
 /** DAG runs in SQLite (tables dag_runs, task_instances). */
-import type { RunState, RunType } from '../../interfaces.js';
+import type { RunState, RunType, TaskState } from '../../interfaces.js';
 import {
   HOST,
+  finishedRunState,
   makeRunId,
   type ClearTasks,
   type DagRun,
@@ -220,6 +221,29 @@ export class SqliteRunStore implements RunStore {
       }
       finish(q, runId, state, now, `marked ${state} by hand`);
     });
+  }
+
+  async markTasks(
+    runId: string,
+    taskIds: string[],
+    state: 'success' | 'failed',
+    now: Date,
+  ): Promise<{ marked: string[]; runState: RunState }> {
+    const q = this.q;
+    return q.tx(() => {
+      const set = q.get(
+        `UPDATE task_instances SET state = ?, next_try_at = NULL, ended_at = coalesce(ended_at, ?)
+         WHERE run_id = ? AND task_id = ? AND (state IS NULL OR state <> ?)`,
+      );
+      const marked = taskIds.filter((id) => set.run(state, iso(now), runId, id, state).changes === 1);
+      const states = (q.get('SELECT state FROM task_instances WHERE run_id = ?').all(runId) as { state: string | null }[]).map(
+        (r) => r.state as TaskState | null,
+      );
+      const done = finishedRunState(states);
+      if (done) finish(q, runId, done, now, `tasks marked ${state} by hand`);
+      else q.get(`UPDATE dag_runs SET state = 'queued', ended_at = NULL, note = NULL, pid = NULL WHERE run_id = ?`).run(runId);
+      return { marked, runState: done ?? 'queued' };
+    }, true);
   }
 
   async clearTasks(runId: string, c: ClearTasks): Promise<string[]> {

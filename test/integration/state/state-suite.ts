@@ -168,6 +168,32 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         ]);
       });
 
+      it('marks task instances by hand: the run is queued while tasks remain, else finished per its tasks', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        await store.runs.finish(run.runId, 'failed', at(1));
+        const m1 = await store.runs.markTasks(run.runId, ['a'], 'success', at(2));
+        expect(m1).to.deep.equal({ marked: ['a'], runState: 'queued' });
+        expect(await store.runs.get(run.runId)).to.deep.include({ state: 'queued', endedAt: null, note: null });
+        expect(await store.tasks.get(run.runId, 'a')).to.deep.include({ state: 'success', endedAt: at(2) });
+        // a task already in that state is not counted; the run ends success once every task is
+        const m2 = await store.runs.markTasks(run.runId, ['a', 'b'], 'success', at(3));
+        expect(m2).to.deep.equal({ marked: ['b'], runState: 'success' });
+        expect(await store.runs.get(run.runId)).to.deep.include({
+          state: 'success',
+          endedAt: at(3),
+          note: 'tasks marked success by hand',
+        });
+        expect(await store.runs.markTasks(run.runId, ['b'], 'failed', at(4))).to.deep.equal({
+          marked: ['b'],
+          runState: 'failed',
+        });
+        expect((await store.tasks.list(run.runId)).map((t) => [t.taskId, t.state])).to.deep.equal([
+          ['a', 'success'],
+          ['b', 'failed'],
+        ]);
+        expect((await store.runs.get(run.runId))!.state).to.equal('failed');
+      });
+
       it('clears tasks for a rerun: tries kept, try numbers continue, each gets its tries again; the run is queued', async () => {
         const run = (await store.runs.create(newRun({ claim: true })))!;
         const a = await store.tasks.startTry(run.runId, 'a', at(0));

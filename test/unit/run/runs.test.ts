@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import path from 'node:path';
 import { FakeClock } from '../../../engine/run/clock.js';
-import { Runs, downstreamClosure, isExecuting } from '../../../engine/run/runs.js';
+import { Runs, downstreamClosure, isExecuting, upstreamClosure } from '../../../engine/run/runs.js';
 import { RunRequestError, SluiceError } from '../../../engine/errors.js';
 import { HOST, type DagRun, type StateStore } from '../../../engine/state/index.js';
 import { SqliteStateStore } from '../../../engine/state/sqlite/index.js';
@@ -210,6 +210,50 @@ tasks:
         `run ${busy.runId} is being executed by process ${process.pid}; wait for it or stop it first`,
       );
       expect(await states(run.runId)).to.deep.equal({ a: 'success', b: 'success', c: 'success', other: 'success' });
+    });
+
+    it('clearTasks with upstream clears everything before the named tasks too', async () => {
+      expect(upstreamClosure(dag, ['c'])).to.deep.equal(['a', 'b', 'c']);
+      expect((await runs.clearTasks(dag, run.runId, { tasks: ['b'], upstream: true })).cleared).to.deep.equal(['a', 'b']);
+      expect(await states(run.runId)).to.deep.equal({ a: null, b: null, c: 'success', other: 'success' });
+      await runs.markRun(run.runId, 'success');
+      const both = await runs.clearTasks(dag, run.runId, { tasks: ['b'], upstream: true, downstream: true });
+      expect(both.cleared).to.deep.equal(['a', 'b', 'c']);
+      await expectRequestError(() => runs.clearTasks(dag, run.runId, { upstream: true }), '--upstream goes with --task');
+    });
+
+    it('markTasks marks the chosen task instances (with downstream or upstream); the run follows its tasks', async () => {
+      await runs.clearTasks(dag, run.runId);
+      clock.advance(60_000);
+      const first = await runs.markTasks(dag, run.runId, ['a', 'other'], 'success');
+      expect(first.marked).to.deep.equal(['a', 'other']);
+      expect(first.run).to.include({ state: 'queued' }); // b and c are still to run
+      expect(await states(run.runId)).to.deep.equal({ a: 'success', b: null, c: null, other: 'success' });
+      const down = await runs.markTasks(dag, run.runId, ['b'], 'failed', { downstream: true });
+      expect([down.tasks, down.marked]).to.deep.equal([
+        ['b', 'c'],
+        ['b', 'c'],
+      ]);
+      expect(down.run).to.include({ state: 'failed', note: 'tasks marked failed by hand' });
+      expect(down.run.endedAt!.toISOString()).to.equal('2024-01-05T00:01:00.000Z');
+      const up = await runs.markTasks(dag, run.runId, ['c'], 'success', { upstream: true });
+      expect([up.tasks, up.marked]).to.deep.equal([
+        ['a', 'b', 'c'],
+        ['b', 'c'],
+      ]);
+      expect(up.run.state).to.equal('success');
+      await expectRequestError(
+        () => runs.markTasks(dag, run.runId, ['a'], 'running'),
+        "a task instance can be marked success or failed, not 'running'",
+      );
+      await expectRequestError(() => runs.markTasks(dag, run.runId, [], 'success'), 'name the tasks to mark (none given)');
+      await expectRequestError(
+        () => runs.markTasks(dag, run.runId, ['zz'], 'success'),
+        "DAG d has no task 'zz'. Its tasks: a, b, c, other",
+      );
+      const busy = (await runs.trigger(dag, interval(NEXT)))!;
+      await expectRequestError(() => runs.markTasks(dag, busy.runId, ['a'], 'success'), /is being executed by process/);
+      expect(await states(busy.runId)).to.deep.equal({ a: null, b: null, c: null, other: null });
     });
 
     it('markRun marks an idle run by hand and refuses other states and busy runs', async () => {
