@@ -57,6 +57,11 @@ if (want('web'))
     'web: the web UI over 10,000 runs of a 50-task DAG, a 100,000-line log, 200 DAG files (p95 of 50 requests)',
     await (await import('./web.js')).benchWeb(),
   );
+if (want('scale'))
+  print(
+    'scale: 10,000 Empty tasks run by 1, 2 and 4 sluice worker processes on the PostgreSQL state vs SQLite in one process (targets: >= 500 tasks/s with 2 workers, p99 claim <= 50 ms, no task run twice)',
+    await (await import('./scale.js')).benchScale(),
+  );
 if (want('report'))
   print(
     'report: sluice report songplays --last 100 --format html over 1,000 stored runs (built CLI; targets <= 1 s, <= 2 MB)',

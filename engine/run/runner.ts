@@ -214,6 +214,23 @@ export async function executeRun(
   /** Resumed workers-mode tasks that got no task slot (they run already): no slot to release at their end. */
   const unslotted = new Set<string>();
 
+  /** Workers mode: the waiters of handToWorker, by task id, poked when a worker's try of that task ends. */
+  const tryEnded = new Map<string, () => void>();
+  /**
+   * Workers mode: told when a worker's try of this run ends, where the state
+   * pushes it (LISTEN/NOTIFY on PostgreSQL), so the next task starts at once;
+   * polling (workerPollMs) stays the fallback. Listening starts with the first
+   * task handed out and stops with the run loop.
+   */
+  let listening: Promise<(() => void) | undefined> | null = null;
+  const listenForTryEnds = () =>
+    (listening ??= (
+      store.work.wakeups?.({ tryEnds: true }, (e) => {
+        if (e.kind === 'tryEnded' && e.runId === runId) tryEnded.get(e.taskId)?.();
+      }) ?? Promise.resolve(undefined)
+    ).catch(() => undefined));
+  const stopListening = () => void listening?.then((stop) => stop?.());
+
   /**
    * Workers mode: queues the task (unless it already is, from an earlier
    * process) and waits until a worker's try of it ended (or the lease
@@ -223,6 +240,13 @@ export async function executeRun(
   const handToWorker = async (taskId: string, ti: TaskInstance, ac: AbortController, queued: boolean) => {
     const spec = dag.tasks.get(taskId)!;
     remote.add(taskId);
+    let poked = false;
+    let poke = () => {};
+    tryEnded.set(taskId, () => {
+      poked = true;
+      poke();
+    });
+    await listenForTryEnds();
     // Resumed: queued for workers already (kept as it is), or queued by a process that ran tries itself (queued now).
     if (!queued || ti.state === 'queued') await store.work.enqueue(runId, taskId, spec.queue ?? DEFAULT_QUEUE, clock.now());
     if (!queued) setState(taskId, 'queued', ti.tryNumber);
@@ -237,12 +261,23 @@ export async function executeRun(
       }
       if (!DISPATCHED.has(now.state)) {
         remote.delete(taskId);
+        tryEnded.delete(taskId);
         return now;
       }
-      if (ac.signal.aborted) return null;
+      if (ac.signal.aborted) {
+        tryEnded.delete(taskId);
+        return null;
+      }
+      if (poked) {
+        poked = false; // told while reading: read again at once
+        continue;
+      }
       const stop = new AbortController();
       const aborted = new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
-      await Promise.race([clock.sleep(pollMs, stop.signal), aborted]);
+      const told = new Promise<void>((resolve) => (poke = resolve));
+      await Promise.race([clock.sleep(pollMs, stop.signal), aborted, told]);
+      poke = () => {};
+      poked = false;
       stop.abort();
     }
   };
@@ -352,6 +387,7 @@ export async function executeRun(
   } finally {
     signal?.removeEventListener('abort', onSignal);
     drain?.removeEventListener('abort', onDrain);
+    stopListening();
   }
 
   // Nothing is left in a transient state.

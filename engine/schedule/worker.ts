@@ -28,7 +28,12 @@ export interface WorkerOptions {
   /** The worker's own log (console). */
   log: Logger;
   clock?: Clock;
-  /** How often it looks for queued tasks when it has free slots (default 1 s). */
+  /**
+   * How often it looks for queued tasks when it has free slots: default 1 s,
+   * or 5 s (its heartbeat) where the state pushes wake-ups (PostgreSQL's
+   * LISTEN/NOTIFY wakes it as soon as a task is queued; the poll covers a lost
+   * connection and claims given back by releaseStale).
+   */
   pollMs?: number;
 }
 
@@ -43,6 +48,10 @@ export class Worker {
   private signature = '';
   private stopping = false;
   private wake: () => void = () => {};
+  /** Set by a wake-up since the last claim: the next sleep returns at once (none is lost between the two). */
+  private poked = false;
+  /** Whether the state pushes wake-ups to this worker (PostgreSQL). */
+  private pushed = false;
   private lastBeat = 0;
   triesRun = 0;
 
@@ -60,6 +69,11 @@ export class Worker {
     this.stopping = true;
     this.o.log.info({ reason, running: this.running.size, grace_period_ms: this.o.gracePeriodMs }, 'stopping');
     setLongTimeout(() => this.abortAll(`worker stopped (${reason})`), this.o.gracePeriodMs).unref();
+    this.poke();
+  }
+
+  private poke(): void {
+    this.poked = true;
     this.wake();
   }
 
@@ -72,9 +86,18 @@ export class Worker {
     const { store, log, queues, concurrency } = this.o;
     checkDagsFolder(this.o.dagsDir);
     log.info({ host: HOST, pid: process.pid, queues, concurrency, dags_dir: this.o.dagsDir }, 'worker started');
+    // Woken when a task is queued on one of its queues (LISTEN/NOTIFY on PostgreSQL); polling stays the fallback.
+    let unlisten: (() => void) | undefined;
+    try {
+      unlisten = await store.work.wakeups?.({ queues }, () => this.poke());
+      this.pushed = unlisten !== undefined;
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'cannot listen for queued tasks; polling for them');
+    }
     try {
       while (!this.stopping) {
         await this.beat();
+        this.poked = false;
         const free = concurrency - this.running.size;
         let claimed: Claimed[] = [];
         if (free > 0) {
@@ -91,6 +114,7 @@ export class Worker {
       }
       while (this.running.size > 0) await Promise.allSettled([...this.running.values()].map((r) => r.done));
     } finally {
+      unlisten?.();
       await store.work.leave(HOST, process.pid).catch(() => undefined);
       await this.o.runner.connections.closeAll().catch(() => undefined);
       log.info({ tries_run: this.triesRun }, 'worker stopped');
@@ -107,8 +131,9 @@ export class Worker {
   }
 
   private async sleep(): Promise<void> {
+    if (this.poked || this.stopping) return;
     const woken = new Promise<void>((resolve) => (this.wake = resolve));
-    const t = setTimeout(() => this.wake(), this.o.pollMs ?? 1000);
+    const t = setTimeout(() => this.wake(), this.o.pollMs ?? (this.pushed ? HEARTBEAT_MS : 1000));
     await woken;
     clearTimeout(t);
   }
@@ -137,7 +162,7 @@ export class Worker {
       })
       .finally(() => {
         this.running.delete(key);
-        this.wake();
+        this.poke();
       });
     this.running.set(key, { done, abort });
   }

@@ -442,7 +442,25 @@ export interface WorkStore {
   leave(host: string, pid: number): Promise<void>;
   /** Every worker that reported, latest heartbeat first. */
   workers(): Promise<WorkerRecord[]>;
+  /**
+   * Push wake-ups, where the database has them (PostgreSQL LISTEN/NOTIFY):
+   * `on` is called soon after a task instance is queued on one of `queues`
+   * (with its queue), or after a worker's try ended (with its run and task,
+   * when `tryEnds`). A hint only: one may be missed (a lost connection), so
+   * callers still poll, less often. Resolves once listening; call the
+   * function returned to stop. Absent (SQLite): callers poll.
+   */
+  wakeups?(topics: WakeTopics, on: (e: WakeEvent) => void): Promise<() => void>;
 }
+
+/** What a WorkStore.wakeups listener asks for. */
+export interface WakeTopics {
+  queues?: string[];
+  tryEnds?: boolean;
+}
+
+/** One wake-up: a task instance queued on `queue`, or the try of `taskId` in `runId` ended. */
+export type WakeEvent = { kind: 'queued'; queue: string } | { kind: 'tryEnded'; runId: string; taskId: string };
 
 /** Data quality history: every check result and every load's row count, per try. */
 export interface QualityStore {

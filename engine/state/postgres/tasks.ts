@@ -2,6 +2,7 @@
 import type { TaskState } from '../../interfaces.js';
 import { HOST, type Orphan, type TaskInstance, type TaskStore, type TaskTry, type TryEnd } from '../index.js';
 import type { Db } from './db.js';
+import { TRY_CHANNEL_SQL } from './work.js';
 import { json, toTaskInstance, toTry, type Q, type TaskInstanceRow, type TryRow } from './rows.js';
 
 export async function getTaskInstance(q: Q, runId: string, taskId: string): Promise<TaskInstance | undefined> {
@@ -18,11 +19,15 @@ export async function endTry(q: Q, t: TaskTry, end: TryEnd): Promise<void> {
   );
   if (ended.length === 0) return; // failed as lost by another process meanwhile: its decision stands
   // A reschedule gives the task one more try: waiting for a sensor's next poke never uses up a retry.
+  // A try of a task queued for workers tells the run loop waiting for it (NOTIFY, sent at commit).
   await q(
-    `UPDATE task_instances SET state = $1, next_try_at = $2,
-       ended_at = CASE WHEN $1 IN ('up_for_retry', 'up_for_reschedule') THEN NULL ELSE $3::timestamptz END,
-       max_tries = max_tries + CASE WHEN $1 = 'up_for_reschedule' THEN 1 ELSE 0 END
-     WHERE run_id = $4 AND task_id = $5`,
+    `WITH ended AS (
+       UPDATE task_instances SET state = $1, next_try_at = $2,
+         ended_at = CASE WHEN $1 IN ('up_for_retry', 'up_for_reschedule') THEN NULL ELSE $3::timestamptz END,
+         max_tries = max_tries + CASE WHEN $1 = 'up_for_reschedule' THEN 1 ELSE 0 END
+       WHERE run_id = $4 AND task_id = $5 RETURNING queue
+     )
+     SELECT pg_notify(${TRY_CHANNEL_SQL}, json_build_array($4::text, $5::text)::text) FROM ended WHERE queue IS NOT NULL`,
     [end.taskState, end.nextTryAt ?? null, end.now, t.runId, t.taskId],
   );
   if (end.outputs && Object.keys(end.outputs).length > 0) {
