@@ -15,7 +15,7 @@ import { findDag, type WebContext } from './context.js';
 import { clearPreview, getRun, markPreview, paramSpecs, type ParamSpecJson } from './data.js';
 import type { PlannedInterval, Reprocess } from '../run/runs.js';
 import { WebError, str, type Fields } from './http.js';
-import { PARAM_FIELD } from './views.js';
+import { PARAM_FIELD } from './views/index.js';
 
 /** A request the run lifecycle refused (a run being executed, a date taken, a bad conf): 409 or 400 with its message. */
 function refused(err: unknown): never {

@@ -18,7 +18,7 @@ import { WebError, flag, intParam, list, readFields, str } from './http.js';
 import { layout, type Html } from './html.js';
 import { gridVersion, runVersion, serveEvents, taskEvents, taskVersion, versionEvents } from './live.js';
 import { Guard } from './security.js';
-import * as views from './views.js';
+import * as views from './views/index.js';
 
 export interface WebOptions {
   host: string;
