@@ -1,61 +1,10 @@
-import { z } from 'zod';
 import { TaskFailure, errorMessage } from '../engine/errors.js';
 import type { TaskContext } from '../engine/interfaces.js';
-import { defineOperator, duration, identifier } from '../engine/operator.js';
-import {
-  clusterIdentifier,
-  DEFAULT_CLUSTER_ID,
-  DEFAULT_ROLE_NAME,
-  resolveTarget,
-  roleName,
-  S3_READ_ONLY_POLICY,
-  targetParam,
-} from './aws/params.js';
+import { defineOperator } from '../engine/operator.js';
+import { resolveTarget, createClusterParams, type CreateClusterParams } from './aws/params.js';
 
-const params = z
-  .object({
-    target: targetParam,
-    connection: identifier
-      .default('warehouse')
-      .describe('the warehouse connection to point at the cluster (recorded in the state DB connection store)'),
-    cluster_identifier: clusterIdentifier.default(DEFAULT_CLUSTER_ID).describe('Redshift cluster identifier'),
-    cluster_type: z.enum(['single-node', 'multi-node']).default('single-node').describe('single-node or multi-node'),
-    node_type: z.string().min(1).default('dc2.large').describe('node type, e.g. dc2.large or ra3.large'),
-    number_of_nodes: z.number().int().min(1).max(128).default(1).describe('number of nodes (2 or more for multi-node)'),
-    db_name: identifier.default('dwh').describe('database created in the cluster'),
-    master_username: identifier.default('dwhuser').describe('master user name'),
-    master_password_env: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be the NAME of an environment variable, never the password itself' })
-      .default('REDSHIFT_PASSWORD')
-      .describe('name of the environment variable holding the master password (never the password itself)'),
-    port: z.number().int().min(1150).max(65535).default(5439).describe('port the cluster listens on'),
-    iam_role_name: roleName.default(DEFAULT_ROLE_NAME).describe('IAM role Redshift assumes to read S3 (created when missing)'),
-    iam_policy_arns: z
-      .array(z.string().regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/.+$/, { message: 'an IAM policy ARN' }))
-      .default([S3_READ_ONLY_POLICY])
-      .describe('policies attached to the role (default: AmazonS3ReadOnlyAccess)'),
-    region: z.string().optional().describe('AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)'),
-    publicly_accessible: z
-      .boolean()
-      .default(true)
-      .describe('give the cluster a public address (to connect from outside its VPC)'),
-    ingress_cidr: z
-      .string()
-      .optional()
-      .describe(
-        "open the port on the cluster's security group to this CIDR (e.g. 203.0.113.7/32), or my-ip for this machine's public address",
-      ),
-    wait_timeout: duration.default(1_800_000).describe('how long to wait for the cluster to become available (e.g. 30m)'),
-    poll_interval: duration.default(30_000).describe('first delay between status polls (e.g. 30s); later ones grow'),
-  })
-  .strict()
-  .refine((p) => (p.cluster_type === 'multi-node' ? p.number_of_nodes >= 2 : p.number_of_nodes === 1), {
-    message: 'number_of_nodes must be 1 for single-node and 2 or more for multi-node',
-    path: ['number_of_nodes'],
-  });
+export type { CreateClusterParams };
 
-export type CreateClusterParams = z.output<typeof params>;
 type Params = CreateClusterParams;
 
 /**
@@ -68,7 +17,7 @@ export const CreateCluster = defineOperator({
   name: 'CreateCluster',
   description:
     'Creates or reuses an IAM role and a Redshift cluster and records it as the warehouse connection (local: creates the database)',
-  params,
+  params: createClusterParams,
   templated: ['target', 'ingress_cidr'],
   connectionParam: 'connection',
   async execute(ctx) {

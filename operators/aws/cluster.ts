@@ -26,10 +26,8 @@ import {
 import { formatRedshiftUrl } from '../../engine/connections/warehouse/redshift/redshift-url.js';
 import { TaskFailure, errorMessage } from '../../engine/errors.js';
 import type { Logger, TaskContext } from '../../engine/interfaces.js';
-import type { CreateClusterParams as Params } from '../create-cluster.js';
-import type { DeleteClusterParams } from '../delete-cluster.js';
 import { aws, awsClients, awsErrorName, describeAwsError, waitForCluster } from './hook.js';
-import { awsRegion, connectionStoreOf } from './params.js';
+import { awsRegion, connectionStoreOf, type CreateClusterParams as Params, type DeleteClusterParams } from './params.js';
 
 // ---------------------------------------------------------------------------
 // CreateCluster

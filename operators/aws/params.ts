@@ -1,12 +1,13 @@
 /**
  * What the AWS operators share that needs no AWS SDK: endpoint and region
- * settings, the parameters CreateCluster and DeleteCluster have in common,
- * and the connection store they record into. Loading this costs nothing; the
+ * settings, CreateCluster's and DeleteCluster's parameters, and the
+ * connection store they record into. Loading this costs nothing; the
  * SDK is loaded (hook.ts) only when a task really talks to AWS.
  */
 import { z } from 'zod';
 import { ConfigError, TaskFailure } from '../../engine/errors.js';
 import type { RecordedConnections, TaskContext } from '../../engine/interfaces.js';
+import { duration, identifier } from '../../engine/operator.js';
 
 export type AwsService = 'iam' | 'redshift' | 'ec2' | 's3';
 
@@ -87,3 +88,85 @@ export function childAbort(parent: AbortSignal): { signal: AbortSignal; abort(re
     dispose: () => parent.removeEventListener('abort', onAbort),
   };
 }
+
+// ---------------------------------------------------------------------------
+// The cluster operators' parameters (here, SDK-free, so the AWS code and the
+// operators both read them without importing each other)
+
+/** CreateCluster's parameters. */
+export const createClusterParams = z
+  .object({
+    target: targetParam,
+    connection: identifier
+      .default('warehouse')
+      .describe('the warehouse connection to point at the cluster (recorded in the state DB connection store)'),
+    cluster_identifier: clusterIdentifier.default(DEFAULT_CLUSTER_ID).describe('Redshift cluster identifier'),
+    cluster_type: z.enum(['single-node', 'multi-node']).default('single-node').describe('single-node or multi-node'),
+    node_type: z.string().min(1).default('dc2.large').describe('node type, e.g. dc2.large or ra3.large'),
+    number_of_nodes: z.number().int().min(1).max(128).default(1).describe('number of nodes (2 or more for multi-node)'),
+    db_name: identifier.default('dwh').describe('database created in the cluster'),
+    master_username: identifier.default('dwhuser').describe('master user name'),
+    master_password_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be the NAME of an environment variable, never the password itself' })
+      .default('REDSHIFT_PASSWORD')
+      .describe('name of the environment variable holding the master password (never the password itself)'),
+    port: z.number().int().min(1150).max(65535).default(5439).describe('port the cluster listens on'),
+    iam_role_name: roleName.default(DEFAULT_ROLE_NAME).describe('IAM role Redshift assumes to read S3 (created when missing)'),
+    iam_policy_arns: z
+      .array(z.string().regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/.+$/, { message: 'an IAM policy ARN' }))
+      .default([S3_READ_ONLY_POLICY])
+      .describe('policies attached to the role (default: AmazonS3ReadOnlyAccess)'),
+    region: z.string().optional().describe('AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)'),
+    publicly_accessible: z
+      .boolean()
+      .default(true)
+      .describe('give the cluster a public address (to connect from outside its VPC)'),
+    ingress_cidr: z
+      .string()
+      .optional()
+      .describe(
+        "open the port on the cluster's security group to this CIDR (e.g. 203.0.113.7/32), or my-ip for this machine's public address",
+      ),
+    wait_timeout: duration.default(1_800_000).describe('how long to wait for the cluster to become available (e.g. 30m)'),
+    poll_interval: duration.default(30_000).describe('first delay between status polls (e.g. 30s); later ones grow'),
+  })
+  .strict()
+  .refine((p) => (p.cluster_type === 'multi-node' ? p.number_of_nodes >= 2 : p.number_of_nodes === 1), {
+    message: 'number_of_nodes must be 1 for single-node and 2 or more for multi-node',
+    path: ['number_of_nodes'],
+  });
+
+export type CreateClusterParams = z.output<typeof createClusterParams>;
+
+/** DeleteCluster's parameters. */
+export const deleteClusterParams = z
+  .object({
+    target: targetParam,
+    connection: identifier
+      .default('warehouse')
+      .describe('the warehouse connection CreateCluster recorded; forgotten once the cluster is gone'),
+    cluster_identifier: clusterIdentifier.default(DEFAULT_CLUSTER_ID).describe('Redshift cluster identifier'),
+    region: z.string().optional().describe('AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)'),
+    skip_final_snapshot: z
+      .boolean()
+      .default(true)
+      .describe('delete without a final snapshot (false: keep one, at a storage cost)'),
+    final_snapshot_identifier: clusterIdentifier
+      .optional()
+      .describe('name of the final snapshot when skip_final_snapshot is false (default: <cluster>-final-<ds_nodash>)'),
+    delete_iam_role: z.boolean().default(false).describe('also delete the IAM role (its policies are detached first)'),
+    iam_role_name: roleName.default(DEFAULT_ROLE_NAME).describe('the IAM role to delete with delete_iam_role'),
+    wait: z.boolean().default(true).describe('wait until the cluster is gone'),
+    wait_timeout: duration.default(1_800_000).describe('how long to wait for the deletion (e.g. 30m)'),
+    poll_interval: duration.default(30_000).describe('first delay between status polls (e.g. 30s); later ones grow'),
+    forget_connection: z
+      .boolean()
+      .default(true)
+      .describe(
+        "remove the connection CreateCluster recorded for this cluster, so the warehouse falls back to the config file's",
+      ),
+  })
+  .strict();
+
+export type DeleteClusterParams = z.output<typeof deleteClusterParams>;
