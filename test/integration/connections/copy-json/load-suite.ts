@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { JsonLoadError, LoadError } from '../../../../engine/errors.js';
 import type { JsonLoadSpec, ObjectStore, Warehouse } from '../../../../engine/interfaces.js';
 import { expectReject } from '../warehouse/warehouse-suite.js';
+import { EVENT_KEYS } from '../../../../sample/events.js';
 
 export const STAGING_EVENTS_DDL = `CREATE TABLE IF NOT EXISTS staging_events (
   artist varchar(512), auth varchar(32), firstname varchar(128), gender varchar(8), iteminsession int,
@@ -19,26 +20,8 @@ export const STAGING_SONGS_DDL = `CREATE TABLE IF NOT EXISTS staging_songs (
   artist_location varchar(512), artist_name varchar(512), song_id varchar(32), title varchar(512),
   duration float8, year int)`;
 
-export const EVENT_PATHS = [
-  'artist',
-  'auth',
-  'firstName',
-  'gender',
-  'itemInSession',
-  'lastName',
-  'length',
-  'level',
-  'location',
-  'method',
-  'page',
-  'registration',
-  'sessionId',
-  'song',
-  'status',
-  'ts',
-  'userAgent',
-  'userId',
-].map((k) => `$['${k}']`);
+/** A JSONPaths list for the event lines: one path per key, in the order the real files write them. */
+export const EVENT_PATHS = EVENT_KEYS.map((k) => `$['${k}']`);
 
 /** A Sparkify-like event line. */
 export function eventLine(i: number, over: Record<string, unknown> = {}): string {
