@@ -23,6 +23,7 @@ import { TaskFailure, TaskSkipped, TemplateError, TryAbort, errorMessage, notRet
 import { redactText } from '../redact.js';
 import type { OperatorRegistry } from '../registry.js';
 import { checkResultsOf, rowCountsOf } from '../quality.js';
+import { keepLease, type LeaseKeeper } from './lease.js';
 import { DEFAULT_LEASE_MS, type ConnectionStore, type StateStore, type TaskInstance, type TaskTry } from '../state/index.js';
 import { buildContext, isSqlFileRef, render, renderDeep, type TemplateContext } from '../template/index.js';
 import { type Clock, type LongTimer, setLongTimeout } from './clock.js';
@@ -125,7 +126,9 @@ export async function runTry(a: TryArgs): Promise<TaskInstance> {
   const store = deps.store;
   const op = deps.registry.get(spec.operator);
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
-  const tryRow = await store.tasks.startTry(runId, spec.id, clock.now(), new Date(Date.now() + leaseMs));
+  // The lease's first end, also keepLease's first deadline: from before startTry's statement, however long it took.
+  const leaseUntil = new Date(Date.now() + leaseMs);
+  const tryRow = await store.tasks.startTry(runId, spec.id, clock.now(), leaseUntil);
   a.setState(spec.id, 'running', tryRow.tryNumber);
   const log = deps.logger.child({
     dag_id: dag.id,
@@ -134,7 +137,7 @@ export async function runTry(a: TryArgs): Promise<TaskInstance> {
     try: tryRow.tryNumber,
     try_id: tryRow.tryId,
   });
-  const lease = keepLease(store, tryRow.tryId, leaseMs, abort, log);
+  const lease = keepTryLease(store, tryRow.tryId, leaseMs, leaseUntil.getTime(), abort, log);
   const outputs: Record<string, unknown> = {};
   const reschedule: Reschedule = { at: null };
   let timer: LongTimer | undefined;
@@ -163,55 +166,38 @@ export async function runTry(a: TryArgs): Promise<TaskInstance> {
 }
 
 /**
- * The try's heartbeat: renews its lease every quarter of lease_timeout (in
- * wall-clock time: a lease says whether this process is alive, whatever the
- * run's clock). When the lease cannot be renewed (the state database out of
- * reach) and less than half of it is left, the try is aborted, so it stops
- * before its lease ends and another worker may take it over: two processes
- * never run one try past its lease. When another process already failed the
- * try as lost, it is aborted at once (no retry from here: the recovery decided).
+ * The try's heartbeat (see lease.ts). When the lease cannot be renewed and
+ * less than half of it is left, the try is aborted, so it stops before its
+ * lease ends and another worker may take it over. When another process
+ * already failed the try as lost, it is aborted at once (no retry from here:
+ * the recovery decided).
  */
-function keepLease(store: StateStore, tryId: number, leaseMs: number, abort: AbortController, log: Logger): { stop(): void } {
-  const every = Math.max(50, Math.floor(leaseMs / 4));
-  let validUntil = Date.now() + leaseMs;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const beat = async () => {
-    const until = new Date(Date.now() + leaseMs);
-    try {
-      if (await store.leases.renew(tryId, until)) validUntil = until.getTime();
-      else if (!stopped) {
+function keepTryLease(
+  store: StateStore,
+  tryId: number,
+  leaseMs: number,
+  firstEnd: number,
+  abort: AbortController,
+  log: Logger,
+): LeaseKeeper {
+  return keepLease(
+    (until) => store.leases.renew(tryId, until),
+    leaseMs,
+    (loss) => {
+      if (loss.why === 'taken') {
         abort.abort(
           new TryAbort('worker lost: another process failed this try after its lease ended; it is not run on here', false),
         );
         return;
       }
-    } catch (err) {
-      const left = validUntil - Date.now();
-      log.warn({ err: errorMessage(err), lease_left_ms: left }, "could not renew this try's lease");
-      if (left < 2 * every && !stopped) {
-        abort.abort(
-          new TryAbort(
-            `could not renew this try's lease (${errorMessage(err)}); stopped before the lease ends, for another worker to retry it`,
-            true,
-          ),
-        );
-        return;
-      }
-    }
-    if (!stopped) schedule();
-  };
-  const schedule = () => {
-    timer = setTimeout(() => void beat(), every);
-    timer.unref();
-  };
-  schedule();
-  return {
-    stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
+      const message = `could not renew this try's lease (${errorMessage(loss.err)}); stopped before the lease ends, for another worker to retry it`;
+      // Said here: recording the try's end needs the state database, which may be out of reach for long.
+      log.error(message);
+      abort.abort(new TryAbort(message, true));
     },
-  };
+    (err, left) => log.warn({ err, lease_left_ms: left }, "could not renew this try's lease"),
+    firstEnd,
+  );
 }
 
 /** Set by TaskContext.reschedule: when the task's next try (a sensor's next poke) is due. */

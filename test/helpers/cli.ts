@@ -56,12 +56,17 @@ export class Project {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
-  /** Starts `sluice ARGS` in the background. */
+  /**
+   * Starts `sluice ARGS` in the background. `prefix` runs it through a command that then runs node (e.g.
+   * `ip netns exec NS`, which execs it in place: the child's pid is node's).
+   */
   start(
     args: string[],
-    opts: { env?: NodeJS.ProcessEnv } = {},
+    opts: { env?: NodeJS.ProcessEnv; prefix?: string[] } = {},
   ): ChildProcess & { output: () => CliResult; done: Promise<number | null> } {
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
+    const argv = [process.execPath, '--import', TSX, MAIN, ...args];
+    const [cmd, ...rest] = [...(opts.prefix ?? []), ...argv];
+    const child = spawn(cmd!, rest, {
       cwd: this.dir,
       env: this.spawnEnv(opts.env ?? {}),
       stdio: ['ignore', 'pipe', 'pipe'],
