@@ -206,6 +206,11 @@ export class ParamValidationError extends SluiceError {
  * interrupted. `retryable` false (an interruption that fails the run) fails the
  * task at once, with the abort's message as the reason.
  */
+/** A task's pool cannot give it slots: no such pool, or fewer slots than the task needs. */
+export class PoolError extends SluiceError {
+  override name = 'PoolError';
+}
+
 export class TryAbort extends SluiceError {
   override name = 'TryAbort';
   constructor(message: string, retryable: boolean) {

@@ -71,6 +71,10 @@ export interface TaskSpec extends RetryPolicy {
   executionTimeoutMs: number | null;
   /** The queue its tries go to when workers run them (`sluice worker --queue`); absent: `default`. */
   queue?: string;
+  /** The pool whose slots its tries hold while they run (`sluice pools`); absent: none. */
+  pool?: string;
+  /** Slots of its pool a try holds (with `pool`; default 1). */
+  poolSlots?: number;
   /** Alerts of this task (its own keys, else default_args'); absent: none. */
   alerts?: AlertHooks;
   /** The operator's parameters, validated by its own schema (not yet rendered). */

@@ -16,27 +16,58 @@ import { colourState, humanMs, isoSeconds, printJson, table } from './format.js'
 
 // -- scheduler ----------------------------------------------------------------
 
-export async function schedulerCommand(app: App, o: { once?: boolean; workers?: boolean; verbose?: boolean }): Promise<number> {
+/**
+ * `sluice scheduler`: the daemon; with `worker`, also a worker in this
+ * process (its queues and concurrency), so a single host runs one process,
+ * and tasks still go through the queues other workers share.
+ */
+export async function schedulerCommand(
+  app: App,
+  o: { once?: boolean; workers?: boolean; worker?: { queues: string[]; concurrency: number }; verbose?: boolean },
+): Promise<number> {
   const log = createConsoleLogger(o.verbose ? 'debug' : app.config.logLevel === 'silent' ? 'silent' : 'info');
+  const deps = runnerDeps(app, Boolean(o.verbose));
   const scheduler = new Scheduler({
     store: app.store,
     registry: app.registry,
     dagsDir: app.config.dagsDir,
     parallelism: app.config.parallelism,
     gracePeriodMs: app.config.scheduler.gracePeriodMs,
-    runner: { ...runnerDeps(app, Boolean(o.verbose)), executor: o.workers ? 'workers' : 'local' },
+    runner: { ...deps, executor: o.workers || o.worker ? 'workers' : 'local' },
     log,
     once: o.once,
   });
-  const onSignal = (sig: NodeJS.Signals) => scheduler.stop(`${sig} received`);
+  const worker = o.worker
+    ? new (await import('../schedule/worker.js')).Worker({
+        store: app.store,
+        dagsDir: app.config.dagsDir,
+        ...o.worker,
+        gracePeriodMs: app.config.scheduler.gracePeriodMs,
+        runner: deps,
+        log: log.child({ part: 'worker' }),
+      })
+    : null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    scheduler.stop(`${sig} received`);
+    worker?.stop(`${sig} received`);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let workerFailed: { err: unknown } | null = null;
+  const working = worker?.run().catch((err: unknown) => {
+    workerFailed = { err };
+    scheduler.stop('its worker failed');
+  });
   try {
     await scheduler.run();
   } finally {
+    // The scheduler waited for its runs' tries: the worker has nothing of them left to do.
+    worker?.stop('the scheduler stopped');
+    await working;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  if (workerFailed) throw (workerFailed as { err: unknown }).err;
   return 0;
 }
 

@@ -189,6 +189,7 @@ function loadSource(src: string, file: string, registry: OperatorRegistry, reads
     for (const p of checkTaskTemplates(op, t.params, Object.keys(params), file, reads, scope))
       problems.add(['tasks', t.id, ...p.path], p.message);
   }
+  checkPoolSlots(tasks, isPlainObject(raw.default_args) ? raw.default_args : {}, problems);
   problems.throwIfAny();
   const d = top.data!;
 
@@ -207,6 +208,7 @@ function loadSource(src: string, file: string, registry: OperatorRegistry, reads
       maxRetryDelayMs: pick('max_retry_delay') ?? TASK_DEFAULTS.maxRetryDelayMs,
       executionTimeoutMs: pick('execution_timeout') ?? TASK_DEFAULTS.executionTimeoutMs,
       queue: pick('queue') ?? TASK_DEFAULTS.queue,
+      ...poolOf(pick('pool'), pick('pool_slots')),
       alerts: alertHooks({
         on_failure: pick('on_failure'),
         on_retry: pick('on_retry'),
@@ -243,6 +245,24 @@ function loadSource(src: string, file: string, registry: OperatorRegistry, reads
 }
 
 type TaskKeys = z.output<typeof taskKeysSchema>;
+
+const POOL_SLOTS_ALONE =
+  'pool_slots needs a pool: name the pool whose slots the tries hold (pool: NAME; see sluice pools list), or remove pool_slots';
+
+/** pool_slots without a pool would limit nothing: said where it is written. */
+function checkPoolSlots(tasks: LoadedTask[], defaults: Record<string, unknown>, problems: Problems): void {
+  for (const t of tasks) {
+    if (t.keys.pool_slots !== undefined && t.keys.pool === undefined && defaults.pool === undefined)
+      problems.add(['tasks', t.id, 'pool_slots'], POOL_SLOTS_ALONE);
+  }
+  if (defaults.pool_slots !== undefined && defaults.pool === undefined && !tasks.some((t) => t.keys.pool !== undefined))
+    problems.add(['default_args', 'pool_slots'], POOL_SLOTS_ALONE);
+}
+
+/** A task's pool keys as TaskSpec holds them: none without a pool. */
+function poolOf(pool: string | undefined, slots: number | undefined): Pick<TaskSpec, 'pool' | 'poolSlots'> {
+  return pool === undefined ? {} : { pool, poolSlots: slots ?? 1 };
+}
 
 /** The alert lists that are set and not empty (an empty list switches off what default_args gives); undefined: none. */
 function alertHooks(keys: Partial<Record<AlertEvent, AlertSpec[] | undefined>>): AlertHooks | undefined {

@@ -30,6 +30,12 @@ export const defaultArgsShape = {
     .regex(ID_PATTERN, { message: `must be a queue name: ${ID_HINT}` })
     .optional()
     .describe('the queue of workers that runs it, with the scheduler in workers mode (default: default)'),
+  pool: z
+    .string()
+    .regex(ID_PATTERN, { message: `must be a pool name: ${ID_HINT}` })
+    .optional()
+    .describe('the pool whose slots its tries hold while they run, on every host (see: sluice pools)'),
+  pool_slots: z.number().int().min(1).optional().describe('slots of its pool a try holds (default 1)'),
   ...alertKeysShape('task'),
 };
 

@@ -9,9 +9,10 @@
  */
 import type { Dag, RunState, TaskState } from '../interfaces.js';
 import { FINISHED_STATES } from '../interfaces.js';
-import { TryAbort } from '../errors.js';
+import { TryAbort, errorMessage } from '../errors.js';
 import { RunAlerts } from '../alerts/index.js';
-import { DEFAULT_QUEUE, type TaskInstance } from '../state/index.js';
+import { DEFAULT_LEASE_MS, DEFAULT_QUEUE, type TaskInstance } from '../state/index.js';
+import { keepLease } from './lease.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Slots } from './slots.js';
 import { evaluateTrigger } from './trigger.js';
@@ -113,7 +114,8 @@ export async function executeRun(
       })
     : null;
 
-  await store.runs.start(runId, clock.now());
+  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
+  await store.runs.start(runId, clock.now(), new Date(Date.now() + leaseMs));
   emit({ type: 'run', runId, state: 'running', at: clock.now() });
 
   const state = new Map<string, TaskState | null>();
@@ -208,6 +210,29 @@ export async function executeRun(
   drain?.addEventListener('abort', onDrain, { once: true });
   if (signal?.aborted) onSignal();
   if (drain?.aborted) onDrain();
+
+  /**
+   * The run's lease, renewed while this loop drives it (see lease.ts). Lost
+   * (another scheduler recovered the run, or the state is out of reach until
+   * the lease nearly ends): this loop stops at once and writes nothing more;
+   * the run is whoever holds it now's, or will be resumed by a scheduler.
+   */
+  let lostLease: string | null = null;
+  const runLease = keepLease(
+    (until) => store.leases.renewRun(runId, until),
+    leaseMs,
+    (loss) => {
+      lostLease =
+        loss.why === 'taken'
+          ? 'another process recovered this run after its lease ended'
+          : `could not renew the run's lease (${errorMessage(loss.err)}); stopped before it ends, for a scheduler to resume the run`;
+      interrupted = `run lease lost: ${lostLease}`;
+      for (const ac of runningAborts.values()) ac.abort(new TryAbort(interrupted, true));
+      wake();
+    },
+    // A failed renewal is retried at the next beat; only losing the lease is told (the run event's note).
+    () => undefined,
+  );
 
   /** Tasks handed to workers whose try has not ended: left as they are when this loop stops early. */
   const remote = new Set<string>();
@@ -385,9 +410,14 @@ export async function executeRun(
     // Let aborted tries record their end.
     while (running.size > 0) await Promise.allSettled([...running.values()]);
   } finally {
+    runLease.stop();
     signal?.removeEventListener('abort', onSignal);
     drain?.removeEventListener('abort', onDrain);
     stopListening();
+  }
+  if (lostLease !== null) {
+    emit({ type: 'run', runId, state: 'queued', at: clock.now(), note: `run lease lost: ${lostLease}` });
+    return 'queued';
   }
 
   // Nothing is left in a transient state.

@@ -247,9 +247,16 @@ export class Runs {
   /**
    * Takes a queued run for this process (running, our pid). False when
    * another process took it first: two executors never run the same run.
+   * With `maxActiveRuns`, also false when the DAG has that many runs
+   * executing in any process (counted and claimed in one atomic step).
+   * With `leaseMs`, the run's lease starts (renewed by executeRun).
    */
-  claim(runId: string): Promise<boolean> {
-    return this.store.runs.claim(runId, this.clock.now());
+  claim(runId: string, o: { maxActiveRuns?: number; leaseMs?: number } = {}): Promise<boolean> {
+    return this.store.runs.claim(runId, this.clock.now(), {
+      maxActiveRuns: o.maxActiveRuns,
+      executing: (r) => this.isExecuting(r),
+      leaseUntil: o.leaseMs === undefined ? undefined : new Date(Date.now() + o.leaseMs),
+    });
   }
 
   /**
@@ -439,6 +446,15 @@ export class Runs {
    */
   recoverLostTries(): Promise<Orphan[]> {
     return this.store.leases.recoverExpired(new Date());
+  }
+
+  /**
+   * Runs whose executing process (a scheduler, run-dag) stopped renewing
+   * their lease, on any host, are queued again for a scheduler to resume
+   * (wall-clock time, as leases). Returns them with the process that had them.
+   */
+  recoverLostRuns(): Promise<{ runId: string; host: string | null; pid: number | null }[]> {
+    return this.store.leases.recoverExpiredRuns(new Date());
   }
 
   // -- internals ------------------------------------------------------------------------

@@ -89,6 +89,10 @@ export class Scheduler {
   runsCreated = 0;
   runsFinished = 0;
 
+  private get leaseMs(): number {
+    return this.o.runner.leaseMs ?? DEFAULT_LEASE_MS;
+  }
+
   constructor(opts: SchedulerOptions) {
     this.o = opts;
     this.clock = opts.clock ?? systemClock;
@@ -119,13 +123,14 @@ export class Scheduler {
     const { store, log } = this.o;
     // A folder missing at start is a setup mistake (exit 2); one that goes away later is survived (see reload).
     checkDagsFolder(this.o.dagsDir);
-    // A scheduler on another host whose heartbeat is older than lease_timeout is gone: its lock is taken over.
-    const leaseMs = this.o.runner.leaseMs ?? DEFAULT_LEASE_MS;
+    // SQLite: one scheduler at a time (another host's whose heartbeat is older than lease_timeout is taken over).
+    // PostgreSQL: active/active, each registered; runs are claimed one by one and their leases recovered.
+    const leaseMs = this.leaseMs;
     const holder = await store.scheduler.acquireLock(this.clock.now(), { staleMs: leaseMs });
     if (holder) {
       throw new SchedulerLockError(
         `another scheduler is running on this state DB: pid ${holder.pid} on ${holder.host}, since ${holder.startedAt.toISOString()}. ` +
-          `Stop it first (its lock ends with its process).`,
+          `Stop it first (its lock ends with its process), or share a PostgreSQL state to run several schedulers at once.`,
       );
     }
     this.heartbeat = setInterval(
@@ -139,7 +144,13 @@ export class Scheduler {
     this.heartbeat.unref();
     this.watch();
     log.info(
-      { dags_dir: this.o.dagsDir, once: Boolean(this.o.once), pid: process.pid, executor: this.o.runner.executor ?? 'local' },
+      {
+        dags_dir: this.o.dagsDir,
+        once: Boolean(this.o.once),
+        pid: process.pid,
+        executor: this.o.runner.executor ?? 'local',
+        active_active: store.scheduler.activeActive,
+      },
       'scheduler started',
     );
     try {
@@ -197,11 +208,21 @@ export class Scheduler {
     } catch (err) {
       this.o.log.warn({ err: errorMessage(err) }, 'could not look for tries whose lease ended');
     }
+    // Runs whose scheduler (or run-dag) stopped renewing their lease, on any host, go back to the queue.
+    try {
+      for (const r of await this.runs.recoverLostRuns()) {
+        this.o.log.warn(
+          { run_id: r.runId, host: r.host, pid: r.pid },
+          `scheduler lost: ${r.runId} (pid ${r.pid} on ${r.host}) stopped renewing its lease; the run is queued again`,
+        );
+      }
+    } catch (err) {
+      this.o.log.warn({ err: errorMessage(err) }, 'could not look for runs whose lease ended');
+    }
     if (this.o.runner.executor !== 'workers') return;
     // A worker that died between claiming a task and starting its try holds no lease: its claim ends the same way.
     try {
-      const leaseMs = this.o.runner.leaseMs ?? DEFAULT_LEASE_MS;
-      const released = await this.o.store.work.releaseStale(new Date(Date.now() - leaseMs));
+      const released = await this.o.store.work.releaseStale(new Date(Date.now() - this.leaseMs));
       if (released) this.o.log.warn({ tasks: released }, 'claims of workers that never started their try went back to the queue');
     } catch (err) {
       this.o.log.warn({ err: errorMessage(err) }, 'could not look for stale worker claims');
@@ -238,7 +259,9 @@ export class Scheduler {
       if (!loaded) continue; // its DAG file is gone or never loaded: reported by reload
       const n = perDag.get(run.dagId) ?? 0;
       if (n >= loaded.dag.maxActiveRuns) continue;
-      if (!(await this.runs.claim(run.runId))) continue; // another process took it
+      // The count and the claim are one atomic step: schedulers on other hosts never both take the last slot.
+      const claimed = await this.runs.claim(run.runId, { maxActiveRuns: loaded.dag.maxActiveRuns, leaseMs: this.leaseMs });
+      if (!claimed) continue; // another process took it, or a slot went meanwhile
       perDag.set(run.dagId, n + 1);
       this.start(loaded.dag, run);
     }

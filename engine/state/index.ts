@@ -206,6 +206,16 @@ export type TriggerOutcome =
   /** max_active_runs reached: nothing changed. */
   | { outcome: 'no-slot'; active: DagRun[] };
 
+/** What RunStore.claim checks and sets with the claim. */
+export interface RunClaim {
+  /** Claim only while the DAG has fewer executing runs than this. */
+  maxActiveRuns?: number;
+  /** Whether a `running` run's process is executing it (see isExecuting); with maxActiveRuns. */
+  executing?: (run: DagRun) => boolean;
+  /** The run's lease, renewed while it is executed (LeaseStore.renewRun). */
+  leaseUntil?: Date;
+}
+
 export interface TryEnd {
   /**
    * up_for_reschedule: a sensor in reschedule mode that did not find what it waits for yet; the task
@@ -245,8 +255,14 @@ export interface RunStore {
   latest(dagId: string, runType?: RunType): Promise<DagRun | undefined>;
   /** Queued runs, oldest logical date first. */
   queued(): Promise<DagRun[]>;
-  /** Takes a queued run for this process; false when another process took it first. */
-  claim(runId: string, now: Date): Promise<boolean>;
+  /**
+   * Takes a queued run for this process, in one atomic step with the count
+   * of the DAG's executing runs when `maxActiveRuns` is given (schedulers on
+   * several hosts never both take the last slot). False when another process
+   * took it first, or no slot is free. `leaseUntil` starts the run's lease
+   * (see LeaseStore.renewRun).
+   */
+  claim(runId: string, now: Date, o?: RunClaim): Promise<boolean>;
   /**
    * A manual trigger in one atomic step: counts the executing runs
    * (max_active_runs), then creates the run or clears and claims the
@@ -254,8 +270,8 @@ export interface RunStore {
    * create the same run.
    */
   trigger(step: TriggerStep): Promise<TriggerOutcome>;
-  /** The run is now being executed by this process. */
-  start(runId: string, now: Date): Promise<void>;
+  /** The run is now being executed by this process, holding a lease until `leaseUntil` when given. */
+  start(runId: string, now: Date, leaseUntil?: Date): Promise<void>;
   finish(runId: string, state: RunState, now: Date, note?: string | null): Promise<void>;
   /** Puts a run back in the queue, for this or another process to resume. */
   requeue(runId: string, note: string | null): Promise<void>;
@@ -340,19 +356,31 @@ export interface ConnectionStore {
   delete(name: string): Promise<boolean>;
 }
 
-/** What the scheduler keeps: paused DAGs, and its one-per-state lock. */
+/**
+ * What schedulers keep: paused DAGs, and who schedules. On a state that
+ * several hosts share (PostgreSQL) schedulers are active/active, as
+ * Airflow's HA scheduler: each registers and heartbeats, and they share the
+ * work through row locks (runs are claimed, leases recovered). On an
+ * embedded state (SQLite) one scheduler runs at a time: the first holds a lock.
+ */
 export interface SchedulerStore {
+  /** Whether several schedulers may run at once on this state (else acquireLock refuses a second one). */
+  readonly activeActive: boolean;
   setPaused(dagId: string, paused: boolean, now: Date): Promise<void>;
   pausedDags(): Promise<Set<string>>;
   /**
-   * Takes the lock. A holder whose process is gone (same host) or whose
-   * heartbeat is older than `staleMs` (another host) is taken over. Returns
-   * the live holder when another process has it, else null.
+   * Registers this scheduler. One at a time (not activeActive): takes the
+   * lock, where a holder whose process is gone (same host) or whose
+   * heartbeat is older than `staleMs` (another host) is taken over, and
+   * returns the live holder when another process has it. Active/active:
+   * registers beside the others (forgetting those silent for `staleMs`) and
+   * returns null.
    */
   acquireLock(now: Date, o?: { staleMs?: number; alive?: AliveCheck }): Promise<SchedulerLockHolder | null>;
   heartbeat(now: Date): Promise<void>;
   releaseLock(): Promise<void>;
-  holder(): Promise<SchedulerLockHolder | undefined>;
+  /** The registered schedulers, latest heartbeat first. */
+  schedulers(): Promise<SchedulerLockHolder[]>;
 }
 
 /** Tries and runs left behind by processes that died. */
@@ -386,6 +414,19 @@ export interface LeaseStore {
    * recovering at once never both recover the same try. Returns what was found.
    */
   recoverExpired(now: Date): Promise<Orphan[]>;
+  /**
+   * Extends the lease of a run this process executes to `until`; false when
+   * the run is no longer this process's (recovered and taken by another
+   * scheduler): the caller must stop driving it.
+   */
+  renewRun(runId: string, until: Date): Promise<boolean>;
+  /**
+   * Queues again the running runs whose lease ended before `now` (their
+   * scheduler died or was cut off, on any host), unless a try of that same
+   * process still holds a live lease; two processes never both recover one
+   * run. Returns the runs found, with the process that had them.
+   */
+  recoverExpiredRuns(now: Date): Promise<{ runId: string; host: string | null; pid: number | null }[]>;
 }
 
 /** A task instance a worker took from the queue, to run one try of. */
@@ -432,8 +473,10 @@ export interface WorkStore {
    */
   claim(queues: string[], n: number, host: string, pid: number, now: Date): Promise<Claimed[]>;
   /**
-   * Claims taken before `before` whose try never started (the worker died
-   * between claiming and starting) go back to the queue; returns how many.
+   * Claims taken before `before` whose try never started, by a worker whose
+   * last heartbeat is older than `before` (it died between claiming and
+   * starting), go back to the queue; returns how many. A live worker keeps
+   * its claims (one waiting for pool slots, say).
    */
   releaseStale(before: Date): Promise<number>;
   /** Records a worker as alive (registering it the first time). */
@@ -461,6 +504,46 @@ export interface WakeTopics {
 
 /** One wake-up: a task instance queued on `queue`, or the try of `taskId` in `runId` ended. */
 export type WakeEvent = { kind: 'queued'; queue: string } | { kind: 'tryEnded'; runId: string; taskId: string };
+
+/** A named pool of slots (Airflow's pools): tries of tasks naming it hold slots while they run, on any host. */
+export interface PoolRecord {
+  name: string;
+  slots: number;
+  description: string | null;
+  updatedAt: Date;
+}
+
+/** A pool and what holds its slots now. */
+export interface PoolUsage extends PoolRecord {
+  /** Slots held by running tries. */
+  running: number;
+  /** Slots taken by tries about to start (a worker or run loop took a slot, the try is not recorded yet). */
+  starting: number;
+}
+
+/** What PoolStore.take found: a slot taken, the pool full (its size and the slots in use), or no such pool. */
+export type PoolTake = { outcome: 'taken' } | { outcome: 'full'; used: number; slots: number } | { outcome: 'missing' };
+
+/**
+ * Pools: a cap on the tries running at once over every run, DAG, scheduler
+ * and worker sharing the state (a warehouse's connection limit, an API's
+ * rate). A task naming a pool takes `slots` of it before its try starts and
+ * holds them while the try runs; the slots come back when the try ends (or
+ * its process is lost and the try is failed).
+ */
+export interface PoolStore {
+  set(name: string, slots: number, o: { description?: string | null; now: Date }): Promise<void>;
+  get(name: string): Promise<PoolRecord | undefined>;
+  /** Every pool by name, with its slots in use. */
+  list(): Promise<PoolUsage[]>;
+  delete(name: string): Promise<boolean>;
+  /**
+   * Takes `slots` of `pool` for the next try of a task instance, in one
+   * atomic step with the count of the slots in use (two processes never both
+   * take the last one). Taken: the slots stay held while the try runs.
+   */
+  take(runId: string, taskId: string, pool: string, slots: number): Promise<PoolTake>;
+}
 
 /** Data quality history: every check result and every load's row count, per try. */
 export interface QualityStore {
@@ -503,6 +586,7 @@ export interface StateStore {
   readonly quality: QualityStore;
   readonly leases: LeaseStore;
   readonly work: WorkStore;
+  readonly pools: PoolStore;
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
 }

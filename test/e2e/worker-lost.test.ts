@@ -1,7 +1,7 @@
 /**
  * Leases on PostgreSQL: a scheduler playing host A is killed (kill -9) while
  * a try runs; a scheduler playing host B (SLUICE_HOSTNAME) finds the try's
- * lease ended, fails it as "worker lost", takes over A's lock and run, and
+ * lease ended, fails it as "worker lost", takes over A's run, and
  * retries the task. Asserted by the recorded states only.
  */
 import { expect } from 'chai';
@@ -60,10 +60,10 @@ describe('e2e: worker lost (leases on the PostgreSQL state)', function () {
     await until('try 1 running on host-a', `SELECT 1 FROM task_tries WHERE try_number = 1 AND state = 'running'`);
     a.kill('SIGKILL');
     await a.done;
-    // Host B starts once A's lease and lock heartbeat are older than lease_timeout (nothing renews them any more).
+    // Host B starts once the leases of A's try and run ended (nothing renews them any more).
     await until(
-      "host-a's lease ended",
-      `SELECT 1 FROM task_tries t, scheduler_lock l WHERE t.lease_until < now() AND l.heartbeat_at < now() - interval '2 s'`,
+      "host-a's leases ended",
+      `SELECT 1 FROM task_tries t, dag_runs r WHERE t.lease_until < now() AND r.lease_until < now() AND r.host = 'host-a'`,
     );
     const b = p.run(['-c', 'lease.yaml', 'scheduler', '--once'], { env: { SLUICE_HOSTNAME: 'host-b' } });
     expect(b.code, b.stderr).to.equal(0);

@@ -28,10 +28,11 @@ export const HISTORY_TABLES = [
   'table_counts',
   'connections',
   'dag_state',
+  'pools',
 ] as const;
 
 /** Tables whose rows the target may already have (kept as they are there, the copied one skipped). */
-const KEEP_TARGET = new Set(['connections', 'dag_state']);
+const KEEP_TARGET = new Set(['connections', 'dag_state', 'pools']);
 
 const BATCH = 500;
 

@@ -20,6 +20,7 @@ import { PostgresRecoveryStore } from './recovery.js';
 import { PostgresRunStore } from './runs.js';
 import { PostgresSchedulerStore } from './scheduler.js';
 import { PostgresTaskStore } from './tasks.js';
+import { PostgresPoolStore } from './pools.js';
 import { PostgresWorkStore } from './work.js';
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -40,6 +41,7 @@ export class PostgresStateStore implements StateStore {
   readonly quality: PostgresQualityStore;
   readonly leases: PostgresLeaseStore;
   readonly work: PostgresWorkStore;
+  readonly pools: PostgresPoolStore;
 
   private constructor(
     private readonly db: Db,
@@ -56,6 +58,7 @@ export class PostgresStateStore implements StateStore {
     this.quality = new PostgresQualityStore(db);
     this.leases = new PostgresLeaseStore(db);
     this.work = new PostgresWorkStore(db);
+    this.pools = new PostgresPoolStore(db);
   }
 
   /** Connects, then creates the schema or applies pending migrations (a reader only checks the version). */

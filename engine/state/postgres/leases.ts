@@ -1,5 +1,5 @@
 /** Leases on running tries in PostgreSQL (task_tries.lease_until), and recovery of the tries whose lease ended. */
-import { workerLostMessage, type LeaseStore, type Orphan, type TaskTry } from '../index.js';
+import { HOST, workerLostMessage, type LeaseStore, type Orphan, type TaskTry } from '../index.js';
 import type { Db } from './db.js';
 import { toTry, type TryRow } from './rows.js';
 import { requeue } from './runs.js';
@@ -49,6 +49,38 @@ export class PostgresLeaseStore implements LeaseStore {
         lost.push(orphan);
       }
       return lost;
+    });
+  }
+
+  async renewRun(runId: string, until: Date): Promise<boolean> {
+    const rows = await this.db.q(
+      `UPDATE dag_runs SET lease_until = greatest(lease_until, $1)
+       WHERE run_id = $2 AND state = 'running' AND host = $3 AND pid = $4 RETURNING run_id`,
+      [until, runId, HOST, process.pid],
+    );
+    return rows.length === 1;
+  }
+
+  /** Rows locked FOR UPDATE SKIP LOCKED, as recoverExpired: each run is recovered by one process. */
+  recoverExpiredRuns(now: Date): Promise<{ runId: string; host: string | null; pid: number | null }[]> {
+    return this.db.tx(async (q) => {
+      const rows = await q<{ run_id: string; host: string | null; pid: number | null; lease_until: Date }>(
+        `SELECT r.run_id, r.host, r.pid, r.lease_until FROM dag_runs r
+         WHERE r.state = 'running' AND r.lease_until < $1
+           AND NOT EXISTS (SELECT 1 FROM task_tries t WHERE t.run_id = r.run_id AND t.state = 'running'
+                             AND t.host = r.host AND t.pid = r.pid AND t.lease_until >= $1)
+         ORDER BY r.lease_until FOR UPDATE OF r SKIP LOCKED`,
+        [now],
+      );
+      for (const r of rows) {
+        await requeue(
+          q,
+          r.run_id,
+          `scheduler lost: pid ${r.pid} on ${r.host} stopped renewing the run's lease (it ended at ` +
+            `${r.lease_until.toISOString()}); to be resumed`,
+        );
+      }
+      return rows.map((r) => ({ runId: r.run_id, host: r.host, pid: r.pid }));
     });
   }
 }

@@ -189,4 +189,36 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'active/active schedulers: a row per scheduler, leases on executing runs',
+    sql: `
+      CREATE TABLE schedulers (
+        host         text NOT NULL,
+        pid          integer NOT NULL,
+        started_at   timestamptz NOT NULL,
+        heartbeat_at timestamptz NOT NULL,
+        PRIMARY KEY (host, pid)
+      );
+      DROP TABLE scheduler_lock;
+      ALTER TABLE dag_runs ADD COLUMN lease_until timestamptz;
+      CREATE INDEX dag_runs_lease ON dag_runs (lease_until) WHERE state = 'running';
+    `,
+  },
+  {
+    version: 6,
+    name: 'pools: named slot limits, and the slots each task instance holds',
+    sql: `
+      CREATE TABLE pools (
+        name        text PRIMARY KEY,
+        slots       integer NOT NULL CHECK (slots >= 0),
+        description text,
+        updated_at  timestamptz NOT NULL
+      );
+      ALTER TABLE task_instances ADD COLUMN pool text;
+      ALTER TABLE task_instances ADD COLUMN pool_slots integer;
+      ALTER TABLE task_instances ADD COLUMN pool_try integer;
+      CREATE INDEX task_instances_pool ON task_instances (pool) WHERE pool IS NOT NULL;
+    `,
+  },
 ];

@@ -7,6 +7,7 @@ import {
   type ClearTasks,
   type DagRun,
   type NewRun,
+  type RunClaim,
   type RunStore,
   type TaskSeed,
   type TriggerOutcome,
@@ -25,14 +26,27 @@ async function forDate(q: Q, dagId: string, logicalDate: Date): Promise<DagRun |
   return r && toRun(r);
 }
 
-async function claim(q: Q, runId: string, now: Date): Promise<boolean> {
+async function claim(q: Q, runId: string, now: Date, leaseUntil: Date | null = null): Promise<boolean> {
   const rows = await q(
-    `UPDATE dag_runs SET state = 'running', started_at = coalesce(started_at, $1), ended_at = NULL, host = $2, pid = $3
+    `UPDATE dag_runs SET state = 'running', started_at = coalesce(started_at, $1), ended_at = NULL, host = $2, pid = $3,
+       lease_until = $5
      WHERE run_id = $4 AND state = 'queued' RETURNING run_id`,
-    [now, HOST, process.pid, runId],
+    [now, HOST, process.pid, runId, leaseUntil],
   );
   return rows.length === 1;
 }
+
+/** The DAG's runs in state running that `executing` says are executed (what max_active_runs counts). */
+async function executingRuns(q: Q, dagId: string, executing: (r: DagRun) => boolean): Promise<DagRun[]> {
+  const running = await q<DagRunRow>(
+    `SELECT * FROM dag_runs WHERE state = 'running' AND dag_id = $1 ORDER BY logical_date DESC`,
+    [dagId],
+  );
+  return running.map(toRun).filter(executing);
+}
+
+/** Serializes the steps that count a DAG's executing runs and take one (trigger, claim), across hosts. */
+const lockDag = (q: Q, dagId: string) => q(`SELECT pg_advisory_xact_lock(hashtextextended('sluice.trigger:' || $1, 0))`, [dagId]);
 
 async function create(q: Q, r: NewRun): Promise<DagRun | null> {
   const runId = makeRunId(r.dagId, r.runType, r.logicalDate);
@@ -87,11 +101,19 @@ async function ensureTaskInstances(q: Q, runId: string, tasks: TaskSeed[]): Prom
 }
 
 async function finish(q: Q, runId: string, state: RunState, now: Date, note: string | null): Promise<void> {
-  await q(`UPDATE dag_runs SET state = $1, ended_at = $2, note = $3, pid = NULL WHERE run_id = $4`, [state, now, note, runId]);
+  await q(`UPDATE dag_runs SET state = $1, ended_at = $2, note = $3, pid = NULL, lease_until = NULL WHERE run_id = $4`, [
+    state,
+    now,
+    note,
+    runId,
+  ]);
 }
 
 export async function requeue(q: Q, runId: string, note: string | null): Promise<void> {
-  await q(`UPDATE dag_runs SET state = 'queued', note = $1, pid = NULL, host = NULL WHERE run_id = $2`, [note, runId]);
+  await q(`UPDATE dag_runs SET state = 'queued', note = $1, pid = NULL, host = NULL, lease_until = NULL WHERE run_id = $2`, [
+    note,
+    runId,
+  ]);
 }
 
 /** The runs store: multi-statement steps are transactions; trigger holds a per-DAG advisory lock. */
@@ -134,23 +156,29 @@ export class PostgresRunStore implements RunStore {
     return rows.map(toRun);
   }
 
-  claim(runId: string, now: Date): Promise<boolean> {
-    return claim(this.db.q, runId, now);
+  /** With maxActiveRuns: one transaction under the DAG's advisory lock, as trigger. */
+  claim(runId: string, now: Date, o: RunClaim = {}): Promise<boolean> {
+    const { maxActiveRuns, leaseUntil = null } = o;
+    if (maxActiveRuns === undefined) return claim(this.db.q, runId, now, leaseUntil);
+    return this.db.tx(async (q) => {
+      const [r] = await q<{ dag_id: string }>(`SELECT dag_id FROM dag_runs WHERE run_id = $1 AND state = 'queued'`, [runId]);
+      if (!r) return false;
+      await lockDag(q, r.dag_id);
+      const active = await executingRuns(q, r.dag_id, o.executing ?? (() => true));
+      if (active.length >= maxActiveRuns) return false;
+      return claim(q, runId, now, leaseUntil);
+    });
   }
 
   /** One transaction under an advisory lock per DAG: two processes never both take the last slot. */
   trigger(s: TriggerStep): Promise<TriggerOutcome> {
     return this.db.tx(async (q): Promise<TriggerOutcome> => {
-      await q(`SELECT pg_advisory_xact_lock(hashtextextended('sluice.trigger:' || $1, 0))`, [s.create.dagId]);
+      await lockDag(q, s.create.dagId);
       const existing = await forDate(q, s.create.dagId, s.create.logicalDate);
       if (existing && s.executing(existing)) return { outcome: 'executing', run: existing };
       if (existing && !s.rerun) return { outcome: 'exists', run: existing };
       if (s.maxActiveRuns !== undefined) {
-        const running = await q<DagRunRow>(
-          `SELECT * FROM dag_runs WHERE state = 'running' AND dag_id = $1 ORDER BY logical_date DESC`,
-          [s.create.dagId],
-        );
-        const active = running.map(toRun).filter(s.executing);
+        const active = await executingRuns(q, s.create.dagId, s.executing);
         if (active.length >= s.maxActiveRuns) return { outcome: 'no-slot', active };
       }
       if (existing) {
@@ -167,11 +195,12 @@ export class PostgresRunStore implements RunStore {
     });
   }
 
-  async start(runId: string, now: Date): Promise<void> {
+  async start(runId: string, now: Date, leaseUntil?: Date): Promise<void> {
     await this.db.q(
-      `UPDATE dag_runs SET state = 'running', started_at = coalesce(started_at, $1), ended_at = NULL, host = $2, pid = $3
+      `UPDATE dag_runs SET state = 'running', started_at = coalesce(started_at, $1), ended_at = NULL, host = $2, pid = $3,
+         lease_until = $5
        WHERE run_id = $4`,
-      [now, HOST, process.pid, runId],
+      [now, HOST, process.pid, runId, leaseUntil ?? null],
     );
   }
 

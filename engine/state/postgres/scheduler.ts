@@ -1,5 +1,5 @@
-/** The scheduler's lock and paused DAGs in PostgreSQL (tables scheduler_lock, dag_state). */
-import { HOST, processAlive, type AliveCheck, type SchedulerLockHolder, type SchedulerStore } from '../index.js';
+/** Active/active schedulers and paused DAGs in PostgreSQL (tables schedulers, dag_state). */
+import { HOST, type SchedulerLockHolder, type SchedulerStore } from '../index.js';
 import type { Db } from './db.js';
 import { toLockHolder } from './rows.js';
 
@@ -21,41 +21,38 @@ export class PostgresSchedulerStore implements SchedulerStore {
     return new Set(rows.map((r) => r.dag_id));
   }
 
-  /** The lock row is read FOR UPDATE (created first when missing), so two schedulers never both take it. */
-  acquireLock(now: Date, o: { staleMs?: number; alive?: AliveCheck } = {}): Promise<SchedulerLockHolder | null> {
+  /** Several schedulers share a PostgreSQL state: none waits for another (see SchedulerStore). */
+  readonly activeActive = true;
+
+  /** Registers this scheduler beside the others; rows silent for `staleMs` (their process died) are forgotten. */
+  async acquireLock(now: Date, o: { staleMs?: number } = {}): Promise<SchedulerLockHolder | null> {
     const staleMs = o.staleMs ?? 60_000;
-    const alive = o.alive ?? processAlive;
-    return this.db.tx(async (q) => {
-      await q(`SELECT pg_advisory_xact_lock(hashtextextended('sluice.scheduler_lock', 0))`);
-      const [held] = await q<LockRow>('SELECT * FROM scheduler_lock WHERE id = 1');
-      if (held && !(held.host === HOST && held.pid === process.pid)) {
-        const live = held.host === HOST ? alive(held.pid) : now.getTime() - held.heartbeat_at.getTime() < staleMs;
-        if (live) return toLockHolder(held);
-      }
+    await this.db.tx(async (q) => {
+      await q('DELETE FROM schedulers WHERE heartbeat_at < $1', [new Date(now.getTime() - staleMs)]);
       await q(
-        `INSERT INTO scheduler_lock (id, host, pid, started_at, heartbeat_at) VALUES (1, $1, $2, $3, $3)
-         ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, started_at = excluded.started_at,
-           heartbeat_at = excluded.heartbeat_at`,
+        `INSERT INTO schedulers (host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $3)
+         ON CONFLICT (host, pid) DO UPDATE SET started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
         [HOST, process.pid, now],
       );
-      return null;
     });
+    return null;
   }
 
+  /** Also registers again a scheduler whose row another one forgot (it was cut off longer than staleMs). */
   async heartbeat(now: Date): Promise<void> {
-    await this.db.q('UPDATE scheduler_lock SET heartbeat_at = $1 WHERE id = 1 AND host = $2 AND pid = $3', [
-      now,
-      HOST,
-      process.pid,
-    ]);
+    await this.db.q(
+      `INSERT INTO schedulers (host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $3)
+       ON CONFLICT (host, pid) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
+      [HOST, process.pid, now],
+    );
   }
 
   async releaseLock(): Promise<void> {
-    await this.db.q('DELETE FROM scheduler_lock WHERE id = 1 AND host = $1 AND pid = $2', [HOST, process.pid]);
+    await this.db.q('DELETE FROM schedulers WHERE host = $1 AND pid = $2', [HOST, process.pid]);
   }
 
-  async holder(): Promise<SchedulerLockHolder | undefined> {
-    const [r] = await this.db.q<LockRow>('SELECT * FROM scheduler_lock WHERE id = 1');
-    return r && toLockHolder(r);
+  async schedulers(): Promise<SchedulerLockHolder[]> {
+    const rows = await this.db.q<LockRow>('SELECT * FROM schedulers ORDER BY heartbeat_at DESC, host, pid');
+    return rows.map(toLockHolder);
   }
 }

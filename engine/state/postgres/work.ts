@@ -91,7 +91,9 @@ export class PostgresWorkStore implements WorkStore {
   async releaseStale(before: Date): Promise<number> {
     const rows = await this.db.q(
       `UPDATE task_instances SET claimed_host = NULL, claimed_pid = NULL, claimed_at = NULL
-       WHERE state = 'queued' AND claimed_at < $1 RETURNING task_id`,
+       WHERE state = 'queued' AND claimed_at < $1
+         AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.host = claimed_host AND w.pid = claimed_pid AND w.heartbeat_at >= $1)
+       RETURNING task_id`,
       [before],
     );
     return rows.length;

@@ -15,6 +15,7 @@ import { StateDbError } from '../../errors.js';
 import type { AliveCheck, Orphan, RecoveryStore, StateStore } from '../index.js';
 import { SqliteConnectionStore } from './connections.js';
 import { SqliteLeaseStore } from './leases.js';
+import { SqlitePoolStore } from './pools.js';
 import { SqliteWorkStore } from './work.js';
 import { SqliteLogStore } from './logs.js';
 import { migrations as builtinMigrations, type Migration } from './migrations.js';
@@ -87,6 +88,7 @@ export class SqliteStateStore implements StateStore {
   readonly quality: SqliteQualityStore;
   readonly leases: SqliteLeaseStore;
   readonly work: SqliteWorkStore;
+  readonly pools: SqlitePoolStore;
   private readonly db: Database.Database;
   private cleanup: () => void = () => undefined;
 
@@ -116,6 +118,7 @@ export class SqliteStateStore implements StateStore {
     this.quality = new SqliteQualityStore(q);
     this.leases = new SqliteLeaseStore(q);
     this.work = new SqliteWorkStore(q);
+    this.pools = new SqlitePoolStore(q);
     this.recovery = {
       hasOrphans: async (alive?: AliveCheck) => hasOrphans(q, alive),
       recover: async (now: Date, alive?: AliveCheck) =>

@@ -1,5 +1,5 @@
 /** Leases on running tries in SQLite (task_tries.lease_until, ISO text: compared as text, it orders as time). */
-import { workerLostMessage, type LeaseStore, type Orphan, type TaskTry } from '../index.js';
+import { HOST, workerLostMessage, type LeaseStore, type Orphan, type TaskTry } from '../index.js';
 import { iso, toTry, type Statements, type TryRow } from './rows.js';
 import { requeue } from './runs.js';
 import { failLostTry } from './tasks.js';
@@ -43,6 +43,41 @@ export class SqliteLeaseStore implements LeaseStore {
         lost.push(orphan);
       }
       return lost;
+    }, true);
+  }
+
+  async renewRun(runId: string, until: Date): Promise<boolean> {
+    const res = this.q
+      .get(
+        `UPDATE dag_runs SET lease_until = CASE WHEN lease_until IS NULL OR lease_until < ? THEN ? ELSE lease_until END
+         WHERE run_id = ? AND state = 'running' AND host = ? AND pid = ?`,
+      )
+      .run(iso(until), iso(until), runId, HOST, process.pid);
+    return res.changes === 1;
+  }
+
+  /** In one IMMEDIATE transaction, as recoverExpired. */
+  async recoverExpiredRuns(now: Date): Promise<{ runId: string; host: string | null; pid: number | null }[]> {
+    const q = this.q;
+    return q.tx(() => {
+      const rows = q
+        .get(
+          `SELECT r.run_id, r.host, r.pid, r.lease_until FROM dag_runs r
+           WHERE r.state = 'running' AND r.lease_until < ?
+             AND NOT EXISTS (SELECT 1 FROM task_tries t WHERE t.run_id = r.run_id AND t.state = 'running'
+                               AND t.host = r.host AND t.pid = r.pid AND t.lease_until >= ?)
+           ORDER BY r.lease_until`,
+        )
+        .all(iso(now), iso(now)) as { run_id: string; host: string | null; pid: number | null; lease_until: string }[];
+      for (const r of rows) {
+        requeue(
+          q,
+          r.run_id,
+          `scheduler lost: pid ${r.pid} on ${r.host} stopped renewing the run's lease (it ended at ${r.lease_until}); ` +
+            'to be resumed',
+        );
+      }
+      return rows.map((r) => ({ runId: r.run_id, host: r.host, pid: r.pid }));
     }, true);
   }
 }

@@ -205,4 +205,28 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'leases on executing runs (a scheduler lost on another host)',
+    sql: `
+      ALTER TABLE dag_runs ADD COLUMN lease_until TEXT;
+      CREATE INDEX dag_runs_lease ON dag_runs (lease_until) WHERE state = 'running';
+    `,
+  },
+  {
+    version: 9,
+    name: 'pools: named slot limits, and the slots each task instance holds',
+    sql: `
+      CREATE TABLE pools (
+        name        TEXT PRIMARY KEY,
+        slots       INTEGER NOT NULL CHECK (slots >= 0),
+        description TEXT,
+        updated_at  TEXT NOT NULL
+      );
+      ALTER TABLE task_instances ADD COLUMN pool TEXT;
+      ALTER TABLE task_instances ADD COLUMN pool_slots INTEGER;
+      ALTER TABLE task_instances ADD COLUMN pool_try INTEGER;
+      CREATE INDEX task_instances_pool ON task_instances (pool) WHERE pool IS NOT NULL;
+    `,
+  },
 ];

@@ -7,6 +7,7 @@ import {
   type ClearTasks,
   type DagRun,
   type NewRun,
+  type RunClaim,
   type RunStore,
   type TaskSeed,
   type TriggerOutcome,
@@ -37,13 +38,14 @@ function forDate(q: Statements, dagId: string, logicalDate: Date): DagRun | unde
   return r && toRun(r);
 }
 
-function claim(q: Statements, runId: string, now: Date): boolean {
+function claim(q: Statements, runId: string, now: Date, leaseUntil: Date | null = null): boolean {
   const res = q
     .get(
-      `UPDATE dag_runs SET state = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, host = ?, pid = ?
+      `UPDATE dag_runs SET state = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, host = ?, pid = ?,
+         lease_until = ?
        WHERE run_id = ? AND state = 'queued'`,
     )
-    .run(iso(now), HOST, process.pid, runId);
+    .run(iso(now), HOST, process.pid, leaseUntil && iso(leaseUntil), runId);
   return res.changes === 1;
 }
 
@@ -109,11 +111,19 @@ function setConf(q: Statements, runId: string, conf: Record<string, unknown>): v
 }
 
 function finish(q: Statements, runId: string, state: RunState, now: Date, note: string | null): void {
-  q.get(`UPDATE dag_runs SET state = ?, ended_at = ?, note = ?, pid = NULL WHERE run_id = ?`).run(state, iso(now), note, runId);
+  q.get(`UPDATE dag_runs SET state = ?, ended_at = ?, note = ?, pid = NULL, lease_until = NULL WHERE run_id = ?`).run(
+    state,
+    iso(now),
+    note,
+    runId,
+  );
 }
 
 export function requeue(q: Statements, runId: string, note: string | null): void {
-  q.get(`UPDATE dag_runs SET state = 'queued', note = ?, pid = NULL, host = NULL WHERE run_id = ?`).run(note, runId);
+  q.get(`UPDATE dag_runs SET state = 'queued', note = ?, pid = NULL, host = NULL, lease_until = NULL WHERE run_id = ?`).run(
+    note,
+    runId,
+  );
 }
 
 /** The runs store: each method one statement or one transaction. */
@@ -157,8 +167,17 @@ export class SqliteRunStore implements RunStore {
     return rows.map(toRun);
   }
 
-  async claim(runId: string, now: Date): Promise<boolean> {
-    return claim(this.q, runId, now);
+  /** With maxActiveRuns: one IMMEDIATE transaction, as trigger. */
+  async claim(runId: string, now: Date, o: RunClaim = {}): Promise<boolean> {
+    const { maxActiveRuns, leaseUntil = null } = o;
+    if (maxActiveRuns === undefined) return claim(this.q, runId, now, leaseUntil);
+    const q = this.q;
+    return q.tx(() => {
+      const run = getRun(q, runId);
+      if (run?.state !== 'queued') return false;
+      const active = runsInState(q, 'running', run.dagId).filter(o.executing ?? (() => true));
+      return active.length < maxActiveRuns && claim(q, runId, now, leaseUntil);
+    }, true);
   }
 
   /** One IMMEDIATE transaction: the count and the write happen under SQLite's write lock, across processes. */
@@ -184,13 +203,14 @@ export class SqliteRunStore implements RunStore {
     }, true);
   }
 
-  async start(runId: string, now: Date): Promise<void> {
+  async start(runId: string, now: Date, leaseUntil?: Date): Promise<void> {
     this.q
       .get(
-        `UPDATE dag_runs SET state = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, host = ?, pid = ?
+        `UPDATE dag_runs SET state = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, host = ?, pid = ?,
+           lease_until = ?
          WHERE run_id = ?`,
       )
-      .run(iso(now), HOST, process.pid, runId);
+      .run(iso(now), HOST, process.pid, leaseUntil ? iso(leaseUntil) : null, runId);
   }
 
   async finish(runId: string, state: RunState, now: Date, note: string | null = null): Promise<void> {

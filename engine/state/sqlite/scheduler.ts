@@ -3,6 +3,9 @@ import { HOST, processAlive, type AliveCheck, type SchedulerLockHolder, type Sch
 import { iso, toLockHolder, type SchedulerLockRow, type Statements } from './rows.js';
 
 export class SqliteSchedulerStore implements SchedulerStore {
+  /** An embedded state is one host's: one scheduler at a time holds the lock (see SchedulerStore). */
+  readonly activeActive = false;
+
   constructor(private readonly q: Statements) {}
 
   async setPaused(dagId: string, paused: boolean, now: Date): Promise<void> {
@@ -50,8 +53,8 @@ export class SqliteSchedulerStore implements SchedulerStore {
     this.q.get('DELETE FROM scheduler_lock WHERE id = 1 AND host = ? AND pid = ?').run(HOST, process.pid);
   }
 
-  async holder(): Promise<SchedulerLockHolder | undefined> {
+  async schedulers(): Promise<SchedulerLockHolder[]> {
     const r = this.q.get('SELECT * FROM scheduler_lock WHERE id = 1').get() as SchedulerLockRow | undefined;
-    return r && toLockHolder(r);
+    return r ? [toLockHolder(r)] : [];
   }
 }

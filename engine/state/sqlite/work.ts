@@ -66,9 +66,10 @@ export class SqliteWorkStore implements WorkStore {
     return this.q
       .get(
         `UPDATE task_instances SET claimed_host = NULL, claimed_pid = NULL, claimed_at = NULL
-         WHERE state = 'queued' AND claimed_at < ?`,
+         WHERE state = 'queued' AND claimed_at < ?
+           AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.host = claimed_host AND w.pid = claimed_pid AND w.heartbeat_at >= ?)`,
       )
-      .run(iso(before)).changes;
+      .run(iso(before), iso(before)).changes;
   }
 
   async heartbeat(w: Omit<WorkerRecord, 'startedAt' | 'heartbeatAt'>, now: Date): Promise<void> {

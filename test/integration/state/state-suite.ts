@@ -42,6 +42,9 @@ function newRun(o: Partial<NewRun> = {}): NewRun {
   };
 }
 
+const seeds = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ taskId: `t${String(i).padStart(2, '0')}`, operator: 'Empty', maxTries: 1 }));
+
 export interface OpenedStore {
   store: StateStore;
   /** A second store on the same state, as another process would open it. */
@@ -249,6 +252,26 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         expect(none.outcome).to.equal('created');
       });
 
+      it('claims a queued run only while the DAG has a free slot; two stores racing for the last one: one wins', async () => {
+        const [one, two, three] = await Promise.all(
+          [T0, DAY, NEXT].map(async (d) => (await store.runs.create(newRun({ logicalDate: d })))!),
+        );
+        const other = await opened.another();
+        try {
+          const won = await Promise.all(
+            [store, other].map((s, i) => s.runs.claim([one!, two!][i]!.runId, at(1), { maxActiveRuns: 1, executing })),
+          );
+          expect(won.filter(Boolean)).to.have.length(1);
+          expect(await store.runs.list({ state: 'running' })).to.have.length(1);
+          // a running run whose process is gone holds no slot; a claim past the limit changes nothing
+          expect(await other.runs.claim(three!.runId, at(2), { maxActiveRuns: 1, executing })).to.equal(false);
+          expect(await other.runs.claim(three!.runId, at(2), { maxActiveRuns: 1, executing: dead })).to.equal(true);
+          expect(await store.runs.claim(three!.runId, at(3), { maxActiveRuns: 9 })).to.equal(false); // taken already
+        } finally {
+          await other.close();
+        }
+      });
+
       it('two stores racing for the last slot: exactly one wins', async () => {
         const other = await opened.another();
         try {
@@ -454,20 +477,17 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         expect([...(await store.scheduler.pausedDags())]).to.deep.equal(['b']);
       });
 
-      it('one lock holder: taken, heartbeat, taken again by its holder, released', async () => {
+      it('registers a scheduler: taken, heartbeat, taken again by itself, listed, released', async () => {
         expect(await store.scheduler.acquireLock(at(0))).to.equal(null);
-        expect(await store.scheduler.holder()).to.deep.equal({
-          host: HOST,
-          pid: process.pid,
-          startedAt: at(0),
-          heartbeatAt: at(0),
-        });
+        expect(await store.scheduler.schedulers()).to.deep.equal([
+          { host: HOST, pid: process.pid, startedAt: at(0), heartbeatAt: at(0) },
+        ]);
         await store.scheduler.heartbeat(at(10_000));
-        expect((await store.scheduler.holder())!.heartbeatAt).to.deep.equal(at(10_000));
+        expect((await store.scheduler.schedulers()).map((h) => h.heartbeatAt)).to.deep.equal([at(10_000)]);
         // acquiring again from the holder itself is fine
         expect(await store.scheduler.acquireLock(at(20_000))).to.equal(null);
         await store.scheduler.releaseLock();
-        expect(await store.scheduler.holder()).to.equal(undefined);
+        expect(await store.scheduler.schedulers()).to.deep.equal([]);
       });
     });
 
@@ -684,10 +704,99 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
       });
     });
 
-    describe('work queues (sluice worker)', () => {
-      const seeds = (n: number) =>
-        Array.from({ length: n }, (_, i) => ({ taskId: `t${String(i).padStart(2, '0')}`, operator: 'Empty', maxTries: 1 }));
+    describe('run leases (a scheduler lost on another host)', () => {
+      it('renews the lease of a run this process executes; a run whose lease ended is queued again, by one process', async () => {
+        const run = (await store.runs.create(newRun()))!;
+        expect(await store.runs.claim(run.runId, at(0), { leaseUntil: at(10_000) })).to.equal(true);
+        expect(await store.leases.renewRun(run.runId, at(30_000))).to.equal(true);
+        expect(await store.leases.renewRun(run.runId, at(20_000))).to.equal(true); // never shortened
+        expect(await store.leases.recoverExpiredRuns(at(29_000))).to.deep.equal([]);
+        // a try of the run's own process that still holds its lease keeps the run where it is
+        const t = await store.tasks.startTry(run.runId, 'a', at(0), at(50_000));
+        expect(await store.leases.recoverExpiredRuns(at(40_000))).to.deep.equal([]);
+        await store.tasks.endTry(t, { state: 'success', taskState: 'success', now: at(41_000) });
+        const other = await opened.another();
+        try {
+          const [mine, theirs] = await Promise.all([
+            store.leases.recoverExpiredRuns(at(45_000)),
+            other.leases.recoverExpiredRuns(at(45_000)),
+          ]);
+          expect([...mine, ...theirs]).to.deep.equal([{ runId: run.runId, host: HOST, pid: process.pid }]);
+        } finally {
+          await other.close();
+        }
+        const requeued = (await store.runs.get(run.runId))!;
+        expect(requeued).to.deep.include({ state: 'queued', host: null, pid: null });
+        expect(requeued.note).to.match(
+          /^scheduler lost: pid \d+ on .+ stopped renewing the run's lease \(it ended at 2024-01-01T00:00:30.000Z\)/,
+        );
+        // the process that lost it can no longer renew it; a run started with no lease is never lost by lease
+        expect(await store.leases.renewRun(run.runId, at(90_000))).to.equal(false);
+        await store.runs.start(run.runId, at(50_000));
+        expect(await store.leases.recoverExpiredRuns(at(1e9))).to.deep.equal([]);
+        await store.runs.start(run.runId, at(60_000), at(70_000));
+        await store.runs.finish(run.runId, 'success', at(65_000));
+        expect(await store.leases.recoverExpiredRuns(at(1e9))).to.deep.equal([]);
+      });
+    });
 
+    describe('pools', () => {
+      it('sets, lists with usage and deletes pools; slots are taken atomically and held by running tries only', async () => {
+        await store.pools.set('warehouse', 2, { description: 'two loads at once', now: at(0) });
+        expect(await store.pools.get('warehouse')).to.deep.equal({
+          name: 'warehouse',
+          slots: 2,
+          description: 'two loads at once',
+          updatedAt: at(0),
+        });
+        const run = (await store.runs.create(newRun({ claim: true, tasks: seeds(4) })))!;
+        const ids = seeds(4).map((t) => t.taskId);
+        for (const id of ids) await store.tasks.setState(run.runId, id, 'queued', at(1));
+        expect(await store.pools.take(run.runId, 't00', 'nope', 1)).to.deep.equal({ outcome: 'missing' });
+        // Two stores racing for the pool's two slots with three tasks: exactly two win.
+        const other = await opened.another();
+        try {
+          const took = await Promise.all(
+            ['t00', 't01', 't02'].map((id, i) => (i % 2 ? other : store).pools.take(run.runId, id, 'warehouse', 1)),
+          );
+          expect(took.map((t) => t.outcome).sort()).to.deep.equal(['full', 'taken', 'taken']);
+          expect(took.find((t) => t.outcome === 'full')).to.deep.equal({ outcome: 'full', used: 2, slots: 2 });
+        } finally {
+          await other.close();
+        }
+        const holders = [];
+        for (const id of ['t00', 't01', 't02']) {
+          const ti = (await store.tasks.get(run.runId, id))!;
+          if (ti.state === 'queued' && (await store.pools.take(run.runId, id, 'warehouse', 1)).outcome === 'taken')
+            holders.push(id);
+        }
+        expect(holders).to.have.length(2); // taking again for the same try is no second slot
+        expect((await store.pools.list()).map((p) => [p.name, p.running, p.starting])).to.deep.equal([['warehouse', 0, 2]]);
+        // A running try holds its slot; one that ended frees it, and so does a task instance reset.
+        const t = await store.tasks.startTry(run.runId, holders[0]!, at(2));
+        expect((await store.pools.list()).map((p) => [p.running, p.starting])).to.deep.equal([[1, 1]]);
+        await store.tasks.setState(run.runId, holders[1]!, null, at(3));
+        expect((await store.pools.list()).map((p) => [p.running, p.starting])).to.deep.equal([[1, 0]]);
+        expect(await store.pools.take(run.runId, 't03', 'warehouse', 2)).to.deep.equal({ outcome: 'full', used: 1, slots: 2 });
+        await store.tasks.endTry(t, { state: 'failed', taskState: 'up_for_retry', now: at(4) });
+        // Its retry is queued again: no slot held until it takes one again.
+        await store.tasks.setState(run.runId, holders[0]!, 'queued', at(5));
+        expect((await store.pools.list()).map((p) => [p.running, p.starting])).to.deep.equal([[0, 0]]);
+        expect(await store.pools.take(run.runId, 't03', 'warehouse', 2)).to.deep.equal({ outcome: 'taken' });
+        // Resized: the description kept when none is given.
+        await store.pools.set('warehouse', 5, { now: at(6) });
+        expect(await store.pools.get('warehouse')).to.deep.include({
+          slots: 5,
+          description: 'two loads at once',
+          updatedAt: at(6),
+        });
+        expect(await store.pools.delete('warehouse')).to.equal(true);
+        expect(await store.pools.delete('warehouse')).to.equal(false);
+        expect(await store.pools.list()).to.deep.equal([]);
+      });
+    });
+
+    describe('work queues (sluice worker)', () => {
       it('claims queued task instances of running runs on the given queues, oldest first, each once', async () => {
         const run = (await store.runs.create(newRun({ claim: true, tasks: seeds(4) })))!;
         const waiting = (await store.runs.create(newRun({ logicalDate: NEXT, tasks: seeds(1) })))!; // queued run
@@ -718,6 +827,14 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         await store.tasks.startTry(run.runId, 't00', at(13));
         expect(await store.work.releaseStale(at(11))).to.equal(1); // t02, claimed at 10
         expect((await store.work.claim(['default'], 5, 'h3', 13, at(20))).map((c) => c.taskId)).to.deep.equal(['t02']);
+        // ... unless its worker is alive (a heartbeat since): one waiting for pool slots keeps its claim
+        await store.work.heartbeat({ host: 'h3', pid: 13, queues: ['default'], concurrency: 1, running: 0 }, at(25));
+        expect(await store.work.releaseStale(at(21))).to.equal(2); // t01 and t03, of workers not heard of
+        expect((await store.work.claim(['default', 'heavy'], 5, 'h5', 15, at(22))).map((c) => c.taskId)).to.deep.equal([
+          't01',
+          't03',
+        ]);
+        await store.work.leave('h3', 13);
         // Queued again (a retry): claimable again, with the try number it has now.
         await store.work.enqueue(run.runId, 't00', 'default', at(30));
         expect(await store.work.claim(['default'], 5, 'h3', 13, at(31))).to.deep.equal([

@@ -190,6 +190,6 @@ describe('scheduler', () => {
     other.prepare('UPDATE scheduler_lock SET pid = 999999').run();
     other.close();
     await scheduler(clock).run();
-    expect(await h.store.scheduler.holder()).to.equal(undefined);
+    expect(await h.store.scheduler.schedulers()).to.deep.equal([]);
   });
 });
