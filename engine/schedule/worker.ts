@@ -158,7 +158,12 @@ export class Worker {
     const abort = new AbortController();
     const done = this.runOne(c, abort)
       .catch((err: unknown) => {
-        this.o.log.error({ run_id: c.runId, task_id: c.taskId, err: errorMessage(err) }, 'try crashed');
+        // Mostly the state out of reach (its end could not be recorded): the try's lease then ends, and a
+        // scheduler fails it as worker lost and retries it under its policy.
+        this.o.log.error(
+          { run_id: c.runId, task_id: c.taskId, err: errorMessage(err) },
+          'could not run or record this try; once its lease ends a scheduler fails it as worker lost and retries it',
+        );
       })
       .finally(() => {
         this.running.delete(key);
