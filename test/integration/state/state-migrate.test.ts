@@ -6,6 +6,7 @@
  * second migrate into the same state is refused, changing nothing.
  */
 import { expect } from 'chai';
+import fs from 'node:fs';
 import path from 'node:path';
 import { PostgresStateStore } from '../../../engine/state/postgres/index.js';
 import { SqliteStateStore } from '../../../engine/state/sqlite/index.js';
@@ -127,6 +128,41 @@ describe('sluice state migrate: a SQLite history to PostgreSQL', function () {
       expect(tries.map((x) => x.tryId)).to.deep.equal([7, 8, 9]);
     } finally {
       await pg2.close();
+    }
+  });
+
+  it('export then import (another host): the same records; a cut or edited file is refused before anything is written', async () => {
+    const sqlite = new SqliteStateStore(file);
+    const before = await dump(sqlite);
+    await sqlite.close();
+    const out = path.join(p.dir, 'history.jsonl');
+    const e = p.run(['state', 'export', out, '--from-sqlite', file]);
+    expect(e.code, e.stderr).to.equal(0);
+    expect(e.stdout).to.match(/^exported .* to .*history\.jsonl: \d+ row\(s\) in 11 tables/);
+    const again = p.run(['state', 'export', out, '--from-sqlite', file]);
+    expect([again.code, again.stderr]).to.deep.equal([2, `error: ${out} exists: give a new file name (nothing is overwritten)\n`]);
+
+    const url = await server.newDatabase('imported');
+    const lines = fs.readFileSync(out, 'utf8').trimEnd().split('\n');
+    // Cut short: refused, nothing written.
+    p.write('cut.jsonl', lines.slice(0, -1).join('\n') + '\n');
+    const cut = p.run(['state', 'import', 'cut.jsonl'], { env: { SLUICE_STATE: url } });
+    expect(cut.code).to.equal(2);
+    expect(cut.stderr).to.match(
+      /cut\.jsonl:\d+: the header says \d+ row\(s\) of \w+, the file has \d+: it is cut short or edited/,
+    );
+    p.write('bad.jsonl', [lines[0], lines[1], '{"table": "nope", "row": {}}'].join('\n') + '\n');
+    const bad = p.run(['state', 'import', 'bad.jsonl'], { env: { SLUICE_STATE: url } });
+    expect(bad.stderr).to.include('bad.jsonl:3: unknown table "nope"');
+    const pg = await PostgresStateStore.open(url);
+    try {
+      expect(await pg.runs.list()).to.deep.equal([]);
+      const i = p.run(['state', 'import', out, '--json'], { env: { SLUICE_STATE: url } });
+      expect(i.code, i.stderr).to.equal(0);
+      expect((JSON.parse(i.stdout) as { copied: Record<string, number> }).copied).to.include({ dag_runs: 2, task_tries: 6 });
+      expect(await dump(pg)).to.deep.equal(before);
+    } finally {
+      await pg.close();
     }
   });
 
