@@ -16,7 +16,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import pg from 'pg';
 import { Project } from '../helpers/cli.js';
-import { usePostgres } from '../helpers/postgres.js';
+import { untilRow, usePostgres } from '../helpers/postgres.js';
 
 type Proc = ReturnType<Project['start']>;
 
@@ -91,19 +91,6 @@ describe('e2e: several schedulers and workers on one PostgreSQL state', function
     return c;
   };
 
-  async function until(what: string, sql: string, ms = 300_000): Promise<void> {
-    const end = Date.now() + ms;
-    for (;;) {
-      try {
-        if ((await db.query(sql)).rows.length > 0) return;
-      } catch {
-        // the schema may not be there yet
-      }
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   async function stopAll(): Promise<void> {
     for (const c of procs) c.kill('SIGTERM');
     await Promise.all(procs.map((c) => c.done));
@@ -127,14 +114,16 @@ describe('e2e: several schedulers and workers on one PostgreSQL state', function
     return most;
   }
 
-  it('2 schedulers + 3 workers, 200 runs of a 20-task DAG: each task ran once, every run succeeded, both schedulers drove runs', async () => {
+  it('2 schedulers + 3 workers, 200 runs of a 20-task DAG: each task ran once, every run succeeded, max_active_runs held', async () => {
     const n = Number(process.env.HA_RUNS ?? 200);
     p.write('dags/wide.yaml', wideDag('wide', n, 8));
     expect(p.run(['dags', 'list']).code).to.equal(0); // the state's schema, before the processes start together
     start(['scheduler', '--workers'], 'sched-a', 'long-lease.yaml');
     start(['scheduler', '--workers'], 'sched-b', 'long-lease.yaml');
     for (const h of ['worker-1', 'worker-2', 'worker-3']) start(['worker', '--concurrency', '6'], h, 'long-lease.yaml');
-    await until(`${n} runs to end`, `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed') HAVING count(*) = ${n}`);
+    await untilRow(db, `${n} runs to end`, `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed') HAVING count(*) = ${n}`, {
+      ms: 300_000,
+    });
     const schedulers = JSON.parse(p.run(['schedulers', 'list', '--json']).stdout) as { host: string }[];
     expect(schedulers.map((s) => s.host).sort()).to.deep.equal(['sched-a', 'sched-b']);
     await stopAll();
@@ -172,15 +161,15 @@ describe('e2e: several schedulers and workers on one PostgreSQL state', function
     expect(p.run(['dags', 'list']).code).to.equal(0);
     const a = start(['scheduler', '--workers'], 'sched-a');
     for (const h of ['worker-1', 'worker-2']) start(['worker', '--concurrency', '8'], h);
-    await until('sched-a executing runs', `SELECT 1 FROM dag_runs WHERE state = 'running' AND host = 'sched-a'`);
+    await untilRow(db, 'sched-a executing runs', `SELECT 1 FROM dag_runs WHERE state = 'running' AND host = 'sched-a'`);
     const b = start(['scheduler', '--workers'], 'sched-b');
-    await until('sched-b registered', `SELECT 1 FROM schedulers WHERE host = 'sched-b'`);
+    await untilRow(db, 'sched-b registered', `SELECT 1 FROM schedulers WHERE host = 'sched-b'`);
     const held = (await db.query<{ run_id: string }>(`SELECT run_id FROM dag_runs WHERE state = 'running' AND host = 'sched-a'`))
       .rows;
     a.kill('SIGKILL');
     await a.done;
     procs.splice(procs.indexOf(a), 1);
-    await until('12 runs to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed') HAVING count(*) = 12`);
+    await untilRow(db, '12 runs to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed') HAVING count(*) = 12`);
     await stopAll();
 
     const runs = (await db.query<{ run_id: string; state: string; host: string }>('SELECT run_id, state, host FROM dag_runs'))
@@ -233,7 +222,7 @@ ${ids
     expect(set.code, set.stderr).to.equal(0);
     start(['scheduler', '--workers'], 'sched');
     for (const h of ['worker-1', 'worker-2']) start(['worker', '--concurrency', '4'], h);
-    await until('the run to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed')`);
+    await untilRow(db, 'the run to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed')`);
     const pools = JSON.parse(p.run(['pools', 'list', '--json']).stdout) as { name: string; running: number; open: number }[];
     await stopAll();
 
@@ -274,7 +263,7 @@ ${ids
     expect(p.run(['dags', 'list']).code).to.equal(0);
     start(['scheduler', '--worker', '--concurrency', '3'], 'solo');
     start(['worker', '--concurrency', '3'], 'helper');
-    await until('2 runs to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed') HAVING count(*) = 2`);
+    await untilRow(db, '2 runs to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed') HAVING count(*) = 2`);
     const workers = JSON.parse(p.run(['workers', 'list', '--json']).stdout) as { host: string }[];
     await stopAll();
     expect(workers.map((w) => w.host).sort()).to.deep.equal(['helper', 'solo']);

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import pg from 'pg';
 import { Project, ROOT } from '../helpers/cli.js';
-import { usePostgres } from '../helpers/postgres.js';
+import { untilRow, usePostgres } from '../helpers/postgres.js';
 import { generateSampleLake } from '../../sample/generate.js';
 
 const TABLES = ['staging_events', 'staging_songs', 'songplays', 'users', 'songs', 'artists', 'time'];
@@ -82,23 +82,6 @@ describe('e2e: a worker killed mid-try on the songplays DAG (PostgreSQL state an
     return db;
   }
 
-  /** Polls `sql` until it returns a row (or `procs` end early); returns the first row. */
-  async function until<T>(db: pg.Client, what: string, sql: string, procs: Proc[], everyMs = 100): Promise<T> {
-    const end = Date.now() + 120_000;
-    for (;;) {
-      try {
-        const r = await db.query(sql);
-        if (r.rows.length > 0) return r.rows[0] as T;
-      } catch {
-        // the schema may not be there yet
-      }
-      const gone = procs.find((c) => c.exitCode !== null);
-      if (gone) throw new Error(`a process ended while waiting for ${what}: ${gone.output().stderr}`);
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, everyMs));
-    }
-  }
-
   /** A client on a warehouse database. */
   async function warehouseClient(url: string): Promise<pg.Client> {
     const db = new pg.Client({ connectionString: url });
@@ -142,7 +125,7 @@ describe('e2e: a worker killed mid-try on the songplays DAG (PostgreSQL state an
     const { env, state, warehouse } = await freshDatabases('reference');
     const procs = [start(['worker'], 'host-a', env), start(['scheduler', '--workers'], 'host-s', env)];
     try {
-      await until(state, 'the reference run to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed')`, procs);
+      await untilRow(state, 'the reference run to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed')`, { procs });
     } finally {
       await stop(procs);
     }
@@ -212,10 +195,9 @@ describe('e2e: a worker killed mid-try on the songplays DAG (PostgreSQL state an
         killedAt = new Date();
         await killed.done;
         workers.delete(victim);
-        await until(state, 'the run to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed')`, [
-          ...workers.values(),
-          scheduler,
-        ]);
+        await untilRow(state, 'the run to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed')`, {
+          procs: [...workers.values(), scheduler],
+        });
       } finally {
         await stop([...workers.values(), scheduler]);
       }

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { Project } from '../helpers/cli.js';
-import { usePostgres } from '../helpers/postgres.js';
+import { untilRow, usePostgres } from '../helpers/postgres.js';
 
 const DAG = `
 dag: w
@@ -42,26 +42,14 @@ describe('e2e: worker lost (leases on the PostgreSQL state)', function () {
     p.remove();
   });
 
-  async function until(what: string, sql: string): Promise<void> {
-    const end = Date.now() + 60_000;
-    for (;;) {
-      try {
-        if ((await db.query(sql)).rows.length > 0) return;
-      } catch {
-        // the schema may not be there yet
-      }
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
   it('kill -9 mid-try: the try is failed as worker lost once its lease ends, and retried by another host', async () => {
     const a = p.start(['-c', 'lease.yaml', 'scheduler'], { env: { SLUICE_HOSTNAME: 'host-a' } });
-    await until('try 1 running on host-a', `SELECT 1 FROM task_tries WHERE try_number = 1 AND state = 'running'`);
+    await untilRow(db, 'try 1 running on host-a', `SELECT 1 FROM task_tries WHERE try_number = 1 AND state = 'running'`);
     a.kill('SIGKILL');
     await a.done;
     // Host B starts once the leases of A's try and run ended (nothing renews them any more).
-    await until(
+    await untilRow(
+      db,
       "host-a's leases ended",
       `SELECT 1 FROM task_tries t, dag_runs r WHERE t.lease_until < now() AND r.lease_until < now() AND r.host = 'host-a'`,
     );

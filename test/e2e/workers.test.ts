@@ -10,7 +10,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import pg from 'pg';
 import { Project } from '../helpers/cli.js';
-import { usePostgres } from '../helpers/postgres.js';
+import { untilRow, usePostgres } from '../helpers/postgres.js';
 
 const MIDDLE = Array.from({ length: 18 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`);
 
@@ -56,19 +56,6 @@ describe('e2e: sluice worker (a scheduler in workers mode and two workers on the
     p.remove();
   });
 
-  async function until(what: string, sql: string): Promise<void> {
-    const end = Date.now() + 120_000;
-    for (;;) {
-      try {
-        if ((await db.query(sql)).rows.length > 0) return;
-      } catch {
-        // the schema may not be there yet
-      }
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   it('runs each task of a run once, spread across both workers, on their queues; the run succeeds', async () => {
     // The state is created before the three processes start together.
     expect(p.run(['dags', 'list']).code).to.equal(0);
@@ -77,7 +64,7 @@ describe('e2e: sluice worker (a scheduler in workers mode and two workers on the
     const s = p.start(['scheduler', '--workers'], { env: { SLUICE_HOSTNAME: 'host-s' } });
     const procs = [a, b, s];
     try {
-      await until('the run to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed')`);
+      await untilRow(db, 'the run to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed')`);
       const workers = p.run(['workers', 'list', '--json']);
       expect(workers.code, workers.stderr).to.equal(0);
       const listed = JSON.parse(workers.stdout) as { host: string; queues: string[]; concurrency: number }[];

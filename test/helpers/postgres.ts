@@ -271,3 +271,36 @@ export async function startRestartablePostgres(): Promise<RestartablePgServer | 
     resume,
   };
 }
+
+/** A process a wait watches: one that ends early fails the wait with its stderr. */
+interface Watched {
+  exitCode: number | null;
+  output(): { stderr: string };
+}
+
+/**
+ * Polls `sql` on `db` until it returns a row (a state reached by processes
+ * the test started); returns that row. Errors of the query count as "not
+ * yet" (the schema may not be there yet). Fails after `ms`, or as soon as
+ * one of `procs` ends.
+ */
+export async function untilRow<T = Record<string, unknown>>(
+  db: pg.Client,
+  what: string,
+  sql: string,
+  o: { ms?: number; everyMs?: number; procs?: Watched[] } = {},
+): Promise<T> {
+  const end = Date.now() + (o.ms ?? 120_000);
+  for (;;) {
+    try {
+      const r = await db.query(sql);
+      if (r.rows.length > 0) return r.rows[0] as T;
+    } catch {
+      // the schema may not be there yet
+    }
+    const gone = o.procs?.find((c) => c.exitCode !== null);
+    if (gone) throw new Error(`a process ended while waiting for ${what}: ${gone.output().stderr}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, o.everyMs ?? 100));
+  }
+}
