@@ -11,7 +11,11 @@
  *   20 ms); queued_at (task_instances) to started_at (task_tries), p50/p99;
  * - the run loop in workers mode (executeRun, executor `workers`, this
  *   process playing the scheduler) over one 1,000-task run with 2 workers;
- * - no task run twice: tries are counted per task instance.
+ * - no task run twice: tries are counted per task instance;
+ * - CPU ms per task: the worker processes' and the PostgreSQL server
+ *   processes' CPU time (/proc) over the throughput phase, divided by its
+ *   tasks: what a try costs, which other work on a shared machine does not
+ *   change as much as it changes tasks per second.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -57,6 +61,35 @@ const noConnections: ConnectionResolver = {
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux,
+ * 100 ticks a second); null where it cannot be read (another OS, a server on
+ * another host). A cost per task that other work on a shared machine does
+ * not change, unlike tasks per second.
+ */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds of the server processes serving this database now, by pid. */
+async function backendCpu(db: pg.Client): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+  );
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    const s = cpuSeconds(pid);
+    if (s !== null) out.set(pid, s);
+  }
+  return out;
+}
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -110,6 +143,17 @@ class Workers {
     private readonly project: string,
     private readonly url: string,
   ) {}
+
+  /** CPU seconds the worker processes used so far (null when unknown). */
+  cpu(): number | null {
+    let sum = 0;
+    for (const c of this.procs) {
+      const s = c.pid === undefined ? null : cpuSeconds(c.pid);
+      if (s === null) return null;
+      sum += s;
+    }
+    return sum;
+  }
 
   start(n: number): void {
     const main = import.meta.url.endsWith('.ts')
@@ -172,6 +216,8 @@ interface ScaleFigures {
   p99: number;
   dup: number;
   tries: number;
+  /** Worker processes' and PostgreSQL's CPU milliseconds per task in the throughput phase (null: unknown). */
+  cpuMs: number | null;
 }
 
 async function postgresFigure(
@@ -189,8 +235,14 @@ async function postgresFigure(
     // Throughput: the queue full before the workers start.
     const ids = await makeRuns(store, dag, 0, RUNS);
     for (const id of ids) for (const t of dag.order) await store.work.enqueue(id, t, 'default', new Date());
+    const before = await backendCpu(db);
     workers.start(n);
     await allDone(db, ids, TASKS * RUNS);
+    const after = await backendCpu(db);
+    const workersCpu = workers.cpu();
+    let serverCpu = 0;
+    for (const [pid, s] of after) serverCpu += s - (before.get(pid) ?? 0);
+    const cpuMs = workersCpu === null || after.size === 0 ? null : ((workersCpu + serverCpu) * 1000) / (TASKS * RUNS);
     const { rows } = await db.query<{ s: number }>(
       `SELECT extract(epoch FROM max(ended_at) - min(started_at)) AS s FROM task_tries WHERE run_id = ANY($1)`,
       [ids],
@@ -222,7 +274,7 @@ async function postgresFigure(
       ids.push(loopRun!);
     }
     const { dup, tries } = await twice(db, [...ids, lat!]);
-    return { f: { workers: n, tasksPerS, p50: pct(ms, 50), p99: pct(ms, 99), dup, tries }, runLoop };
+    return { f: { workers: n, tasksPerS, p50: pct(ms, 50), p99: pct(ms, 99), dup, tries, cpuMs }, runLoop };
   } finally {
     await workers.stop();
     await db.end();
@@ -255,6 +307,7 @@ export async function benchScale(): Promise<Record<string, unknown>[]> {
         setup: `PostgreSQL, ${n} worker process${n > 1 ? 'es' : ''} x ${CONCURRENCY}`,
         'tasks/s': f.tasksPerS.toFixed(0),
         'vs SQLite': (f.tasksPerS / sqlite).toFixed(2),
+        ...(f.cpuMs !== null ? { 'CPU ms/task': f.cpuMs.toFixed(2) } : {}),
         'claim p50 ms': f.p50.toFixed(1),
         'claim p99 ms': f.p99.toFixed(1),
         'tries/task > 1': `${f.dup} (${f.tries} tries)`,

@@ -29,6 +29,8 @@ import { buildContext, isSqlFileRef, render, renderDeep, type TemplateContext } 
 import { type Clock, type LongTimer, setLongTimeout } from './clock.js';
 import { formatDuration } from '../duration.js';
 import { transitiveUpstream } from '../dag/templates.js';
+import { recordWithLines } from '../log.js';
+import type { DagRun, TryEnd } from '../state/index.js';
 
 /** What a try needs from the process running it. */
 export interface TryDeps {
@@ -62,6 +64,8 @@ export interface TryArgs {
   /** Aborted by the execution timeout here, or by the run loop when the run is interrupted (reason: a TryAbort). */
   abort: AbortController;
   tryOf: TaskInstance;
+  /** The run, when the caller has it (a worker's claim returns it): not read again for the task's context. */
+  run?: DagRun;
   setState: SetTaskState;
   /** Told which direct downstream tasks a successful Branch try follows (the run loop skips the others). */
   onBranch?: (taskIds: string[]) => void;
@@ -302,7 +306,7 @@ async function taskContext(
 ): Promise<TaskContext<Record<string, unknown>>> {
   const { dag, runId, spec, deps, abort } = a;
   const store = deps.store;
-  const run = (await store.runs.get(runId))!;
+  const run = a.run ?? (await store.runs.get(runId))!;
   const upstream = await upstreamOutputs(a);
   const rescheduled = await rescheduledOutputs(a, tryRow);
   const tctx: TemplateContext = buildContext({
@@ -440,6 +444,9 @@ async function recordEnd(
   const { runId, spec, clock } = a;
   const store = a.deps.store;
   const now = clock.now();
+  /** Records the end with the try's last log lines (never before them); returns the task instance as it now stands. */
+  const end = async (e: TryEnd): Promise<TaskInstance> =>
+    (await recordWithLines(log, tryRow.tryId, (logLines) => store.tasks.endTry(tryRow, { ...e, logLines })))!;
   let error = caught;
   const tooBig = outputsProblem(spec.id, outputs);
   if (tooBig) {
@@ -453,23 +460,14 @@ async function recordEnd(
 
   if (error === null && rescheduleAt !== null) {
     // Sensors' mode: reschedule: not found yet; the try ends, the slot is free, the next poke is a new try.
-    const ti = (await store.tasks.get(runId, spec.id))!;
     log.info(
       { next_try_at: rescheduleAt.toISOString() },
       `up_for_reschedule: next poke at ${rescheduleAt.toISOString()} (the task holds no slot until then)`,
     );
-    await store.tasks.endTry(tryRow, {
-      state: 'up_for_reschedule',
-      taskState: 'up_for_reschedule',
-      now,
-      nextTryAt: rescheduleAt,
-      outputs,
-    });
-    a.setState(spec.id, 'up_for_reschedule', tryRow.tryNumber, undefined, {
-      nextTryAt: rescheduleAt,
-      maxTries: ti.maxTries + 1,
-    });
-    return (await store.tasks.get(runId, spec.id))!;
+    // The task instance as it now stands: a reschedule added one try to its max_tries.
+    const ti = await end({ state: 'up_for_reschedule', taskState: 'up_for_reschedule', now, nextTryAt: rescheduleAt, outputs });
+    a.setState(spec.id, 'up_for_reschedule', tryRow.tryNumber, undefined, { nextTryAt: rescheduleAt, maxTries: ti.maxTries });
+    return ti;
   }
 
   if (error === null) {
@@ -479,10 +477,10 @@ async function recordEnd(
       a.onBranch?.(branch);
     }
     log.info({ outputs: Object.keys(outputs).length ? outputs : undefined }, 'try succeeded');
-    await store.tasks.endTry(tryRow, { state: 'success', taskState: 'success', now, outputs });
+    const ti = await end({ state: 'success', taskState: 'success', now, outputs });
     await storeQuality(a, tryRow, log, outputs);
     a.setState(spec.id, 'success', tryRow.tryNumber);
-    return (await store.tasks.get(runId, spec.id))!;
+    return ti;
   }
 
   if (error instanceof TaskSkipped) {
@@ -490,9 +488,9 @@ async function recordEnd(
     // downstream tasks follow their trigger rules (all_success ones are skipped too).
     const reason = redactText(error.message);
     log.info({ reason }, 'try skipped');
-    await store.tasks.endTry(tryRow, { state: 'skipped', taskState: 'skipped', now, error: reason, outputs });
+    const ti = await end({ state: 'skipped', taskState: 'skipped', now, error: reason, outputs });
     a.setState(spec.id, 'skipped', tryRow.tryNumber, reason);
-    return (await store.tasks.get(runId, spec.id))!;
+    return ti;
   }
 
   let message = redactText(errorMessage(error));
@@ -514,7 +512,7 @@ async function recordEnd(
   } else {
     log.error({ err: message }, 'try failed');
   }
-  await store.tasks.endTry(tryRow, {
+  const after = await end({
     state: 'failed',
     taskState: retry ? 'up_for_retry' : 'failed',
     now,
@@ -531,7 +529,7 @@ async function recordEnd(
     message,
     retry ? { nextTryAt: nextTryAt!, maxTries: ti.maxTries } : undefined,
   );
-  return (await store.tasks.get(runId, spec.id))!;
+  return after;
 }
 
 /** A TaskFailure when a try's outputs are not JSON or exceed MAX_OUTPUTS_BYTES; null when they may be stored. */

@@ -174,8 +174,7 @@ export class Worker {
 
   private async runOne(c: Claimed, abort: AbortController): Promise<void> {
     const { store, log } = this.o;
-    const [run, ti] = await Promise.all([store.runs.get(c.runId), store.tasks.get(c.runId, c.taskId)]);
-    if (!run || !ti) return; // deleted meanwhile
+    // The claim returned the run and the task instance: nothing to read before the try starts.
     let dags: Map<string, Dag>;
     try {
       dags = this.dagsNow();
@@ -185,7 +184,7 @@ export class Worker {
     }
     const dag = dags.get(c.dagId);
     const spec = dag?.tasks.get(c.taskId);
-    log.info({ run_id: c.runId, task_id: c.taskId, queue: c.queue, try: ti.tryNumber + 1 }, 'try claimed');
+    log.info({ run_id: c.runId, task_id: c.taskId, queue: c.queue, try: c.tryNumber + 1 }, 'try claimed');
     if (!dag || !spec) {
       // Recorded as a failed try, so the scheduler's run loop sees it end and the reason is in the task's log.
       const t = await store.tasks.startTry(c.runId, c.taskId, this.clock.now());
@@ -200,11 +199,12 @@ export class Worker {
       dag,
       runId: c.runId,
       spec,
-      conf: run.conf,
+      conf: c.run.conf,
+      run: c.run,
       deps: this.o.runner,
       clock: this.clock,
       abort,
-      tryOf: ti,
+      tryOf: c.instance,
       setState: () => undefined,
     });
     this.triesRun++;

@@ -228,6 +228,13 @@ export interface TryEnd {
   stack?: string | null;
   nextTryAt?: Date | null;
   outputs?: Record<string, unknown> | null;
+  /**
+   * The try's log lines not stored yet (the task log sink hands them over):
+   * stored in the same write as the end, after the try's earlier lines, so a
+   * try's end is never recorded before its last lines. Stored even when the
+   * end itself is not (the try was failed as lost meanwhile).
+   */
+  logLines?: NewLogLine[];
 }
 
 export interface NewLogLine {
@@ -318,14 +325,22 @@ export interface TaskStore {
    * Records a try's end, its outputs, and the task instance's next state.
    * A try no longer running (failed as lost by another process meanwhile) is
    * left as it is, and so is its task instance: a late end never overwrites.
+   * Returns the task instance as it now stands (read in the same statement
+   * where the store can: a try's end needs no second round trip to know it).
    */
-  endTry(t: TaskTry, end: TryEnd): Promise<void>;
+  endTry(t: TaskTry, end: TryEnd): Promise<TaskInstance | undefined>;
   /** In the order they started. */
   tries(runId: string, taskId?: string): Promise<TaskTry[]>;
   getTry(runId: string, taskId: string, tryNumber: number): Promise<TaskTry | undefined>;
   outputs(tryId: number): Promise<Record<string, unknown> | null>;
   /** The outputs of each task's latest try that recorded any. */
   latestOutputs(runId: string): Promise<Map<string, { tryNumber: number; outputs: Record<string, unknown> }>>;
+}
+
+/** A log line and the try it belongs to (LogStore.appendMany). */
+export interface TryLogLine {
+  tryId: number;
+  line: NewLogLine;
 }
 
 /** A slice of a try's log lines: `limit` lines after skipping `offset`. */
@@ -337,6 +352,11 @@ export interface LogRange {
 /** A try's log lines and the lines its loads rejected. */
 export interface LogStore {
   append(tryId: number, line: NewLogLine): Promise<void>;
+  /**
+   * Several lines, of one try or several, in one write, stored in the order
+   * given (the task log sink batches a process's lines this way).
+   */
+  appendMany(lines: TryLogLine[]): Promise<void>;
   /** A try's lines in order; with a range, only `limit` lines from the `offset`-th (0-based): a page of a long log. */
   list(tryId: number, range?: LogRange): Promise<LogLine[]>;
   /** How many lines a try has logged. */
@@ -438,6 +458,9 @@ export interface Claimed {
   /** The task instance's try number when claimed: the try the worker starts is the next one. */
   tryNumber: number;
   queuedAt: Date;
+  /** The run and the task instance as they stood when claimed: the worker reads nothing more before the try. */
+  run: DagRun;
+  instance: TaskInstance;
 }
 
 /** A `sluice worker` process, as it reports itself (see WorkStore.heartbeat). */

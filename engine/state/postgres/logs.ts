@@ -1,6 +1,6 @@
 /** Log lines and rejected load lines of tries in PostgreSQL (tables log_lines, load_rejections). */
 import type { Rejection } from '../../interfaces.js';
-import type { LogLine, LogRange, LogStore, NewLogLine, StoredRejection } from '../index.js';
+import type { LogLine, LogRange, LogStore, NewLogLine, StoredRejection, TryLogLine } from '../index.js';
 import type { Db } from './db.js';
 import { json, toLogLine } from './rows.js';
 
@@ -15,6 +15,26 @@ export class PostgresLogStore implements LogStore {
       line.msg,
       line.data === null ? null : json(line.data),
     ]);
+  }
+
+  /** One INSERT for the whole batch: rows are numbered (ids) in the order of the arrays. */
+  async appendMany(lines: TryLogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.db.q(
+      `INSERT INTO log_lines (try_id, ts, level, msg, data)
+       SELECT l.try_id, l.ts, l.level, l.msg, l.data
+       FROM unnest($1::integer[], $2::timestamptz[], $3::text[], $4::text[], $5::json[]) WITH ORDINALITY
+         AS l (try_id, ts, level, msg, data, n)
+       ORDER BY l.n`,
+      [
+        lines.map((l) => l.tryId),
+        lines.map((l) => l.line.ts),
+        lines.map((l) => l.line.level),
+        lines.map((l) => l.line.msg),
+        lines.map((l) => (l.line.data === null ? null : json(l.line.data))),
+      ],
+      'sluice_append_logs',
+    );
   }
 
   async list(tryId: number, range?: LogRange): Promise<LogLine[]> {

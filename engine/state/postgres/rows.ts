@@ -5,8 +5,12 @@
 import type { RunState, RunType, TaskState } from '../../interfaces.js';
 import type { DagRun, LogLine, SchedulerLockHolder, StoredConnection, TaskInstance, TaskTry } from '../index.js';
 
-/** Runs SQL on the pool or inside a transaction; returns the rows. */
-export type Q = <R = Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>;
+/**
+ * Runs SQL on the pool or inside a transaction; returns the rows. A `name`
+ * makes it a prepared statement (parsed and planned once per connection): for
+ * the statements each try runs, whose text never changes.
+ */
+export type Q = <R = Record<string, unknown>>(text: string, values?: unknown[], name?: string) => Promise<R[]>;
 
 export interface DagRunRow {
   run_id: string;
@@ -51,6 +55,26 @@ export interface TryRow {
   host: string;
   pid: number;
 }
+
+/**
+ * The columns of each record's row, listed (not `*`) where a prepared
+ * statement returns them: its result shape then stays the same when a later
+ * migration adds a column while the process runs.
+ */
+const columns = (names: string, alias?: string) =>
+  names
+    .split(/\s+/)
+    .map((c) => (alias ? `${alias}.${c}` : c))
+    .join(', ');
+export const RUN_COLUMNS = (alias?: string) =>
+  columns(
+    'run_id dag_id logical_date data_interval_start data_interval_end run_type state conf note created_at started_at ended_at host pid',
+    alias,
+  );
+export const TASK_INSTANCE_COLUMNS = (alias?: string) =>
+  columns('run_id task_id operator state try_number max_tries next_try_at started_at ended_at', alias);
+export const TRY_COLUMNS = (alias?: string) =>
+  columns('try_id run_id task_id try_number state started_at ended_at duration_ms error stack host pid', alias);
 
 export function toRun(r: DagRunRow): DagRun {
   return {

@@ -3,39 +3,77 @@ import type { TaskState } from '../../interfaces.js';
 import { HOST, type Orphan, type TaskInstance, type TaskStore, type TaskTry, type TryEnd } from '../index.js';
 import type { Db } from './db.js';
 import { TRY_CHANNEL_SQL } from './work.js';
-import { json, toTaskInstance, toTry, type Q, type TaskInstanceRow, type TryRow } from './rows.js';
+import {
+  json,
+  TASK_INSTANCE_COLUMNS,
+  toTaskInstance,
+  toTry,
+  TRY_COLUMNS,
+  type Q,
+  type TaskInstanceRow,
+  type TryRow,
+} from './rows.js';
 
 export async function getTaskInstance(q: Q, runId: string, taskId: string): Promise<TaskInstance | undefined> {
   const [r] = await q<TaskInstanceRow>('SELECT * FROM task_instances WHERE run_id = $1 AND task_id = $2', [runId, taskId]);
   return r && toTaskInstance(r);
 }
 
-/** Records the end of a try and the task instance's next state (inside the caller's transaction). */
-export async function endTry(q: Q, t: TaskTry, end: TryEnd): Promise<void> {
-  const ended = await q(
-    `UPDATE task_tries SET state = $1, ended_at = $2, duration_ms = $3, error = $4, stack = $5, lease_until = NULL
-     WHERE try_id = $6 AND state = 'running' RETURNING try_id`,
-    [end.state, end.now, Math.max(0, end.now.getTime() - t.startedAt.getTime()), end.error ?? null, end.stack ?? null, t.tryId],
-  );
-  if (ended.length === 0) return; // failed as lost by another process meanwhile: its decision stands
+/**
+ * Records the end of a try, its outputs, its last log lines and the task
+ * instance's next state in one statement (inside the caller's transaction, or
+ * on its own: a statement is atomic), and returns the task instance as it now
+ * stands. A try no longer running (failed as lost by another process
+ * meanwhile) is left as it is, and so is its task instance: that decision
+ * stands, and the instance is read back as the other process left it. Its
+ * lines are stored all the same.
+ */
+export async function endTry(q: Q, t: TaskTry, end: TryEnd): Promise<TaskInstance | undefined> {
+  const outputs = end.outputs && Object.keys(end.outputs).length > 0 ? json(end.outputs) : null;
+  const lines = end.logLines ?? [];
   // A reschedule gives the task one more try: waiting for a sensor's next poke never uses up a retry.
   // A try of a task queued for workers tells the run loop waiting for it (NOTIFY, sent at commit).
-  await q(
+  const [row] = await q<TaskInstanceRow>(
     `WITH ended AS (
-       UPDATE task_instances SET state = $1, next_try_at = $2,
-         ended_at = CASE WHEN $1 IN ('up_for_retry', 'up_for_reschedule') THEN NULL ELSE $3::timestamptz END,
-         max_tries = max_tries + CASE WHEN $1 = 'up_for_reschedule' THEN 1 ELSE 0 END
-       WHERE run_id = $4 AND task_id = $5 RETURNING queue
+       UPDATE task_tries SET state = $1, ended_at = $2, duration_ms = $3, error = $4, stack = $5, lease_until = NULL
+       WHERE try_id = $6 AND state = 'running' RETURNING try_id
+     ), ti AS (
+       UPDATE task_instances SET state = $7, next_try_at = $8,
+         ended_at = CASE WHEN $7 IN ('up_for_retry', 'up_for_reschedule') THEN NULL ELSE $2::timestamptz END,
+         max_tries = max_tries + CASE WHEN $7 = 'up_for_reschedule' THEN 1 ELSE 0 END
+       WHERE run_id = $9 AND task_id = $10 AND EXISTS (SELECT 1 FROM ended) RETURNING ${TASK_INSTANCE_COLUMNS()}, queue
+     ), stored AS (
+       INSERT INTO task_outputs (try_id, outputs) SELECT try_id, $11::json FROM ended WHERE $11::json IS NOT NULL
+       ON CONFLICT (try_id) DO UPDATE SET outputs = excluded.outputs
+     ), logged AS (
+       INSERT INTO log_lines (try_id, ts, level, msg, data)
+       SELECT $6, l.ts, l.level, l.msg, l.data
+       FROM unnest($12::timestamptz[], $13::text[], $14::text[], $15::json[]) WITH ORDINALITY AS l (ts, level, msg, data, n)
+       ORDER BY l.n
      )
-     SELECT pg_notify(${TRY_CHANNEL_SQL}, json_build_array($4::text, $5::text)::text) FROM ended WHERE queue IS NOT NULL`,
-    [end.taskState, end.nextTryAt ?? null, end.now, t.runId, t.taskId],
+     SELECT ${TASK_INSTANCE_COLUMNS('ti')}, CASE WHEN ti.queue IS NOT NULL
+       THEN pg_notify(${TRY_CHANNEL_SQL}, json_build_array($9::text, $10::text)::text) END AS told
+     FROM ti`,
+    [
+      end.state,
+      end.now,
+      Math.max(0, end.now.getTime() - t.startedAt.getTime()),
+      end.error ?? null,
+      end.stack ?? null,
+      t.tryId,
+      end.taskState,
+      end.nextTryAt ?? null,
+      t.runId,
+      t.taskId,
+      outputs,
+      lines.map((l) => l.ts),
+      lines.map((l) => l.level),
+      lines.map((l) => l.msg),
+      lines.map((l) => (l.data === null ? null : json(l.data))),
+    ],
+    'sluice_end_try',
   );
-  if (end.outputs && Object.keys(end.outputs).length > 0) {
-    await q(
-      `INSERT INTO task_outputs (try_id, outputs) VALUES ($1, $2) ON CONFLICT (try_id) DO UPDATE SET outputs = excluded.outputs`,
-      [t.tryId, json(end.outputs)],
-    );
-  }
+  return row ? toTaskInstance(row) : getTaskInstance(q, t.runId, t.taskId);
 }
 
 export class PostgresTaskStore implements TaskStore {
@@ -60,25 +98,26 @@ export class PostgresTaskStore implements TaskStore {
     );
   }
 
-  startTry(runId: string, taskId: string, now: Date, leaseUntil?: Date): Promise<TaskTry> {
-    return this.db.tx(async (q) => {
-      const [ti] = await q<{ try_number: number }>(
-        `UPDATE task_instances SET state = 'running', try_number = try_number + 1, next_try_at = NULL,
+  /** One statement: the task instance's next try number and the try's row, written together. */
+  async startTry(runId: string, taskId: string, now: Date, leaseUntil?: Date): Promise<TaskTry> {
+    const [row] = await this.db.q<TryRow>(
+      `WITH ti AS (
+         UPDATE task_instances SET state = 'running', try_number = try_number + 1, next_try_at = NULL,
            started_at = coalesce(started_at, $1), ended_at = NULL
-         WHERE run_id = $2 AND task_id = $3 RETURNING try_number`,
-        [now, runId, taskId],
-      );
-      const [row] = await q<TryRow>(
-        `INSERT INTO task_tries (run_id, task_id, try_number, state, started_at, host, pid, lease_until)
-         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7) RETURNING *`,
-        [runId, taskId, ti!.try_number, now, HOST, process.pid, leaseUntil ?? null],
-      );
-      return toTry(row!);
-    });
+         WHERE run_id = $2 AND task_id = $3 RETURNING try_number
+       )
+       INSERT INTO task_tries (run_id, task_id, try_number, state, started_at, host, pid, lease_until)
+       SELECT $2, $3, ti.try_number, 'running', $1, $4::text, $5::integer, $6::timestamptz FROM ti
+       RETURNING ${TRY_COLUMNS()}`,
+      [now, runId, taskId, HOST, process.pid, leaseUntil ?? null],
+      'sluice_start_try',
+    );
+    if (!row) throw new Error(`cannot start a try of task ${taskId}: run ${runId} has no such task instance (deleted?)`);
+    return toTry(row);
   }
 
-  endTry(t: TaskTry, end: TryEnd): Promise<void> {
-    return this.db.tx((q) => endTry(q, t, end));
+  endTry(t: TaskTry, end: TryEnd): Promise<TaskInstance | undefined> {
+    return endTry(this.db.q, t, end);
   }
 
   async tries(runId: string, taskId?: string): Promise<TaskTry[]> {

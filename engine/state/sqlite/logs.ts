@@ -1,6 +1,6 @@
 /** Log lines and rejected load lines of tries in SQLite (tables log_lines, load_rejections). */
 import type { Rejection } from '../../interfaces.js';
-import type { LogLine, LogRange, LogStore, NewLogLine, StoredRejection } from '../index.js';
+import type { LogLine, LogRange, LogStore, NewLogLine, StoredRejection, TryLogLine } from '../index.js';
 import { iso, toLogLine, type LogLineRow, type Statements } from './rows.js';
 
 export class SqliteLogStore implements LogStore {
@@ -10,6 +10,16 @@ export class SqliteLogStore implements LogStore {
     this.q
       .get('INSERT INTO log_lines (try_id, ts, level, msg, data) VALUES (?, ?, ?, ?, ?)')
       .run(tryId, iso(line.ts), line.level, line.msg, line.data === null ? null : JSON.stringify(line.data));
+  }
+
+  /** One transaction for the whole batch, rows inserted in the order given. */
+  async appendMany(lines: TryLogLine[]): Promise<void> {
+    const insert = this.q.get('INSERT INTO log_lines (try_id, ts, level, msg, data) VALUES (?, ?, ?, ?, ?)');
+    this.q.tx(() => {
+      for (const { tryId, line } of lines) {
+        insert.run(tryId, iso(line.ts), line.level, line.msg, line.data === null ? null : JSON.stringify(line.data));
+      }
+    });
   }
 
   async list(tryId: number, range?: LogRange): Promise<LogLine[]> {

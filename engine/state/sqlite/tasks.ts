@@ -9,9 +9,18 @@ export function getTaskInstance(q: Statements, runId: string, taskId: string): T
   return r && toTaskInstance(r);
 }
 
-/** Records the end of a try and the task instance's next state (also used by crash recovery). */
-export function endTry(q: Statements, t: TaskTry, end: TryEnd): void {
-  q.tx(() => {
+/**
+ * Records the end of a try, its last log lines and the task instance's next
+ * state (also used by crash recovery); returns the task instance as it now stands.
+ */
+export function endTry(q: Statements, t: TaskTry, end: TryEnd): TaskInstance | undefined {
+  return q.tx(() => {
+    if (end.logLines?.length) {
+      const log = q.get('INSERT INTO log_lines (try_id, ts, level, msg, data) VALUES (?, ?, ?, ?, ?)');
+      for (const l of end.logLines) {
+        log.run(t.tryId, iso(l.ts), l.level, l.msg, l.data === null ? null : JSON.stringify(l.data));
+      }
+    }
     const ended = q
       .get(
         `UPDATE task_tries SET state = ?, ended_at = ?, duration_ms = ?, error = ?, stack = ?, lease_until = NULL
@@ -25,7 +34,8 @@ export function endTry(q: Statements, t: TaskTry, end: TryEnd): void {
         end.stack ?? null,
         t.tryId,
       );
-    if (ended.changes === 0) return; // failed as lost by another process meanwhile: its decision stands
+    // failed as lost by another process meanwhile: its decision stands
+    if (ended.changes === 0) return getTaskInstance(q, t.runId, t.taskId);
     // A reschedule gives the task one more try: waiting for a sensor's next poke never uses up a retry.
     const waiting = end.taskState === 'up_for_retry' || end.taskState === 'up_for_reschedule';
     q.get(
@@ -44,6 +54,7 @@ export function endTry(q: Statements, t: TaskTry, end: TryEnd): void {
     if (end.outputs && Object.keys(end.outputs).length > 0) {
       q.get('INSERT OR REPLACE INTO task_outputs (try_id, outputs) VALUES (?, ?)').run(t.tryId, JSON.stringify(end.outputs));
     }
+    return getTaskInstance(q, t.runId, t.taskId);
   });
 }
 
@@ -89,8 +100,8 @@ export class SqliteTaskStore implements TaskStore {
     });
   }
 
-  async endTry(t: TaskTry, end: TryEnd): Promise<void> {
-    endTry(this.q, t, end);
+  async endTry(t: TaskTry, end: TryEnd): Promise<TaskInstance | undefined> {
+    return endTry(this.q, t, end);
   }
 
   async tries(runId: string, taskId?: string): Promise<TaskTry[]> {

@@ -1,14 +1,14 @@
 /** Task queues and workers in SQLite (task_instances.queue and claimed_*, table workers). */
 import type { Claimed, WorkerRecord, WorkStore } from '../index.js';
-import { iso, type Statements } from './rows.js';
+import { iso, toRun, toTaskInstance, type DagRunRow, type Statements, type TaskInstanceRow } from './rows.js';
 
-interface ClaimRow {
-  run_id: string;
-  dag_id: string;
-  task_id: string;
+/** A claimed task instance's columns, beside its run's (those named as the run's are renamed). */
+interface ClaimRow extends DagRunRow, Omit<TaskInstanceRow, 'run_id' | 'state' | 'started_at' | 'ended_at'> {
   queue: string;
-  try_number: number;
   queued_at: string;
+  ti_state: TaskInstanceRow['state'];
+  ti_started_at: string | null;
+  ti_ended_at: string | null;
 }
 
 interface WorkerRow {
@@ -40,7 +40,9 @@ export class SqliteWorkStore implements WorkStore {
     return q.tx(() => {
       const rows = q
         .get(
-          `SELECT t.run_id, r.dag_id, t.task_id, t.queue, t.try_number, t.queued_at
+          `SELECT t.task_id, t.queue, t.queued_at, t.operator, t.state AS ti_state, t.try_number, t.max_tries, t.next_try_at,
+             t.started_at AS ti_started_at, t.ended_at AS ti_ended_at, r.run_id, r.dag_id, r.logical_date, r.data_interval_start,
+             r.data_interval_end, r.run_type, r.state, r.conf, r.note, r.created_at, r.started_at, r.ended_at, r.host, r.pid
            FROM task_instances t JOIN dag_runs r ON r.run_id = t.run_id
            WHERE t.state = 'queued' AND t.claimed_at IS NULL AND r.state = 'running'
              AND t.queue IN (SELECT value FROM json_each(?))
@@ -58,6 +60,18 @@ export class SqliteWorkStore implements WorkStore {
         queue: r.queue,
         tryNumber: r.try_number,
         queuedAt: new Date(r.queued_at),
+        run: toRun(r),
+        instance: toTaskInstance({
+          run_id: r.run_id,
+          task_id: r.task_id,
+          operator: r.operator,
+          state: r.ti_state,
+          try_number: r.try_number,
+          max_tries: r.max_tries,
+          next_try_at: r.next_try_at,
+          started_at: r.ti_started_at,
+          ended_at: r.ti_ended_at,
+        }),
       }));
     }, true);
   }

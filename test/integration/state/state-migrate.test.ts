@@ -140,7 +140,10 @@ describe('sluice state migrate: a SQLite history to PostgreSQL', function () {
     expect(e.code, e.stderr).to.equal(0);
     expect(e.stdout).to.match(/^exported .* to .*history\.jsonl: \d+ row\(s\) in 11 tables/);
     const again = p.run(['state', 'export', out, '--from-sqlite', file]);
-    expect([again.code, again.stderr]).to.deep.equal([2, `error: ${out} exists: give a new file name (nothing is overwritten)\n`]);
+    expect([again.code, again.stderr]).to.deep.equal([
+      2,
+      `error: ${out} exists: give a new file name (nothing is overwritten)\n`,
+    ]);
 
     const url = await server.newDatabase('imported');
     const lines = fs.readFileSync(out, 'utf8').trimEnd().split('\n');

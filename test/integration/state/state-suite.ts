@@ -302,7 +302,14 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         });
         expect(t).to.deep.include({ host: HOST, pid: process.pid, durationMs: null });
         expect(await store.tasks.get(run.runId, 'a')).to.deep.include({ state: 'running', tryNumber: 1, startedAt: T0 });
-        await store.tasks.endTry(t, { state: 'success', taskState: 'success', now: at(1500), outputs: { rows: 3 } });
+        const after = await store.tasks.endTry(t, {
+          state: 'success',
+          taskState: 'success',
+          now: at(1500),
+          outputs: { rows: 3 },
+        });
+        expect(after).to.deep.equal(await store.tasks.get(run.runId, 'a'));
+        expect(after).to.deep.include({ state: 'success', tryNumber: 1, endedAt: at(1500) });
         const done = (await store.tasks.getTry(run.runId, 'a', 1))!;
         expect(done).to.deep.include({ state: 'success', durationMs: 1500, endedAt: at(1500), error: null });
         expect(await store.tasks.outputs(done.tryId)).to.deep.equal({ rows: 3 });
@@ -353,14 +360,15 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         const run = (await store.runs.create(newRun()))!;
         const before = (await store.tasks.get(run.runId, 'a'))!.maxTries;
         const t1 = await store.tasks.startTry(run.runId, 'a', at(0));
-        await store.tasks.endTry(t1, {
+        const after = await store.tasks.endTry(t1, {
           state: 'up_for_reschedule',
           taskState: 'up_for_reschedule',
           now: at(20),
           nextTryAt: at(60_000),
           outputs: { first_poke_at: at(0).toISOString(), poke_count: 1 },
         });
-        expect(await store.tasks.get(run.runId, 'a')).to.deep.include({
+        expect(after).to.deep.equal(await store.tasks.get(run.runId, 'a'));
+        expect(after).to.deep.include({
           state: 'up_for_reschedule',
           tryNumber: 1,
           maxTries: before + 1,
@@ -404,6 +412,62 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         ]);
         expect(lines[0]!.id).to.be.below(lines[1]!.id);
         expect(await store.logs.list(t.tryId + 1000)).to.deep.equal([]);
+      });
+
+      it("appends a batch of lines of several tries in one write, each try's lines in the order given", async () => {
+        const run = (await store.runs.create(newRun()))!;
+        const t = await store.tasks.startTry(run.runId, 'a', at(0));
+        const other = await store.tasks.startTry(run.runId, 'b', at(0));
+        await store.logs.append(t.tryId, { ts: at(1), level: 'info', msg: 'before', data: null });
+        await store.logs.appendMany([
+          { tryId: t.tryId, line: { ts: at(2), level: 'info', msg: 'try started', data: { operator: 'Empty' } } },
+          { tryId: other.tryId, line: { ts: at(2), level: 'warn', msg: 'elsewhere', data: { n: 1, s: "it's" } } },
+          { tryId: t.tryId, line: { ts: at(1), level: 'error', msg: 'late clock, same order', data: null } },
+          { tryId: t.tryId, line: { ts: at(3), level: 'info', msg: 'try succeeded', data: null } },
+        ]);
+        await store.logs.appendMany([]);
+        const lines = await store.logs.list(t.tryId);
+        expect(lines.map((l) => [l.ts, l.level, l.msg, l.data])).to.deep.equal([
+          [at(1), 'info', 'before', null],
+          [at(2), 'info', 'try started', { operator: 'Empty' }],
+          [at(1), 'error', 'late clock, same order', null],
+          [at(3), 'info', 'try succeeded', null],
+        ]);
+        expect(lines.map((l) => l.id)).to.deep.equal([...lines.map((l) => l.id)].sort((x, y) => x - y));
+        expect((await store.logs.list(other.tryId)).map((l) => [l.tryId, l.msg, l.data])).to.deep.equal([
+          [other.tryId, 'elsewhere', { n: 1, s: "it's" }],
+        ]);
+        expect(await store.logs.count(t.tryId)).to.equal(4);
+      });
+
+      it("a try's end stores its last log lines with it, after its earlier ones, even when the end is refused", async () => {
+        const run = (await store.runs.create(newRun()))!;
+        const t = await store.tasks.startTry(run.runId, 'a', at(0), at(10_000));
+        await store.logs.append(t.tryId, { ts: at(1), level: 'info', msg: 'try started', data: null });
+        const line = (msg: string, ms: number) => ({ ts: at(ms), level: 'info', msg, data: { ms } });
+        await store.tasks.endTry(t, {
+          state: 'success',
+          taskState: 'success',
+          now: at(5),
+          logLines: [line('done', 3), line('bye', 4)],
+        });
+        expect((await store.logs.list(t.tryId)).map((l) => [l.ts, l.msg, l.data])).to.deep.equal([
+          [at(1), 'try started', null],
+          [at(3), 'done', { ms: 3 }],
+          [at(4), 'bye', { ms: 4 }],
+        ]);
+        expect((await store.tasks.getTry(run.runId, 'a', 1))!.state).to.equal('success');
+        // A try failed as lost meanwhile: its late end changes nothing, but its last lines are kept.
+        const lost = await store.tasks.startTry(run.runId, 'b', at(0), at(10_000));
+        await store.leases.recoverExpired(at(20_000));
+        await store.tasks.endTry(lost, {
+          state: 'success',
+          taskState: 'success',
+          now: at(30_000),
+          logLines: [line('late', 25_000)],
+        });
+        expect((await store.tasks.getTry(run.runId, 'b', 1))!.state).to.equal('failed');
+        expect((await store.logs.list(lost.tryId)).map((l) => l.msg)).to.deep.equal(['late']);
       });
 
       it('pages a long log by line range and counts its lines', async () => {
@@ -693,8 +757,12 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         const lostA = await store.leases.recoverExpired(at(40_000));
         expect(lostA.map((o) => [o.taskId, o.newState])).to.deep.equal([['a', 'up_for_retry']]);
         expect((await store.tasks.get(run.runId, 'a'))!).to.deep.include({ state: 'up_for_retry', nextTryAt: at(40_000) });
-        // The lost try's late end (its process comes back) changes nothing; nor can it renew.
-        await store.tasks.endTry(a, { state: 'success', taskState: 'success', now: at(50_000) });
+        // The lost try's late end (its process comes back) changes nothing; nor can it renew. It is told the task
+        // instance as the recovery left it.
+        expect(await store.tasks.endTry(a, { state: 'success', taskState: 'success', now: at(50_000) })).to.deep.include({
+          state: 'up_for_retry',
+          tryNumber: 1,
+        });
         expect((await store.tasks.getTry(run.runId, 'a', 1))!.state).to.equal('failed');
         expect((await store.tasks.get(run.runId, 'a'))!.state).to.equal('up_for_retry');
         expect(await store.leases.renew(a.tryId, at(90_000))).to.equal(false);
@@ -807,9 +875,21 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         expect((await store.tasks.get(run.runId, 't02'))!.state).to.equal('queued');
         expect(await store.work.claim(['other'], 5, 'h1', 11, at(10))).to.deep.equal([]);
         const got = await store.work.claim(['default'], 1, 'h1', 11, at(10));
+        // The run and the task instance come with the claim: the worker reads nothing more before the try.
         expect(got).to.deep.equal([
-          { runId: run.runId, dagId: 'songplays', taskId: 't02', queue: 'default', tryNumber: 0, queuedAt: at(1) },
+          {
+            runId: run.runId,
+            dagId: 'songplays',
+            taskId: 't02',
+            queue: 'default',
+            tryNumber: 0,
+            queuedAt: at(1),
+            run: await store.runs.get(run.runId),
+            instance: await store.tasks.get(run.runId, 't02'),
+          },
         ]);
+        expect(got[0]!.instance).to.deep.include({ operator: 'Empty', state: 'queued', tryNumber: 0, maxTries: 1 });
+        expect(got[0]!.run).to.deep.include({ state: 'running', conf: { a: 1, nested: { b: [1, 2] } }, logicalDate: DAY });
         expect((await store.work.claim(['default', 'heavy'], 5, 'h2', 12, at(11))).map((c) => c.taskId)).to.deep.equal([
           't00',
           't01',
@@ -838,7 +918,16 @@ export function describeStateStore(label: string, open: () => Promise<OpenedStor
         // Queued again (a retry): claimable again, with the try number it has now.
         await store.work.enqueue(run.runId, 't00', 'default', at(30));
         expect(await store.work.claim(['default'], 5, 'h3', 13, at(31))).to.deep.equal([
-          { runId: run.runId, dagId: 'songplays', taskId: 't00', queue: 'default', tryNumber: 1, queuedAt: at(30) },
+          {
+            runId: run.runId,
+            dagId: 'songplays',
+            taskId: 't00',
+            queue: 'default',
+            tryNumber: 1,
+            queuedAt: at(30),
+            run: await store.runs.get(run.runId),
+            instance: await store.tasks.get(run.runId, 't00'),
+          },
         ]);
       });
 
