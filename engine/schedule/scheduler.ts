@@ -274,7 +274,15 @@ export class Scheduler {
     const done = executeRun(
       dag,
       run.runId,
-      { ...this.o.runner, parallelism: this.o.parallelism, clock: this.clock },
+      {
+        ...this.o.runner,
+        parallelism: this.o.parallelism,
+        clock: this.clock,
+        // A run taken over by another scheduler (its lease lapsed) is said as such, not as a pause.
+        onEvent: (e) => {
+          if (e.type === 'run' && e.note?.startsWith('run lease lost')) log.warn({ dag_id: dag.id, run_id: run.runId }, e.note);
+        },
+      },
       { drain: this.drain.signal, signal: this.hard.signal, requeue: true, slots: this.slots, untilIdle: this.o.once },
     )
       .then((state) => {
