@@ -288,7 +288,7 @@ export class RunRequestError extends SluiceError {
   override exitCode = 2;
 }
 
-/** Another scheduler holds the state DB's scheduler lock (one scheduler per state DB): exit 2. */
+/** Another scheduler holds the scheduler lock of a SQLite state (one scheduler at a time there): exit 2. */
 export class SchedulerLockError extends SluiceError {
   override name = 'SchedulerLockError';
   override exitCode = 2;
