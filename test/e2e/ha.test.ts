@@ -160,15 +160,16 @@ describe('e2e: several schedulers and workers on one PostgreSQL state', function
     );
     expect(p.run(['dags', 'list']).code).to.equal(0);
     const a = start(['scheduler', '--workers'], 'sched-a');
-    for (const h of ['worker-1', 'worker-2']) start(['worker', '--concurrency', '8'], h);
-    await untilRow(db, 'sched-a executing runs', `SELECT 1 FROM dag_runs WHERE state = 'running' AND host = 'sched-a'`);
     const b = start(['scheduler', '--workers'], 'sched-b');
+    for (const h of ['worker-1', 'worker-2']) start(['worker', '--concurrency', '8'], h);
     await untilRow(db, 'sched-b registered', `SELECT 1 FROM schedulers WHERE host = 'sched-b'`);
-    const held = (await db.query<{ run_id: string }>(`SELECT run_id FROM dag_runs WHERE state = 'running' AND host = 'sched-a'`))
-      .rows;
+    await untilRow(db, 'sched-a executing runs', `SELECT 1 FROM dag_runs WHERE state = 'running' AND host = 'sched-a'`);
     a.kill('SIGKILL');
     await a.done;
     procs.splice(procs.indexOf(a), 1);
+    // What sched-a held when it died: its rows stay so until a lease recovery.
+    const held = (await db.query<{ run_id: string }>(`SELECT run_id FROM dag_runs WHERE state = 'running' AND host = 'sched-a'`))
+      .rows;
     await untilRow(db, '12 runs to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed') HAVING count(*) = 12`);
     await stopAll();
 
