@@ -19,11 +19,12 @@ import type {
   TaskSpec,
   TaskState,
 } from '../interfaces.js';
-import { PoolError, TaskFailure, TaskSkipped, TemplateError, TryAbort, errorMessage, notRetryableReason } from '../errors.js';
+import { TaskFailure, TaskSkipped, TemplateError, TryAbort, errorMessage, notRetryableReason } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { OperatorRegistry } from '../registry.js';
 import { checkResultsOf, rowCountsOf } from '../quality.js';
 import { keepLease, type LeaseKeeper } from './lease.js';
+import { takePoolSlots } from './pool-slots.js';
 import { DEFAULT_LEASE_MS, type ConnectionStore, type StateStore, type TaskInstance, type TaskTry } from '../state/index.js';
 import { buildContext, isSqlFileRef, render, renderDeep, type TemplateContext } from '../template/index.js';
 import { type Clock, type LongTimer, setLongTimeout } from './clock.js';
@@ -131,7 +132,9 @@ export async function runTry(a: TryArgs): Promise<TaskInstance> {
   const op = deps.registry.get(spec.operator);
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   // A task in a pool takes its slots first, waiting while the pool is full (on any host); nothing is recorded meanwhile.
-  const pool = spec.pool ? await takePoolSlots(a, spec.pool, spec.poolSlots ?? 1) : null;
+  const pool = spec.pool
+    ? await takePoolSlots(store, { runId, taskId: spec.id, pool: spec.pool, slots: spec.poolSlots ?? 1 }, abort.signal)
+    : null;
   if (pool?.outcome === 'aborted') return a.tryOf;
   // The lease's first end, also keepLease's first deadline: from before startTry's statement, however long it took.
   const leaseUntil = new Date(Date.now() + leaseMs);
@@ -173,52 +176,6 @@ export async function runTry(a: TryArgs): Promise<TaskInstance> {
     lease.stop();
   }
   return recordEnd(a, tryRow, log, outputs, error, reschedule.at);
-}
-
-/** How often a try waiting for slots of a full pool looks again. */
-const POOL_POLL_MS = 500;
-
-type PoolWait = { outcome: 'taken'; waitedMs: number } | { outcome: 'refused'; error: PoolError } | { outcome: 'aborted' };
-
-/**
- * Takes the task's pool slots before its try starts, waiting while the pool
- * is full (other tries hold its slots, in any process sharing the state).
- * Refused (the try is recorded failed with why, and retried under its
- * policy): the pool does not exist, or is smaller than the slots the task
- * needs. Aborted while waiting (the run interrupted, the worker stopping):
- * no try is started.
- */
-async function takePoolSlots(a: TryArgs, pool: string, slots: number): Promise<PoolWait> {
-  const store = a.deps.store;
-  const started = Date.now();
-  const where = `task ${a.spec.id} (pool: ${pool}, pool_slots: ${slots})`;
-  for (;;) {
-    if (a.abort.signal.aborted) return { outcome: 'aborted' };
-    const took = await store.pools.take(a.runId, a.spec.id, pool, slots);
-    if (took.outcome === 'taken') return { outcome: 'taken', waitedMs: Date.now() - started };
-    if (took.outcome === 'missing')
-      return {
-        outcome: 'refused',
-        error: new PoolError(`${where}: there is no pool '${pool}' in the state; create it: sluice pools set ${pool} <slots>`),
-      };
-    if (slots > took.slots)
-      return {
-        outcome: 'refused',
-        error: new PoolError(
-          `${where}: pool '${pool}' has only ${took.slots} slot(s), so this task could never run; ` +
-            `raise them (sluice pools set ${pool} ${slots}) or lower pool_slots`,
-        ),
-      };
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(done, POOL_POLL_MS);
-      a.abort.signal.addEventListener('abort', done, { once: true });
-      function done() {
-        clearTimeout(t);
-        a.abort.signal.removeEventListener('abort', done);
-        resolve();
-      }
-    });
-  }
 }
 
 /**
