@@ -8,7 +8,8 @@
 import type pg from 'pg';
 import type { Claimed, WakeEvent, WakeTopics, WorkerRecord, WorkStore } from '../index.js';
 import type { Db } from './db.js';
-import { json, RUN_COLUMNS, toRun, toTaskInstance, type DagRunRow, type TaskInstanceRow } from './rows.js';
+import { toClaimed, type ClaimColumns } from '../claim-row.js';
+import { json, RUN_COLUMNS, toRun, toTaskInstance, type DagRunRow } from './rows.js';
 
 /**
  * The channel of a queue, as SQL over the queue's name: one per schema and
@@ -18,15 +19,6 @@ import { json, RUN_COLUMNS, toRun, toTaskInstance, type DagRunRow, type TaskInst
 export const QUEUE_CHANNEL_SQL = (queue: string) => `'sluice_' || md5(current_schema() || ':queue:' || ${queue})`;
 /** The channel told when a worker's try ends; the payload is `[run_id, task_id]` as JSON. */
 export const TRY_CHANNEL_SQL = `'sluice_' || md5(current_schema() || ':tries')`;
-
-/** A claimed task instance's columns, beside its run's (those named as the run's are renamed). */
-interface ClaimedInstanceRow extends Omit<TaskInstanceRow, 'run_id' | 'state' | 'started_at' | 'ended_at'> {
-  queue: string;
-  queued_at: Date;
-  ti_state: TaskInstanceRow['state'];
-  ti_started_at: Date | null;
-  ti_ended_at: Date | null;
-}
 
 export class PostgresWorkStore implements WorkStore {
   private readonly listener: Listener;
@@ -62,7 +54,7 @@ export class PostgresWorkStore implements WorkStore {
    */
   async claim(queues: string[], n: number, host: string, pid: number, now: Date): Promise<Claimed[]> {
     if (queues.length === 0 || n < 1) return [];
-    const rows = await this.db.q<DagRunRow & ClaimedInstanceRow>(
+    const rows = await this.db.q<DagRunRow & ClaimColumns<Date>>(
       `WITH picked AS (
          SELECT c.run_id, c.task_id FROM unnest($1::text[]) AS q(queue) CROSS JOIN LATERAL (
            SELECT t.run_id, t.task_id, t.queued_at, t.seq FROM task_instances t JOIN dag_runs r ON r.run_id = t.run_id
@@ -81,26 +73,7 @@ export class PostgresWorkStore implements WorkStore {
       'sluice_claim',
     );
     return rows
-      .map((r) => ({
-        runId: r.run_id,
-        dagId: r.dag_id,
-        taskId: r.task_id,
-        queue: r.queue,
-        tryNumber: r.try_number,
-        queuedAt: r.queued_at,
-        run: toRun(r),
-        instance: toTaskInstance({
-          run_id: r.run_id,
-          task_id: r.task_id,
-          operator: r.operator,
-          state: r.ti_state,
-          try_number: r.try_number,
-          max_tries: r.max_tries,
-          next_try_at: r.next_try_at,
-          started_at: r.ti_started_at,
-          ended_at: r.ti_ended_at,
-        }),
-      }))
+      .map((r) => toClaimed(r, { run: toRun, instance: toTaskInstance, time: (t) => t }))
       .sort((a, b) => a.queuedAt.getTime() - b.queuedAt.getTime());
   }
 

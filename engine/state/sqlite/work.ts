@@ -1,15 +1,7 @@
 /** Task queues and workers in SQLite (task_instances.queue and claimed_*, table workers). */
 import type { Claimed, WorkerRecord, WorkStore } from '../index.js';
-import { iso, toRun, toTaskInstance, type DagRunRow, type Statements, type TaskInstanceRow } from './rows.js';
-
-/** A claimed task instance's columns, beside its run's (those named as the run's are renamed). */
-interface ClaimRow extends DagRunRow, Omit<TaskInstanceRow, 'run_id' | 'state' | 'started_at' | 'ended_at'> {
-  queue: string;
-  queued_at: string;
-  ti_state: TaskInstanceRow['state'];
-  ti_started_at: string | null;
-  ti_ended_at: string | null;
-}
+import { toClaimed, type ClaimColumns } from '../claim-row.js';
+import { iso, toRun, toTaskInstance, type DagRunRow, type Statements } from './rows.js';
 
 interface WorkerRow {
   host: string;
@@ -48,31 +40,12 @@ export class SqliteWorkStore implements WorkStore {
              AND t.queue IN (SELECT value FROM json_each(?))
            ORDER BY t.queued_at, t.rowid LIMIT ?`,
         )
-        .all(JSON.stringify(queues), n) as ClaimRow[];
+        .all(JSON.stringify(queues), n) as (DagRunRow & ClaimColumns<string>)[];
       const take = q.get(
         `UPDATE task_instances SET claimed_host = ?, claimed_pid = ?, claimed_at = ? WHERE run_id = ? AND task_id = ?`,
       );
       for (const r of rows) take.run(host, pid, iso(now), r.run_id, r.task_id);
-      return rows.map((r) => ({
-        runId: r.run_id,
-        dagId: r.dag_id,
-        taskId: r.task_id,
-        queue: r.queue,
-        tryNumber: r.try_number,
-        queuedAt: new Date(r.queued_at),
-        run: toRun(r),
-        instance: toTaskInstance({
-          run_id: r.run_id,
-          task_id: r.task_id,
-          operator: r.operator,
-          state: r.ti_state,
-          try_number: r.try_number,
-          max_tries: r.max_tries,
-          next_try_at: r.next_try_at,
-          started_at: r.ti_started_at,
-          ended_at: r.ti_ended_at,
-        }),
-      }));
+      return rows.map((r) => toClaimed(r, { run: toRun, instance: toTaskInstance, time: (t) => new Date(t) }));
     }, true);
   }
 
