@@ -2,7 +2,8 @@
 // import boundaries: a newcomer learns the layering from the linter.
 //
 //   cli, schedule -> run -> (dag, state, template, connections) -> interfaces, errors
-//   state/index.ts is the state API; an implementation (state/sqlite/) is opened only by the composition root
+//   cli, web -> render (charts, escaping shared by reports and pages)
+//   state/index.ts is the state API; an implementation (state/sqlite/, state/postgres/) is opened only by the composition root
 //   operators -> the operator kit (engine/operator.ts), interfaces, errors; never a driver
 //   nothing under engine/ imports operators/, except the composition root (engine/cli/app.ts)
 import js from '@eslint/js';
@@ -30,7 +31,7 @@ const DRIVERS = [
 ];
 // Patterns match the import text (relative paths), so they name folders, not engine/... paths.
 const STATE_IMPL = [
-  ['**/state/sqlite/*', '**/state/sqlite/**'],
+  ['**/state/sqlite/*', '**/state/sqlite/**', '**/state/postgres/*', '**/state/postgres/**'],
   'use the state interfaces (engine/state/index.ts); only the composition root (engine/cli/app.ts) opens an implementation',
 ];
 const UPPER = (layer, above) => [
@@ -70,8 +71,10 @@ export default tseslint.config(
   { files: ['engine/alerts/**'], rules: forbid(UPPER('alerts/', ['cli', 'schedule', 'run']), NOT_OPERATORS, STATE_IMPL) },
   { files: ['engine/schedule/**'], rules: forbid(UPPER('schedule/', ['cli']), NOT_OPERATORS, STATE_IMPL) },
   { files: ['engine/cli/**'], ignores: ['engine/cli/app.ts'], rules: forbid(NOT_OPERATORS, STATE_IMPL) },
-  // The web server is a front door like the CLI: the state through its interfaces, actions through run/runs.ts.
-  { files: ['engine/web/**'], rules: forbid(NOT_OPERATORS, STATE_IMPL) },
+  // The web server is a front door like the CLI, beside it: the state through its interfaces, actions through run/runs.ts.
+  { files: ['engine/web/**'], rules: forbid(UPPER('web/', ['cli']), NOT_OPERATORS, STATE_IMPL) },
+  // Charts and escaping shared by the CLI's reports and the web UI: below both.
+  { files: ['engine/render/**'], rules: forbid(UPPER('render/', ['cli', 'web', 'schedule', 'run']), NOT_OPERATORS, STATE_IMPL) },
   {
     files: ['engine/*.ts'],
     ignores: ['engine/interfaces.ts', 'engine/errors.ts'],

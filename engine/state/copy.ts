@@ -17,8 +17,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StateDbError, UsageError } from '../errors.js';
-import { HISTORY_TABLES, type ImportReport, type TableRows } from './postgres/import.js';
-import type { PostgresStateStore } from './postgres/index.js';
+import type { ImportReport, StateStore, TableRows } from './index.js';
+import { HISTORY_TABLES } from './postgres/import.js';
 import { SqliteStateStore } from './sqlite/index.js';
 
 export type { ImportReport };
@@ -45,8 +45,11 @@ export async function readSqliteHistory(file: string): Promise<TableRows[]> {
   }
 }
 
+/** A state that takes a whole history (PostgreSQL): where `state migrate` and `state import` copy to. */
+export type HistoryTarget = StateStore & Required<Pick<StateStore, 'importHistory'>>;
+
 /** Copies the SQLite history at `file` into `target` (which must have no runs yet). */
-export async function migrateSqliteToPostgres(file: string, target: PostgresStateStore): Promise<ImportReport> {
+export async function migrateSqliteToPostgres(file: string, target: HistoryTarget): Promise<ImportReport> {
   return target.importHistory(await readSqliteHistory(file));
 }
 

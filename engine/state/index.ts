@@ -37,6 +37,8 @@ import type {
   TryEnd,
   NewLogLine,
   AliveCheck,
+  ImportReport,
+  TableRows,
 } from './records.js';
 
 export type * from './records.js';
@@ -405,6 +407,12 @@ export interface StateStore {
   readonly work: WorkStore;
   readonly pools: PoolStore;
   schemaVersion(): Promise<number>;
+  /**
+   * Copies a whole history in (`sluice state migrate|import`), in one
+   * transaction, ids kept; refused when this state already has runs. Only
+   * stores that take a history from another have it (PostgreSQL).
+   */
+  importHistory?(tables: TableRows[]): Promise<ImportReport>;
   close(): Promise<void>;
 }
 

@@ -234,3 +234,15 @@ export interface NewLogLine {
 
 /** Whether a process with this pid is alive on this host. */
 export type AliveCheck = (pid: number) => boolean;
+
+/** One table's rows of a whole history, column name to value (times as ISO text, JSON as its text, booleans as 0/1). */
+export interface TableRows {
+  table: string;
+  rows: Record<string, unknown>[];
+}
+
+/** What StateStore.importHistory copied: rows per table, and rows skipped because the target had them. */
+export interface ImportReport {
+  copied: Record<string, number>;
+  skipped: Record<string, number>;
+}

@@ -4,7 +4,7 @@
  * colours of Airflow's task states. Everything shown comes from DAG files,
  * run confs, outputs and logs: none of it reaches a page unescaped.
  */
-import { escapeHtml } from '../cli/report/escape.js';
+import { escapeHtml } from '../render/escape.js';
 
 /** A piece of markup that is already safe (built by `html` or `raw`). */
 export class Html {

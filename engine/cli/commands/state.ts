@@ -8,20 +8,18 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import type { App } from '../app.js';
-import type { ImportReport } from '../../state/copy.js';
-import type { PostgresStateStore } from '../../state/postgres/index.js';
+import type { HistoryTarget, ImportReport } from '../../state/copy.js';
 import { action, type CliContext, examples } from './kit.js';
 
-/** The state in force, which must be a PostgreSQL one to copy a history into. */
-async function postgresTarget(app: App): Promise<PostgresStateStore> {
-  const { PostgresStateStore } = await import('../../state/postgres/index.js');
-  if (!(app.store instanceof PostgresStateStore)) {
+/** The state in force, which must take a whole history (a PostgreSQL one) to copy one into. */
+function historyTarget(app: App): HistoryTarget {
+  if (!app.store.importHistory) {
     throw new UsageError(
       'the state in force is the SQLite file itself: set state: postgres://… in the config file, or SLUICE_STATE, ' +
         'to the PostgreSQL state to copy it to',
     );
   }
-  return app.store;
+  return app.store as HistoryTarget;
 }
 
 /** What a copy did, as a table or JSON. */
@@ -55,7 +53,7 @@ export function register(program: Command, ctx: CliContext): void {
         'Stop the scheduler writing to the SQLite file first; it is only read.\n',
     );
   action(ctx, migrate, async (app, o: { fromSqlite?: string; json?: boolean }) => {
-    const target = await postgresTarget(app);
+    const target = historyTarget(app);
     const { migrateSqliteToPostgres } = await import('../../state/copy.js');
     const file = path.resolve(o.fromSqlite ?? app.config.stateDbPath);
     return printReport(file, target.location, await migrateSqliteToPostgres(file, target), o.json);
@@ -95,7 +93,7 @@ export function register(program: Command, ctx: CliContext): void {
         '\nEvery line is checked first, then everything is copied in one transaction, ids kept; the target must have no runs.\n',
     );
   action(ctx, imp, async (app, file: string, o: { json?: boolean }) => {
-    const target = await postgresTarget(app);
+    const target = historyTarget(app);
     const { readExport } = await import('../../state/copy.js');
     const from = path.resolve(file);
     return printReport(from, target.location, await target.importHistory(readExport(from)), o.json);

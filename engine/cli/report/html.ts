@@ -9,8 +9,8 @@
  */
 import { humanMs } from '../format.js';
 import { isFailure, isWarning, type ReportCheck, type RunReport } from './model.js';
-import { escapeHtml as h, showValue } from './escape.js';
-import { type Bar, lineChart, statusStrip, STATUS_FILL, timeline } from './svg.js';
+import { escapeHtml as h, showValue } from '../../render/escape.js';
+import { type Bar, lineChart, statusStrip, STATUS_FILL, timeline } from '../../render/svg.js';
 
 const CSS = `
 :root{--fail:${STATUS_FILL.fail};--warn:${STATUS_FILL.warn};--pass:${STATUS_FILL.pass};--error:${STATUS_FILL.error}}

@@ -23,7 +23,7 @@
  * suite; counts that add up to the root's). Every text is escaped.
  */
 import type { ReportCheck, RunReport, TaskReport } from './model.js';
-import { escapeXml as x, showValue } from './escape.js';
+import { escapeXml as x, showValue } from '../../render/escape.js';
 
 interface Case {
   name: string;

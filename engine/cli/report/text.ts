@@ -6,7 +6,7 @@
 import { colourState, humanMs, table } from '../format.js';
 import type { CheckStatus } from '../../state/index.js';
 import type { ReportCheck, RunReport } from './model.js';
-import { showValue } from './escape.js';
+import { showValue } from '../../render/escape.js';
 
 /** Whether text output to `stream` should be coloured: a TTY, and NO_COLOR unset or empty. */
 export function useColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {

@@ -9,12 +9,9 @@
 import { UsageError } from '../../errors.js';
 import type { Db } from './db.js';
 import type { Q } from './rows.js';
+import type { ImportReport, TableRows } from '../index.js';
 
-/** One table's rows, column name to value (times as ISO text, JSON as its text, booleans as 0/1). */
-export interface TableRows {
-  table: string;
-  rows: Record<string, unknown>[];
-}
+export type { ImportReport, TableRows };
 
 /** The tables a history is made of, parents first (the order rows are inserted in). */
 export const HISTORY_TABLES = [
@@ -59,12 +56,6 @@ function asText(v: unknown): string | null {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
   return JSON.stringify(v);
-}
-
-/** What importHistory copied: rows per table, and rows skipped because the target had them. */
-export interface ImportReport {
-  copied: Record<string, number>;
-  skipped: Record<string, number>;
 }
 
 /**

@@ -1,5 +1,5 @@
 /** A run's page (graph, Gantt of tries, conf, outputs, checks and their trends), the confirmations before clearing or marking, the runs list. */
-import { lineChart, statusStrip, timeline, type Bar } from '../../cli/report/svg.js';
+import { lineChart, statusStrip, timeline, type Bar } from '../../render/svg.js';
 import type { RunDetailJson } from '../data.js';
 import { TREND_RUNS } from '../data.js';
 import { graphSvg } from '../graph.js';

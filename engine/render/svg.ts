@@ -3,7 +3,7 @@
  * and no script, so the page works offline, without JavaScript, and prints.
  * Each mark carries a `<title>` (the browser's tooltip). Every label is escaped.
  */
-import type { CheckStatus } from '../../state/index.js';
+import type { CheckStatus } from '../state/index.js';
 import { escapeHtml as x } from './escape.js';
 
 export const STATUS_FILL: Record<CheckStatus | 'none', string> = {
