@@ -159,11 +159,13 @@ describe('e2e: several schedulers and workers on one PostgreSQL state', function
       ),
     );
     expect(p.run(['dags', 'list']).code).to.equal(0);
+    // sched-a first, so it holds runs (started together, either may take every slot: which one is a race).
     const a = start(['scheduler', '--workers'], 'sched-a');
-    const b = start(['scheduler', '--workers'], 'sched-b');
     for (const h of ['worker-1', 'worker-2']) start(['worker', '--concurrency', '8'], h);
-    await untilRow(db, 'sched-b registered', `SELECT 1 FROM schedulers WHERE host = 'sched-b'`);
     await untilRow(db, 'sched-a executing runs', `SELECT 1 FROM dag_runs WHERE state = 'running' AND host = 'sched-a'`);
+    const b = start(['scheduler', '--workers'], 'sched-b');
+    await untilRow(db, 'sched-b registered', `SELECT 1 FROM schedulers WHERE host = 'sched-b'`);
+    await untilRow(db, 'sched-a still executing runs', `SELECT 1 FROM dag_runs WHERE state = 'running' AND host = 'sched-a'`);
     a.kill('SIGKILL');
     await a.done;
     procs.splice(procs.indexOf(a), 1);
@@ -221,8 +223,10 @@ ${ids
     );
     const set = p.run(['pools', 'set', 'warehouse', '2', '--description', 'two loads at once']);
     expect(set.code, set.stderr).to.equal(0);
-    start(['scheduler', '--workers'], 'sched');
+    // Both workers listen before anything is queued, so neither takes every task alone.
     for (const h of ['worker-1', 'worker-2']) start(['worker', '--concurrency', '4'], h);
+    await untilRow(db, 'both workers registered', `SELECT 1 FROM workers HAVING count(*) = 2`);
+    start(['scheduler', '--workers'], 'sched');
     await untilRow(db, 'the run to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed')`);
     const pools = JSON.parse(p.run(['pools', 'list', '--json']).stdout) as { name: string; running: number; open: number }[];
     await stopAll();
@@ -262,8 +266,10 @@ ${ids
   it('scheduler --worker: one process schedules and runs the tasks; a second worker shares them', async () => {
     p.write('dags/wide.yaml', wideDag('wide', 2, 2));
     expect(p.run(['dags', 'list']).code).to.equal(0);
-    start(['scheduler', '--worker', '--concurrency', '3'], 'solo');
+    // The helper listens before anything is queued, so the scheduler's own worker does not take every task alone.
     start(['worker', '--concurrency', '3'], 'helper');
+    await untilRow(db, 'the helper registered', `SELECT 1 FROM workers WHERE host = 'helper'`);
+    start(['scheduler', '--worker', '--concurrency', '3'], 'solo');
     await untilRow(db, '2 runs to end', `SELECT 1 FROM dag_runs WHERE state IN ('success', 'failed') HAVING count(*) = 2`);
     const workers = JSON.parse(p.run(['workers', 'list', '--json']).stdout) as { host: string }[];
     await stopAll();
